@@ -1,0 +1,240 @@
+"""The `sectorbot` command line: the same service functions the Telegram bot uses."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.errors import SectorbotError, SettingsError
+from bot.settings import Settings, load_settings
+from corpus.errors import CorpusError
+from index.errors import IndexError_
+from index.query import QueryError
+
+DOMAIN_ERRORS = (SectorbotError, CorpusError, IndexError_, QueryError)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _service(ctx: click.Context) -> Any:
+    from bot.service import Service
+
+    if "service" not in ctx.obj:
+        ctx.obj["service"] = Service(_settings(ctx))
+        ctx.call_on_close(ctx.obj["service"].close)
+    return ctx.obj["service"]
+
+
+def _ready_service(ctx: click.Context) -> Any:
+    """A service whose index is loaded, repaired or built, saying so in one line."""
+    service = _service(ctx)
+    notice = service.ensure_index(progress=_bar_progress("indexing"))
+    if notice:
+        click.echo(f"notice: {notice}", err=True)
+    return service
+
+
+def _bar_progress(label: str) -> Any:
+    """A tqdm progress bar on stderr for long runs, created on first use."""
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if total < 200:
+            return
+        if "bar" not in state:
+            from tqdm import tqdm
+
+            state["bar"] = tqdm(total=total, desc=label, unit="passage", file=sys.stderr)
+        state["bar"].update(done - state["bar"].n)
+        if done >= total:
+            state["bar"].close()
+
+    return update
+
+
+@click.group()
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Where the store and index live.")
+@click.version_option(package_name="sectorbot")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None) -> None:
+    """sectorbot: answers about the Pokrovsk sector, with sources."""
+    ctx.ensure_object(dict)
+    settings = load_settings().with_overrides(data_dir=data_dir)
+    _configure_logging(settings)
+    ctx.obj["settings"] = settings
+
+
+def _configure_logging(settings: Settings) -> None:
+    from bot.logs import configure
+
+    configure(settings.log_level, settings.log_format)
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--channel", help="Channel username for Telegram exports that lack one.")
+@click.option("--no-index", is_flag=True, help="Store only; do not update the vector index.")
+@click.pass_context
+def ingest(
+    ctx: click.Context, targets: tuple[str, ...], channel: str | None, no_index: bool
+) -> None:
+    """Add files, folders, URLs and feeds to the corpus."""
+    service = _service(ctx)
+    from tqdm import tqdm
+
+    bar = tqdm(desc="ingesting", unit="input", file=sys.stderr, disable=None, leave=False)
+    report = service.ingest(list(targets), progress=lambda ref: bar.update(1), channel=channel)
+    bar.close()
+    click.echo(report.summary())
+    for err in report.failed:
+        click.echo(f"  failed: {err.ref}: {err.reason}")
+    if not no_index and report.changed:
+        result = service.reindex(progress=_bar_progress("indexing"))
+        click.echo(f"index: +{result.added} -{result.removed} passages ({result.total} in all)")
+    ctx.exit(1 if report.failed else 0)
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Rebuild from scratch instead of incrementally.")
+@click.pass_context
+def reindex(ctx: click.Context, full: bool) -> None:
+    """Bring the vector index in step with the store."""
+    service = _service(ctx)
+    result = service.reindex(full=full, progress=_bar_progress("indexing"))
+    kind = "full rebuild" if result.full else "incremental"
+    click.echo(
+        f"{kind}: +{result.added} -{result.removed} passages, {result.total} in all, "
+        f"{result.seconds:.1f} s"
+    )
+
+
+@cli.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
+@click.pass_context
+def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
+    """Answer one question from the corpus, with sources."""
+    from bot.render import render_text
+
+    service = _ready_service(ctx)
+    answer = service.ask(" ".join(question))
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_text(answer))
+
+
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("-k", default=10, show_default=True, help="How many passages.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid")
+@click.pass_context
+def search(ctx: click.Context, query: tuple[str, ...], k: int, mode: str) -> None:
+    """Ranked passages with their dense, lexical and fused scores."""
+    service = _ready_service(ctx)
+    result = service.search(" ".join(query), k=k, mode=mode)
+    for i, hit in enumerate(result.hits, 1):
+        c = hit.chunk
+        dense = f"{hit.dense:.3f}" if hit.dense is not None else "-"
+        lexical = f"{hit.lexical:.2f}" if hit.lexical is not None else "-"
+        click.echo(
+            f"{i:2}. fused={hit.score:.4f} dense={dense} bm25={lexical}  "
+            f"{(c.published or 'undated')[:10]} {c.source} — {c.title}"
+        )
+        click.echo("    " + " ".join(c.text.split())[:200])
+    if not result.hits:
+        click.echo("No passages found.")
+
+
+@cli.command()
+@click.pass_context
+def chat(ctx: click.Context) -> None:
+    """Ask questions in the terminal (an empty line or Ctrl-D ends)."""
+    from bot.terminal import run_terminal_chat
+
+    run_terminal_chat(_ready_service(ctx))
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """The main job: the Telegram bot with a token, else the terminal chat on the sample corpus."""
+    settings = _settings(ctx)
+    service = _service(ctx)
+    loaded = service.ensure_sample()
+    if loaded:
+        click.echo(f"sample corpus: {loaded.summary()}", err=True)
+    service = _ready_service(ctx)
+    if settings.telegram_bot_token:
+        from bot.telegram import run_bot
+
+        run_bot(service)
+        return
+    click.echo("No TELEGRAM_BOT_TOKEN set: starting the terminal chat.", err=True)
+    from bot.terminal import run_terminal_chat
+
+    run_terminal_chat(service)
+
+
+@cli.command(name="eval")
+@click.argument("questions", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--show-misses", is_flag=True, help="List the questions each mode got wrong.")
+@click.pass_context
+def eval_(ctx: click.Context, questions: Path, as_json: bool, show_misses: bool) -> None:
+    """Recall@1, recall@5, MRR and abstention accuracy: hybrid vs BM25-only vs dense-only."""
+    from index.evaluate import evaluate, format_table, load_questions
+
+    service = _ready_service(ctx)
+    report = evaluate(service, load_questions(questions))
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    click.echo(format_table(report))
+    if show_misses:
+        for mode, misses in report["misses"].items():
+            for miss in misses:
+                click.echo(f"  {mode}: {miss}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Documents, passages, index size, last ingest and reindex."""
+    service = _service(ctx)
+    numbers = service.stats()
+    if as_json:
+        click.echo(json.dumps(numbers, indent=2))
+    else:
+        for key, value in numbers.items():
+            click.echo(f"{key:16} {value if value is not None else '-'}")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False, prog_name="sectorbot")
+    except SettingsError as exc:
+        click.echo(f"sectorbot: invalid setting: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except DOMAIN_ERRORS as exc:
+        click.echo(f"sectorbot: error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Plain-text rendering of answers and lists, for the terminal and `--json`-less CLI output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from index.answer import Answer, Source
+
+REFUSAL = (
+    "I don't know: the reports I have don't cover that. "
+    "Try rephrasing, or see which reports I have with /sources."
+)
+
+
+def source_line(s: Source) -> str:
+    parts = [s.title or "(untitled)", s.publisher or "unknown publisher", s.date or "undated"]
+    return f"[{s.n}] " + " — ".join(parts) + (f"\n    {s.url}" if s.url else "")
+
+
+def render_text(answer: Answer) -> str:
+    if not answer.answered:
+        return REFUSAL
+    lines = []
+    if answer.disagreement:
+        lines.append("Sources disagree:")
+    for sentence in answer.sentences:
+        cites = "".join(f"[{n}]" for n in sentence.citations)
+        label = {"claim": "Claim: ", "denial": "Denial: "}.get(sentence.stance, "")
+        lines.append(f"- {label}{sentence.text} {cites}")
+    if answer.notice:
+        lines.append(answer.notice)
+    lines.append("")
+    lines.append("Sources:")
+    lines.extend(source_line(s) for s in answer.sources)
+    return "\n".join(lines)
+
+
+def render_documents(rows: Iterable[dict[str, Any]]) -> str:
+    lines = []
+    for row in rows:
+        date = (row.get("published") or "undated")[:10]
+        lines.append(f"{date}  {row.get('source') or '?'} — {row.get('title') or '(untitled)'}")
+        if row.get("url"):
+            lines.append(f"            {row['url']}")
+    return "\n".join(lines) or "No reports."

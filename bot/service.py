@@ -1,0 +1,152 @@
+"""The service functions that the CLI and the Telegram bot both call.
+
+Nothing here knows about Telegram or terminals: it takes settings, owns the store and the
+index, and returns plain objects (answers, reports, numbers).
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.settings import Settings
+from corpus.fetch import Fetcher
+from corpus.ingest import IngestReport, ingest
+from corpus.store import Store
+from index.answer import Answer, compose
+from index.embedding import get_embedder
+from index.search import Mode, Retriever, SearchResult
+from index.vectors import Progress, ReindexResult, VectorIndex
+
+log = logging.getLogger(__name__)
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "corpus" / "sample"
+
+
+@dataclass
+class Counters:
+    started: float = field(default_factory=time.time)
+    questions: int = 0
+    refusals: int = 0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
+    last_reindex: str | None = None
+
+    def p95(self) -> float | None:
+        if len(self.latencies) < 2:
+            return self.latencies[0] if self.latencies else None
+        return statistics.quantiles(self.latencies, n=20)[-1]
+
+
+class Service:
+    """One store, one index, one model: what every front end talks to."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.db_path)
+        self.embedder = get_embedder(
+            settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
+        )
+        self.vectors = VectorIndex(
+            settings.index_dir, self.store, self.embedder, settings.approx_index_threshold
+        )
+        self.retriever = Retriever(self.store, self.vectors)
+        self.counters = Counters()
+        self.reindex_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # corpus ----------------------------------------------------------------------------
+
+    def ingest(
+        self, targets: Iterable[str], progress: Callable[[str], None] | None = None,
+        channel: str | None = None,
+    ) -> IngestReport:  # fmt: skip
+        with Fetcher(self.settings.fetch_timeout, self.settings.max_file_bytes) as fetcher:
+            return ingest(self.store, targets, fetcher, self.settings.max_file_bytes,
+                          channel=channel, progress=progress)  # fmt: skip
+
+    def ensure_sample(self) -> IngestReport | None:
+        """Load the bundled sample corpus into an empty store."""
+        if self.store.scalar("SELECT count(*) FROM documents"):
+            return None
+        return self.ingest([str(SAMPLE_DIR)])
+
+    # index -----------------------------------------------------------------------------
+
+    def ensure_index(self, progress: Progress | None = None) -> str | None:
+        """Load or repair the index; a one-line notice when something had to be fixed."""
+        notice = self.vectors.ensure(progress)
+        if notice:
+            log.warning("%s", notice)
+        return notice
+
+    def reindex(self, full: bool = False, progress: Progress | None = None) -> ReindexResult:
+        result = self.vectors.reindex(full=full, progress=progress)
+        self.counters.last_reindex = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        return result
+
+    # questions -------------------------------------------------------------------------
+
+    def search(self, question: str, k: int = 8, mode: Mode = "hybrid") -> SearchResult:
+        return self.retriever.search(question, k=k, mode=mode)
+
+    def ask(self, question: str) -> Answer:
+        started = time.perf_counter()
+        answer = compose(self.search(question))
+        self.counters.questions += 1
+        self.counters.refusals += 0 if answer.answered else 1
+        self.counters.latencies.append(time.perf_counter() - started)
+        return answer
+
+    def sources(self, query: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+        """Documents matching a query (by title, source or text), or the newest ones."""
+        if not query:
+            return self.latest(limit)
+        result = self.retriever.search(query, k=limit)
+        return [self._doc_row(h.chunk.document_id) for h in result.hits]
+
+    def latest(self, limit: int = 8) -> list[dict[str, Any]]:
+        return self.store.query(
+            "SELECT id, title, source, published, url FROM documents "
+            "ORDER BY coalesce(published, '') DESC, id DESC LIMIT ?",
+            [limit],
+        )
+
+    def _doc_row(self, doc_id: int) -> dict[str, Any]:
+        rows = self.store.query(
+            "SELECT id, title, source, published, url FROM documents WHERE id = ?", [doc_id]
+        )
+        return rows[0]
+
+    def about(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        manifest = self.vectors.info()
+        return {
+            **counts,
+            "index_passages": manifest.get("count"),
+            "index_built": manifest.get("built"),
+            "index_kind": manifest.get("kind"),
+            "model": self.embedder.model_id,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        p95 = self.counters.p95()
+        return {
+            **self.about(),
+            "index_bytes": _size(self.settings.index_dir),
+            "last_reindex": self.counters.last_reindex or self.vectors.info().get("built"),
+            "questions": self.counters.questions,
+            "refusals": self.counters.refusals,
+            "answer_p95_ms": round(p95 * 1000, 1) if p95 is not None else None,
+        }
+
+
+def _size(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.glob("*.faiss")) if directory.exists() else 0

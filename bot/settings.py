@@ -1,0 +1,144 @@
+"""One settings object for the whole program.
+
+Precedence, lowest first: built-in defaults < `.env` file < environment < command-line options.
+Every variable is `SECTORBOT_<FIELD>` except the token, which is `TELEGRAM_BOT_TOKEN`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.errors import SettingsError
+
+TOKEN_RE = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,64}$")
+BACKENDS = ("torch", "onnx", "onnx-int8")
+LOG_FORMATS = ("plain", "json")
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    telegram_bot_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    admin_ids: frozenset[int] = frozenset()
+    embedding_model: str = DEFAULT_MODEL
+    embedding_backend: str = "torch"
+    embedding_batch_size: int = 32
+    approx_index_threshold: int = 200_000
+    max_file_bytes: int = 20_000_000
+    fetch_timeout: float = 15.0
+    questions_per_minute: int = 8
+    log_format: str = "plain"
+    log_level: str = "INFO"
+    poll_interval: int = 900
+    feeds_file: Path | None = None
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "sectorbot.db"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """Return a copy with command-line overrides applied (None means 'not given')."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return validate(dataclasses.replace(self, **given))
+
+
+def _env_name(name: str) -> str:
+    return "TELEGRAM_BOT_TOKEN" if name == "telegram_bot_token" else f"SECTORBOT_{name.upper()}"
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _convert(name: str, kind: str, raw: str) -> Any:
+    """Turn one raw string into the field's type; `kind` is the annotation text."""
+    value = raw.strip()
+    try:
+        if kind == "frozenset[int]":
+            return frozenset(int(p) for p in re.split(r"[,\s]+", value) if p)
+        if kind in ("int", "float"):
+            return int(value) if kind == "int" else float(value)
+    except ValueError:
+        raise SettingsError(f"{_env_name(name)}={raw!r} is not a valid {kind}") from None
+    if kind.startswith("Path"):
+        return Path(value).expanduser() if value else None
+    if kind.endswith("| None"):
+        return value or None
+    return value
+
+
+def load_settings(
+    env: dict[str, str] | None = None, dotenv: Path | None = Path(".env")
+) -> Settings:
+    """Build settings from defaults, an optional `.env` file and the environment."""
+    environ = dict(os.environ if env is None else env)
+    source = {**(_read_dotenv(dotenv) if dotenv else {}), **environ}
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        raw = source.get(_env_name(f.name))
+        if raw is not None:
+            values[f.name] = _convert(f.name, str(f.type), raw)
+    known = {_env_name(f.name) for f in dataclasses.fields(Settings)}
+    unknown = sorted(k for k in source if k.startswith("SECTORBOT_") and k not in known)
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]} (see README: Settings)")
+    return validate(Settings(**values))
+
+
+def validate(s: Settings) -> Settings:
+    """Check every setting; raise SettingsError naming the first bad one."""
+    if s.embedding_backend not in BACKENDS:
+        raise SettingsError(
+            f"SECTORBOT_EMBEDDING_BACKEND={s.embedding_backend!r}: expected one of "
+            + ", ".join(BACKENDS)
+        )
+    if s.log_format not in LOG_FORMATS:
+        raise SettingsError(f"SECTORBOT_LOG_FORMAT={s.log_format!r}: expected plain or json")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"SECTORBOT_LOG_LEVEL={s.log_level!r}: expected DEBUG, INFO, ...")
+    if s.telegram_bot_token is not None and not TOKEN_RE.match(s.telegram_bot_token):
+        raise SettingsError(
+            "TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<35 characters>' from @BotFather"
+        )
+    if not re.match(r"^https?://[^\s/]+", s.telegram_api_url):
+        raise SettingsError("SECTORBOT_TELEGRAM_API_URL must be an http(s) URL")
+    positive = {
+        "embedding_batch_size": s.embedding_batch_size,
+        "approx_index_threshold": s.approx_index_threshold,
+        "max_file_bytes": s.max_file_bytes,
+        "fetch_timeout": s.fetch_timeout,
+        "questions_per_minute": s.questions_per_minute,
+        "poll_interval": s.poll_interval,
+        "webhook_port": s.webhook_port,
+    }
+    for name, value in positive.items():
+        if value <= 0:
+            raise SettingsError(f"{_env_name(name)}={value}: must be greater than zero")
+    if (
+        s.webhook_url
+        and not s.webhook_url.startswith("https://")
+        and "127.0.0.1" not in (s.webhook_url)
+    ):
+        raise SettingsError("SECTORBOT_WEBHOOK_URL must start with https://")
+    if s.webhook_secret is not None and not re.match(r"^[A-Za-z0-9_-]{1,256}$", s.webhook_secret):
+        raise SettingsError("SECTORBOT_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and -")
+    return s

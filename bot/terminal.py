@@ -1,0 +1,50 @@
+"""The terminal chat: the README's default run when no Telegram token is set."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from bot.render import render_documents, render_text
+
+HELP = """Ask anything about the Pokrovsk sector. Commands:
+  /sources [query]   reports I have (matching a query, or the newest)
+  /latest            the newest reports
+  /about             corpus size, dates and index
+  /quit              leave (so does an empty line or Ctrl-D)"""
+
+
+def handle_line(service: Any, line: str) -> str | None:
+    """One line in, the reply out (None means: leave)."""
+    text = line.strip()
+    if not text or text in ("/quit", "/exit"):
+        return None
+    command, _, rest = text.partition(" ")
+    if command == "/help":
+        return HELP
+    if command == "/sources":
+        return render_documents(service.sources(rest.strip() or None))
+    if command == "/latest":
+        return render_documents(service.latest())
+    if command == "/about":
+        return "\n".join(f"{k}: {v}" for k, v in service.about().items())
+    return render_text(service.ask(text))
+
+
+def run_terminal_chat(service: Any) -> None:
+    interactive = sys.stdin.isatty()
+    print("sectorbot — questions about the Pokrovsk sector, answered with sources.")
+    print("Type /help for commands; an empty line or Ctrl-D leaves.")
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        try:
+            reply = handle_line(service, line)
+        except ValueError as exc:  # a malformed filter such as since:yesterday
+            reply = f"Sorry: {exc}"
+        if reply is None:
+            return
+        print(reply + "\n")

@@ -1,0 +1,1 @@
+"""sectorbot's text side: loaders, canonical URLs, chunking and the SQLite store."""

@@ -1,0 +1,176 @@
+"""RSS and Atom feeds: one Document per entry, with the full article text where we can get it.
+
+Many feeds carry only a teaser. For those the entry's link is fetched and its main text
+extracted; when that fails the teaser is kept and the Document says so in
+`meta["full_text"]`, so that a later run can try again.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import feedparser
+
+from corpus.dates import parse_date
+from corpus.errors import CorpusError
+from corpus.fetch import Fetcher, one_line
+from corpus.loaders.html import html_to_text, parse_fetched_html
+from corpus.loaders.pdf import parse_pdf
+from corpus.models import Document, ItemError
+
+# Below this many words an entry's own text is taken for a teaser, not the article.
+MIN_FULL_TEXT_WORDS = 80
+FEED_MEDIA_TYPES = frozenset(
+    (
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/xml",
+        "text/xml",
+        "application/feed+xml",
+    )
+)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_SAX_POSITION_RE = re.compile(r"^<unknown>:(\d+):(\d+):\s*")
+
+
+def parse_feed(data: bytes, ref: str, fetcher: Fetcher | None) -> Iterator[Document | ItemError]:
+    """Documents for the entries of one feed; `ref` is its path or URL.
+
+    Never raises for bad input: a feed that cannot be read at all is one ItemError.
+    `fetcher` is used for entries that carry only a summary; None skips those fetches.
+    """
+    try:
+        parsed = _parse(data, ref)
+    except Exception as exc:  # feedparser's own guards miss some mangled XML declarations
+        yield ItemError(ref, f"broken feed XML: {one_line(f'{type(exc).__name__}: {exc}')}")
+        return
+    if not parsed.entries:
+        problem = _feed_problem(parsed)
+        if problem:
+            yield ItemError(ref, problem)
+        return
+    feed = parsed.get("feed", {})
+    source = _plain(feed.get("title_detail"), feed.get("title"))
+    lang = _short_lang(feed.get("language"))
+    for number, entry in enumerate(parsed.entries, start=1):
+        yield _entry_document(entry, f"{ref}#entry{number}", ref, source, lang, fetcher)
+
+
+def _parse(data: bytes, ref: str) -> Any:
+    # A BytesIO, never the raw bytes or a str: feedparser treats strings as URLs or paths.
+    headers = {"content-location": ref} if ref.startswith(("http://", "https://")) else {}
+    return feedparser.parse(io.BytesIO(data), response_headers=headers)
+
+
+def _feed_problem(parsed: Any) -> str | None:
+    if parsed.get("bozo"):
+        reason = str(parsed.get("bozo_exception") or "unknown error")
+        # The SAX parser names the position as "<unknown>:3:14: ..."; say it in words.
+        reason = _SAX_POSITION_RE.sub(r"line \1, column \2: ", reason)
+        return f"broken feed XML: {one_line(reason)}"
+    if not parsed.get("version"):
+        return "not an RSS or Atom feed"
+    return None  # a well-formed feed that is simply empty right now
+
+
+def _entry_document(
+    entry: Any, entry_ref: str, ref: str, source: str, lang: str | None, fetcher: Fetcher | None
+) -> Document | ItemError:
+    link = entry.get("link") or None
+    doc = Document(
+        text=_entry_text(entry),
+        title=_plain(entry.get("title_detail"), entry.get("title")),
+        url=link,
+        source=source,
+        author=entry.get("author") or None,
+        published=_entry_date(entry),
+        lang=lang,
+        origin_kind="feed",
+        origin_ref=ref,
+        ext_id=entry.get("id") or None,
+    )
+    if len(doc.text.split()) < MIN_FULL_TEXT_WORDS:
+        _complete_from_link(doc, fetcher)
+    if not doc.text:
+        reason = doc.meta.get("full_text", "").removeprefix("summary only: ")
+        return ItemError(link or entry_ref, f"entry has no text ({reason})")
+    return doc
+
+
+def _entry_text(entry: Any) -> str:
+    """The longest of the entry's content blocks, else its summary, as plain text."""
+    contents = [_plain(c, c.get("value")) for c in entry.get("content", [])]
+    best = max(contents, key=len, default="")
+    return best or _plain(entry.get("summary_detail"), entry.get("summary"))
+
+
+def _complete_from_link(doc: Document, fetcher: Fetcher | None) -> None:
+    """Replace a teaser by the linked page's text, or note why it stays a teaser."""
+    if not doc.url:
+        doc.meta["full_text"] = "summary only: entry has no link"
+        return
+    if fetcher is None:
+        doc.meta["full_text"] = "summary only: not fetched"
+        return
+    try:
+        page = _fetch_page(doc.url, fetcher)
+    except CorpusError as exc:
+        doc.meta["full_text"] = f"summary only: {one_line(str(exc))}"
+        return
+    if len(page.text) <= len(doc.text):
+        doc.meta["full_text"] = "summary only: the linked page has no longer text"
+        return
+    doc.text = page.text
+    doc.meta["full_text"] = "fetched from link"
+    doc.author = doc.author or page.author
+    doc.published = doc.published or page.published
+    doc.lang = doc.lang or page.lang
+
+
+def _fetch_page(url: str, fetcher: Fetcher) -> Document:
+    fetched = fetcher.fetch(url)
+    if fetched is None:  # cannot happen without a conditional GET; kept for the type checker
+        raise CorpusError("not modified")
+    if fetched.media_type == "application/pdf" or fetched.body.startswith(b"%PDF-"):
+        return parse_pdf(fetched.body, url, url=fetched.final_url)
+    return parse_fetched_html(fetched)
+
+
+def _entry_date(entry: Any) -> str | None:
+    """published, else updated; the raw text keeps date-only values, the parsed one the rest."""
+    for key in ("published", "updated", "created"):
+        raw, parsed = entry.get(key), entry.get(f"{key}_parsed")
+        if not raw:
+            continue
+        try:
+            return parse_date(raw)
+        except ValueError:
+            pass
+        if isinstance(parsed, time.struct_time):
+            try:
+                return parse_date(calendar.timegm(parsed))
+            except ValueError:
+                pass
+    return None
+
+
+def _plain(detail: Any, value: Any) -> str:
+    """Text of a feed field, converting HTML when the feed says it is HTML."""
+    if not isinstance(value, str):
+        return ""
+    kind = detail.get("type", "") if isinstance(detail, dict) else ""
+    if kind in _HTML_TYPES:
+        return html_to_text(value)
+    return value.strip()
+
+
+def _short_lang(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip().split("-")[0].split("_")[0].lower()

@@ -1,0 +1,123 @@
+"""Markdown and plain-text files, with optional `key: value` front matter.
+
+Also home to two helpers the other loaders share: `decode_text`, the one place that turns a
+text file's bytes into a string, and `ref_stem`, the fallback title of a file or URL.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+from urllib.parse import urlsplit
+
+from corpus.dates import parse_date
+from corpus.errors import LoadError
+from corpus.models import Document
+
+FRONT_MATTER_KEYS = ("id", "title", "source", "url", "date", "lang", "author")
+BINARY = "not a text file (binary data)"
+
+_HEADING_RE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_KEY_VALUE_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$")
+# Control characters that never occur in real text; a few of them mean binary data.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes of a text file as str: UTF-8 (BOM allowed), else Windows-1251.
+
+    cp1251 is the fallback because older Ukrainian and Russian files use it; it decodes
+    almost any byte, so control characters are what give binary data away.
+    """
+    if b"\x00" in data:
+        raise LoadError(BINARY)
+    for encoding in ("utf-8-sig", "cp1251"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if len(_CONTROL_RE.findall(text)) > max(2, len(text) // 1000):
+            raise LoadError(BINARY)
+        return text
+    raise LoadError(BINARY)
+
+
+def ref_stem(ref: str) -> str:
+    """The fallback title of a path or URL: docs/report.pdf and x.org/report.pdf?v=2 give report."""
+    if "://" in ref:
+        ref = urlsplit(ref).path.rstrip("/") or urlsplit(ref).netloc
+    return PurePath(ref).stem or ref
+
+
+def parse_markdown(text: str, ref: str, *, origin_kind: str = "markdown") -> Document:
+    """One Markdown or text file as one Document; raises LoadError when it cannot be."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    fields, raw_body = split_front_matter(text)
+    body = clean_body(raw_body)
+    if not body:
+        raise LoadError("no text after the front matter" if fields else "empty file")
+    try:
+        published = parse_date(fields.get("date"))
+    except ValueError as exc:
+        raise LoadError(str(exc)) from None
+    return Document(
+        text=body,
+        title=fields.get("title") or _first_heading(raw_body) or ref_stem(ref),
+        url=fields.get("url") or None,
+        source=fields.get("source", ""),
+        author=fields.get("author") or None,
+        published=published,
+        lang=fields.get("lang") or None,
+        origin_kind=origin_kind,
+        origin_ref=ref,
+        ext_id=fields.get("id") or None,
+        meta={k: v for k, v in fields.items() if k not in FRONT_MATTER_KEYS},
+    )
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Split `---` front matter from the body; no front matter gives ({}, text).
+
+    Only flat `key: value` lines are understood (no YAML library): nested or multi-line
+    values make the front matter broken, which is reported rather than guessed at.
+    """
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        return {}, text
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
+    except StopIteration:
+        raise LoadError("broken front matter: no closing '---' line") from None
+    fields = {}
+    for number, line in enumerate(lines[1:end], start=2):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _KEY_VALUE_RE.match(line)
+        if not match:
+            raise LoadError(f"broken front matter: line {number} is not 'key: value'")
+        fields[match.group(1).lower()] = _unquote(match.group(2).strip())
+    return fields, "\n".join(lines[end + 1 :])
+
+
+def clean_body(body: str) -> str:
+    """Keep paragraphs, drop heading markers, trailing spaces and runs of blank lines."""
+    lines = []
+    for line in body.split("\n"):
+        heading = _HEADING_RE.match(line)
+        lines.append(heading.group(2) if heading else line.rstrip())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _first_heading(body: str) -> str | None:
+    """The first level-1 heading of the body."""
+    for line in body.split("\n"):
+        match = _HEADING_RE.match(line)
+        if match and len(match.group(1)) == 1 and match.group(2):
+            return match.group(2)
+    return None
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value

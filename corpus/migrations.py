@@ -1,0 +1,166 @@
+"""Numbered schema migrations, applied in order when the store opens.
+
+Each migration runs in the same transaction as the row that records it, so a database is
+always at a known version. Add new ones at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_documents(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE documents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ext_id TEXT UNIQUE,
+            url TEXT,
+            canonical_url TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            author TEXT,
+            published TEXT,
+            fetched TEXT NOT NULL,
+            lang TEXT,
+            content_hash TEXT NOT NULL,
+            origin_kind TEXT NOT NULL,
+            origin_ref TEXT NOT NULL,
+            text TEXT NOT NULL,
+            word_count INTEGER NOT NULL,
+            updated TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX idx_documents_canonical_url ON documents(canonical_url)")
+    db.execute("CREATE INDEX idx_documents_content_hash ON documents(content_hash)")
+    db.execute("CREATE INDEX idx_documents_published ON documents(published)")
+    db.execute("CREATE INDEX idx_documents_origin_ref ON documents(origin_ref)")
+
+
+@migration
+def m002_chunks(db: sqlite_utils.Database) -> None:
+    # AUTOINCREMENT: a replaced chunk's id is never reused, so the vector index can tell
+    # a new passage from an old one by id alone.
+    db.execute(
+        """CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL,
+            UNIQUE (document_id, ordinal)
+        )"""
+    )
+    # External-content FTS5 table kept in step with `chunks` by triggers.
+    db.execute(
+        """CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, content='chunks', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        )"""
+    )
+    db.execute(
+        """CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER chunks_au AFTER UPDATE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END"""
+    )
+
+
+@migration
+def m003_feeds(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            url TEXT NOT NULL UNIQUE,
+            title TEXT,
+            added TEXT NOT NULL,
+            added_by TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            last_polled TEXT,
+            last_ok TEXT,
+            last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_poll TEXT,
+            active INTEGER NOT NULL DEFAULT 1
+        )"""
+    )
+
+
+@migration
+def m004_ingest_runs(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE ingest_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started TEXT NOT NULL,
+            finished TEXT,
+            targets TEXT NOT NULL,
+            added INTEGER NOT NULL DEFAULT 0,
+            updated INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE ingest_errors (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES ingest_runs(id) ON DELETE CASCADE,
+            ref TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """An explicit transaction that also covers DDL (sqlite3 would autocommit those)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def apply(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration the database has not seen; return the names applied."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with transaction(db):
+            fn(db)
+            db.execute("INSERT INTO _migrations (name, applied) VALUES (?, ?)", [name, now()])
+        applied.append(name)
+    return applied

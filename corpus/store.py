@@ -1,0 +1,227 @@
+"""The SQLite store: documents, their chunks (with FTS5), feeds and ingest runs.
+
+SQLite is the source of truth; everything else (the vector index) is derived from it.
+Each document is written in one transaction, so a crash never leaves half a document.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlite_utils
+
+from corpus import migrations
+from corpus.chunking import chunk_text, word_count
+from corpus.models import Chunk, Document
+from corpus.urls import canonical_url
+
+Status = Literal["added", "updated", "unchanged"]
+META_FIELDS = ("url", "title", "source", "author", "published", "lang")
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk joined with what a citation needs from its document."""
+
+    id: int
+    document_id: int
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    title: str
+    source: str
+    url: str | None
+    published: str | None
+    ext_id: str | None
+    lang: str | None
+
+
+CHUNK_SELECT = """SELECT c.id, c.document_id, c.ordinal, c.text, c.char_start, c.char_end,
+    d.title, d.source, d.url, d.published, d.ext_id, d.lang
+    FROM chunks c JOIN documents d ON d.id = c.document_id"""
+
+
+class Store:
+    """One SQLite database file; safe to share between the bot's threads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.lock = threading.RLock()
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA busy_timeout = 10000")
+        if str(path) != ":memory:":
+            self.db.execute("PRAGMA journal_mode = WAL")
+        with self.lock:
+            migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.lock, migrations.transaction(self.db):
+            yield
+
+    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.db.query(sql, params))
+
+    def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        with self.lock:
+            row = self.db.execute(sql, list(params)).fetchone()
+        return row[0] if row else None
+
+    # documents -------------------------------------------------------------------------
+
+    def find_existing(self, doc: Document) -> dict[str, Any] | None:
+        """The stored document this one is a version of: same id, canonical URL or origin."""
+        canon = canonical_url(doc.url)
+        probes: list[tuple[str, Any]] = []
+        if doc.ext_id:
+            probes.append(("ext_id = ?", doc.ext_id))
+        if canon:
+            probes.append(("canonical_url = ?", canon))
+        if not doc.ext_id and not canon and doc.origin_kind in ("markdown", "text", "html", "pdf"):
+            probes.append(("origin_ref = ?", doc.origin_ref))
+        for where, value in probes:
+            rows = self.query(f"SELECT * FROM documents WHERE {where} LIMIT 1", [value])
+            if rows:
+                return rows[0]
+        return None
+
+    def upsert_document(self, doc: Document) -> tuple[Status, int]:
+        """Store a document once: add it, update it in place, or leave it unchanged."""
+        digest = doc.content_hash
+        with self.transaction():
+            existing = self.find_existing(doc)
+            if existing is None:
+                twin = self.query(
+                    "SELECT id FROM documents WHERE content_hash = ? LIMIT 1", [digest]
+                )
+                if twin:  # the same text under another address: one document, not two
+                    return "unchanged", twin[0]["id"]
+                return "added", self._insert(doc, digest)
+            if existing["content_hash"] == digest:
+                if self._same_meta(existing, doc):
+                    return "unchanged", existing["id"]
+                self._update_meta(existing["id"], doc)
+                return "updated", existing["id"]
+            self._replace(existing["id"], doc, digest)
+            return "updated", existing["id"]
+
+    @staticmethod
+    def _same_meta(row: dict[str, Any], doc: Document) -> bool:
+        return all((row[f] or None) == (getattr(doc, f) or None) for f in META_FIELDS)
+
+    def _row(self, doc: Document, digest: str) -> dict[str, Any]:
+        stamp = migrations.now()
+        return {
+            "ext_id": doc.ext_id,
+            "url": doc.url,
+            "canonical_url": canonical_url(doc.url),
+            "title": doc.title,
+            "source": doc.source,
+            "author": doc.author,
+            "published": doc.published,
+            "fetched": stamp,
+            "lang": doc.lang,
+            "content_hash": digest,
+            "origin_kind": doc.origin_kind,
+            "origin_ref": doc.origin_ref,
+            "text": doc.text,
+            "word_count": word_count(doc.text),
+            "updated": stamp,
+        }
+
+    def _insert(self, doc: Document, digest: str) -> int:
+        row = self._row(doc, digest)
+        cols = ", ".join(row)
+        marks = ", ".join(f":{k}" for k in row)
+        cursor = self.db.execute(f"INSERT INTO documents ({cols}) VALUES ({marks})", row)
+        doc_id = int(cursor.lastrowid or 0)
+        self._write_chunks(doc_id, chunk_text(doc.text))
+        return doc_id
+
+    def _update_meta(self, doc_id: int, doc: Document) -> None:
+        sets = ", ".join(f"{f} = :{f}" for f in META_FIELDS)
+        values = {f: getattr(doc, f) for f in META_FIELDS}
+        values.update(id=doc_id, canonical_url=canonical_url(doc.url), updated=migrations.now())
+        self.db.execute(
+            f"UPDATE documents SET {sets}, canonical_url = :canonical_url, updated = :updated "
+            "WHERE id = :id",
+            values,
+        )
+
+    def _replace(self, doc_id: int, doc: Document, digest: str) -> None:
+        row = self._row(doc, digest)
+        row.pop("fetched")
+        sets = ", ".join(f"{k} = :{k}" for k in row)
+        self.db.execute(f"UPDATE documents SET {sets} WHERE id = :id", {**row, "id": doc_id})
+        self.db.execute("DELETE FROM chunks WHERE document_id = ?", [doc_id])
+        self._write_chunks(doc_id, chunk_text(doc.text))
+
+    def _write_chunks(self, doc_id: int, chunks: list[Chunk]) -> None:
+        self.db.conn.executemany(
+            "INSERT INTO chunks (document_id, ordinal, text, char_start, char_end) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(doc_id, c.ordinal, c.text, c.start, c.end) for c in chunks],
+        )
+
+    def delete_document(self, doc_id: int) -> bool:
+        with self.transaction():
+            cursor = self.db.execute("DELETE FROM documents WHERE id = ?", [doc_id])
+        return cursor.rowcount > 0
+
+    def document(self, doc_id: int) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM documents WHERE id = ?", [doc_id])
+        return rows[0] if rows else None
+
+    # chunks ----------------------------------------------------------------------------
+
+    def chunk_ids(self) -> list[int]:
+        with self.lock:
+            return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()]
+
+    def chunks_by_ids(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
+        ids = list(ids)
+        out: dict[int, StoredChunk] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            with self.lock:
+                rows = self.db.execute(f"{CHUNK_SELECT} WHERE c.id IN ({marks})", part).fetchall()
+            out.update({r[0]: StoredChunk(*r) for r in rows})
+        return out
+
+    def iter_chunk_texts(self, ids: list[int], batch: int = 256) -> Iterator[list[tuple[int, str]]]:
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            marks = ",".join("?" * len(part))
+            with self.lock:
+                rows = self.db.execute(
+                    f"SELECT id, text FROM chunks WHERE id IN ({marks}) ORDER BY id", part
+                ).fetchall()
+            yield [(r[0], r[1]) for r in rows]
+
+    # numbers ---------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "documents": self.scalar("SELECT count(*) FROM documents"),
+            "chunks": self.scalar("SELECT count(*) FROM chunks"),
+            "feeds": self.scalar("SELECT count(*) FROM feeds WHERE active = 1"),
+            "first_published": self.scalar("SELECT min(published) FROM documents"),
+            "last_published": self.scalar("SELECT max(published) FROM documents"),
+            "last_ingest": self.scalar("SELECT max(finished) FROM ingest_runs"),
+        }

@@ -1,0 +1,1 @@
+"""sectorbot's finding side: embeddings, the FAISS index, hybrid search and answers."""

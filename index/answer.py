@@ -1,0 +1,183 @@
+"""The answer composer: extractive, cited, and honest about what the corpus does not say.
+
+Every sentence of an answer is copied from a stored passage and cites it; nothing is
+generated. The result is a rendering-neutral `Answer` that the terminal and Telegram render
+their own way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from corpus.chunking import sentence_spans
+from index.query import content_terms, stem
+from index.search import Hit, SearchResult
+
+# Calibrated on tests/eval/sample_questions.jsonl (see docs/quality.md).
+MIN_CONFIDENCE = 0.42
+MAX_SOURCES = 4
+MAX_SENTENCES = 5
+CLAIM_RE = re.compile(
+    r"\b(captur\w*|took control|taken control|seiz\w*|liberat\w*|fell to|"
+    r"захопи\w*|взяли|взят\w*|освобод\w*|заня\w*|під контроль|под контроль)",
+    re.IGNORECASE,
+)
+DENIAL_RE = re.compile(
+    r"\b(den(y|ied|ies|ial)\w*|false|not been captured|remain\w* under ukrainian|"
+    r"still hold\w*|continu\w* to hold|спростув\w*|не відповіда\w*|опроверг\w*|фейк\w*|"
+    r"неправд\w*)",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Source:
+    n: int
+    title: str
+    publisher: str
+    date: str | None
+    url: str | None
+    document_id: int
+    chunk_id: int
+    ext_id: str | None
+
+
+@dataclass
+class AnswerSentence:
+    text: str
+    citations: list[int]
+    document_id: int
+    char_start: int  # offsets of the quoted sentence in its document's text
+    char_end: int
+    stance: str = ""  # "claim" or "denial" when sources disagree
+
+
+@dataclass
+class Answer:
+    question: str
+    answered: bool
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    confidence: float = 0.0
+    disagreement: bool = False
+    notice: str | None = None  # e.g. "the newest report I have is from 2025-12-01"
+    more: list[Source] = field(default_factory=list)  # next best passages, for "More"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _coverage(terms: list[str], text: str) -> float:
+    """Share of the question's words (stems) that the text contains."""
+    if not terms:
+        return 0.0
+    lowered = text.lower()
+    return sum(1 for t in terms if stem(t) in lowered) / len(terms)
+
+
+def confidence(result: SearchResult) -> float:
+    """How sure retrieval is that the corpus speaks to the question, in 0..1."""
+    if not result.hits:
+        return 0.0
+    top = result.hits[:MAX_SOURCES]
+    dense = max((h.dense or 0.0) for h in top)
+    terms = [t for t in result.query.terms if not t.isdigit()]
+    cover = max(_coverage(terms, h.chunk.title + " " + h.chunk.text) for h in top)
+    place_hit = (
+        1.0 if result.query_places and any(result.query_places & h.places for h in top) else 0
+    )
+    score = 0.55 * dense + 0.35 * cover + 0.1 * place_hit
+    return round(min(1.0, max(0.0, score)), 3)
+
+
+def _sentence_score(text: str, terms: list[str], places: set[str], hit: Hit) -> float:
+    lowered = text.lower()
+    overlap = sum(1 for t in terms if stem(t) in lowered)
+    return overlap + (0.8 if places and places & hit.places and overlap else 0.0)
+
+
+def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Answer:
+    """Pick the sentences that answer the question, each with its citation."""
+    conf = confidence(result)
+    answer = Answer(question=result.query.text, answered=False, confidence=conf)
+    if conf < min_confidence:
+        answer.more = [_source(i + 1, h) for i, h in enumerate(result.hits[:MAX_SOURCES])]
+        return answer
+    terms = content_terms(result.query.text)
+    candidates: list[tuple[float, int, AnswerSentence, Hit]] = []
+    top_score = result.hits[0].score
+    used_hits = [h for h in result.hits[:MAX_SOURCES] if h.score >= 0.5 * top_score]
+    for rank, hit in enumerate(used_hits):
+        for s, e in sentence_spans(hit.chunk.text):
+            text = hit.chunk.text[s:e]
+            score = _sentence_score(text, terms, result.query_places, hit) - 0.3 * rank
+            if score <= 0 or len(text) < 25:
+                continue
+            sentence = AnswerSentence(
+                text=" ".join(text.split()),
+                citations=[],
+                document_id=hit.chunk.document_id,
+                char_start=hit.chunk.char_start + s,
+                char_end=hit.chunk.char_start + e,
+            )
+            candidates.append((score, rank, sentence, hit))
+    chosen = _choose(candidates)
+    if not chosen:
+        answer.more = [_source(i + 1, h) for i, h in enumerate(result.hits[:MAX_SOURCES])]
+        return answer
+    answer.answered = True
+    _cite(answer, chosen, result)
+    return answer
+
+
+def _choose(
+    candidates: list[tuple[float, int, AnswerSentence, Hit]],
+) -> list[tuple[AnswerSentence, Hit]]:
+    """Best sentences, at most two per report; claim and denial both kept when they clash."""
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    chosen: list[tuple[AnswerSentence, Hit]] = []
+    per_doc: dict[int, int] = {}
+    for _, _, sentence, hit in candidates:
+        if len(chosen) >= MAX_SENTENCES:
+            break
+        if per_doc.get(sentence.document_id, 0) >= 2:
+            continue
+        chosen.append((sentence, hit))
+        per_doc[sentence.document_id] = per_doc.get(sentence.document_id, 0) + 1
+    claims = [c for c in candidates if CLAIM_RE.search(c[2].text)]
+    denials = [c for c in candidates if DENIAL_RE.search(c[2].text)]
+    if claims and denials and claims[0][2].document_id != denials[0][2].document_id:
+        for _, _, sentence, hit in (claims[0], denials[0]):
+            sentence.stance = "denial" if DENIAL_RE.search(sentence.text) else "claim"
+            if all(s is not sentence for s, _ in chosen):
+                chosen = [*chosen[: MAX_SENTENCES - 1], (sentence, hit)]
+    # Reading order: by report relevance, then by position inside the report.
+    order = {id(h): i for i, (_, h) in enumerate(chosen)}
+    chosen.sort(key=lambda c: (order[id(c[1])], c[0].char_start))
+    return chosen
+
+
+def _source(n: int, hit: Hit) -> Source:
+    c = hit.chunk
+    return Source(n, c.title, c.source, (c.published or "")[:10] or None, c.url,
+                  c.document_id, c.id, c.ext_id)  # fmt: skip
+
+
+def _cite(answer: Answer, chosen: list[tuple[AnswerSentence, Hit]], result: SearchResult) -> None:
+    numbers: dict[int, int] = {}
+    for sentence, hit in chosen:
+        doc = hit.chunk.document_id
+        if doc not in numbers:
+            numbers[doc] = len(numbers) + 1
+            answer.sources.append(_source(numbers[doc], hit))
+        sentence.citations = [numbers[doc]]
+        answer.sentences.append(sentence)
+    answer.disagreement = {s.stance for s in answer.sentences} >= {"claim", "denial"}
+    cited = set(numbers)
+    rest = [h for h in result.hits if h.chunk.document_id not in cited]
+    answer.more = [_source(len(numbers) + i + 1, h) for i, h in enumerate(rest[:MAX_SOURCES])]
+    newest = max((s.date or "" for s in answer.sources), default="")
+    if result.query.recent and newest:
+        answer.notice = f"The newest report cited here is from {newest}."

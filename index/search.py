@@ -1,0 +1,183 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (FTS5/BM25) candidates fused by reciprocal rank.
+
+On top of the fusion: place names matched across spellings (the gazetteer), time intent
+("latest", a month the question names, since:/until: filters), source filters, and a
+diversity pass so the passages of one answer come from different reports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+
+from corpus.store import Store, StoredChunk
+from index.gazetteer import Gazetteer
+from index.query import Query, content_terms, parse_query, stem
+from index.vectors import VectorIndex
+
+Mode = Literal["hybrid", "dense", "lexical"]
+RRF_K = 60
+CANDIDATES = 60
+
+
+@dataclass
+class Hit:
+    chunk: StoredChunk
+    score: float = 0.0
+    dense: float | None = None  # cosine similarity
+    lexical: float | None = None  # BM25 (higher is better)
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    places: set[str] = field(default_factory=set)
+
+
+@dataclass
+class SearchResult:
+    query: Query
+    hits: list[Hit]
+    query_vector: np.ndarray | None
+    query_places: set[str]
+
+
+@lru_cache(maxsize=200_000)
+def _chunk_places(chunk_id: int, text: str) -> frozenset[str]:
+    # Chunks never change under one id, so their places can be remembered.
+    return frozenset(Gazetteer.default().place_ids(text))
+
+
+def fts_expression(terms: Sequence[str]) -> str:
+    """An FTS5 OR-expression of quoted stems; prefix matching absorbs inflection."""
+    parts = []
+    for term in dict.fromkeys(terms):
+        cleaned = re.sub(r"[\"'’*^:()]", "", term)
+        if not cleaned:
+            continue
+        stemmed = stem(cleaned)
+        parts.append(f'"{stemmed}"*' if stemmed != cleaned or len(cleaned) > 6 else f'"{cleaned}"')
+    return " OR ".join(dict.fromkeys(parts))
+
+
+class Retriever:
+    def __init__(self, store: Store, vectors: VectorIndex) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.gazetteer = Gazetteer.default()
+
+    def search(
+        self, question: str | Query, k: int = 8, mode: Mode = "hybrid", diverse: bool = True
+    ) -> SearchResult:
+        query = parse_query(question) if isinstance(question, str) else question
+        places = self.gazetteer.place_ids(query.text)
+        qvec = None
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        pool = CANDIDATES * (4 if query.has_filters else 1)
+        if mode in ("hybrid", "dense") and query.text.strip():
+            qvec = self.vectors.embedder.encode_queries([query.text])[0]
+            dense = self.vectors.search(qvec, pool)
+        if mode in ("hybrid", "lexical"):
+            lexical = self.lexical(query, places, pool)
+        chunks = self.store.chunks_by_ids({cid for cid, _ in dense} | {cid for cid, _ in lexical})
+        hits = self._fuse(query, places, chunks, dense, lexical)
+        hits = [h for h in hits if _passes_filters(h.chunk, query)]
+        hits.sort(key=lambda h: h.score, reverse=True)
+        if diverse:
+            hits = diversify(hits)
+        return SearchResult(query, hits[:k], qvec, places)
+
+    def lexical(self, query: Query, places: set[str], limit: int) -> list[tuple[int, float]]:
+        terms = list(query.terms)
+        if places:
+            terms.extend(content_terms(self.gazetteer.expand_query(query.text)))
+        expression = fts_expression(terms)
+        if not expression:
+            return []
+        rows = self.store.query(
+            "SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY rank LIMIT ?",
+            [expression, limit],
+        )
+        return [(r["rowid"], -float(r["rank"])) for r in rows]
+
+    def _fuse(
+        self,
+        query: Query,
+        places: set[str],
+        chunks: dict[int, StoredChunk],
+        dense: list[tuple[int, float]],
+        lexical: list[tuple[int, float]],
+    ) -> list[Hit]:
+        hits: dict[int, Hit] = {}
+        for rank, (cid, score) in enumerate(dense):
+            if cid in chunks:
+                hit = hits.setdefault(cid, Hit(chunks[cid]))
+                hit.dense, hit.dense_rank = score, rank + 1
+                hit.score += 1.0 / (RRF_K + rank + 1)
+        for rank, (cid, score) in enumerate(lexical):
+            if cid in chunks:
+                hit = hits.setdefault(cid, Hit(chunks[cid]))
+                hit.lexical, hit.lexical_rank = score, rank + 1
+                hit.score += 1.0 / (RRF_K + rank + 1)
+        newest = self.newest_date()
+        for hit in hits.values():
+            hit.places = set(_chunk_places(hit.chunk.id, hit.chunk.text))
+            hit.score *= _boost(hit, query, places, newest)
+        return list(hits.values())
+
+    def newest_date(self) -> str | None:
+        return self.store.scalar("SELECT max(published) FROM documents")
+
+
+def _boost(hit: Hit, query: Query, places: set[str], newest: str | None) -> float:
+    """Multiplicative nudges: the places asked about, the time asked about."""
+    factor = 1.0
+    if places:
+        factor *= 1.25 if places & hit.places else 0.8
+    published = (hit.chunk.published or "")[:10]
+    if query.window and published:
+        factor *= 1.3 if query.window[0] <= published <= query.window[1] else 0.85
+    if query.recent and newest and published:
+        age = (date.fromisoformat(newest[:10]) - date.fromisoformat(published)).days
+        factor *= 1.0 + 0.5 * float(np.exp(-max(age, 0) / 45.0))
+    return factor
+
+
+def _passes_filters(chunk: StoredChunk, query: Query) -> bool:
+    published = (chunk.published or "")[:10]
+    if query.since and (not published or published < query.since):
+        return False
+    if query.until and (not published or published > query.until):
+        return False
+    if query.sources:
+        source = (chunk.source or "").lower()
+        return any(s.lower() in source for s in query.sources)
+    return True
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def diversify(hits: list[Hit], per_document: int = 1, max_overlap: float = 0.5) -> list[Hit]:
+    """Keep the best passage per report and drop passages that repeat one already kept."""
+    kept: list[Hit] = []
+    kept_shingles: list[set[tuple[str, ...]]] = []
+    per_doc: dict[int, int] = {}
+    for hit in hits:
+        if per_doc.get(hit.chunk.document_id, 0) >= per_document:
+            continue
+        sh = _shingles(hit.chunk.text)
+        if any(len(sh & other) / max(1, min(len(sh), len(other))) > max_overlap
+               for other in kept_shingles):  # fmt: skip
+            continue
+        kept.append(hit)
+        kept_shingles.append(sh)
+        per_doc[hit.chunk.document_id] = per_doc.get(hit.chunk.document_id, 0) + 1
+    return kept

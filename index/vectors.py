@@ -1,0 +1,310 @@
+"""The FAISS index on disk: derived from the store, checked at load, swapped atomically.
+
+Layout of the index directory:
+    manifest.json          the commit point: model, dimension, count, fingerprint, file, sha256
+    vectors-<n>.faiss      the vectors the manifest names (ids are chunk ids)
+
+A build writes a new vectors file and then replaces the manifest with os.replace, so a
+process killed mid-write leaves the previous manifest and file in place and loadable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from corpus.store import Store
+from index.embedding import Embedder
+
+log = logging.getLogger(__name__)
+MANIFEST_VERSION = 1
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Manifest:
+    version: int
+    model: str
+    dim: int
+    count: int
+    fingerprint: str
+    kind: str  # "flat" or "ivf"
+    file: str
+    sha256: str
+    built: str
+
+
+@dataclass
+class ReindexResult:
+    added: int
+    removed: int
+    total: int
+    full: bool
+    seconds: float
+    reason: str = ""
+
+
+def fingerprint(ids: Sequence[int] | np.ndarray) -> str:
+    """Chunk ids are never reused, so the sorted id list identifies the indexed passages."""
+    arr = np.sort(np.asarray(ids, dtype=np.int64))
+    return hashlib.sha256(arr.tobytes()).hexdigest()[:32]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class IndexProblem(Exception):
+    """Why the index on disk cannot be served as it is (one line)."""
+
+
+class VectorIndex:
+    """The live FAISS index for one store; searches keep working while a reindex builds."""
+
+    def __init__(
+        self, directory: Path, store: Store, embedder: Embedder, approx_threshold: int = 200_000
+    ) -> None:
+        self.directory = Path(directory)
+        self.store = store
+        self.embedder = embedder
+        self.approx_threshold = approx_threshold
+        self.index: faiss.Index | None = None
+        self.manifest: Manifest | None = None
+        self.build_lock = threading.Lock()
+        self.nprobe = 24
+
+    # loading ---------------------------------------------------------------------------
+
+    def manifest_path(self) -> Path:
+        return self.directory / "manifest.json"
+
+    def read_manifest(self) -> Manifest:
+        path = self.manifest_path()
+        if not path.exists():
+            raise IndexProblem("no index yet")
+        try:
+            data = json.loads(path.read_text())
+            manifest = Manifest(**data)
+        except (ValueError, TypeError) as exc:
+            raise IndexProblem(f"index manifest is unreadable ({exc})") from None
+        if manifest.version != MANIFEST_VERSION:
+            raise IndexProblem(f"index format {manifest.version} is not {MANIFEST_VERSION}")
+        return manifest
+
+    def load_checked(self) -> tuple[faiss.Index, Manifest]:
+        """Load the index from disk, or raise IndexProblem saying what is wrong with it."""
+        manifest = self.read_manifest()
+        if manifest.model != self.embedder.model_id:
+            raise IndexProblem(
+                f"index was built with {manifest.model}, settings ask for {self.embedder.model_id}"
+            )
+        path = self.directory / manifest.file
+        if not path.exists():
+            raise IndexProblem(f"index file {manifest.file} is missing")
+        if _sha256(path) != manifest.sha256:
+            raise IndexProblem(f"index file {manifest.file} is corrupt (checksum differs)")
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise IndexProblem(f"index file {manifest.file} is unreadable ({exc})") from None
+        if index.d != manifest.dim or index.ntotal != manifest.count:
+            raise IndexProblem("index file disagrees with its manifest (dimension or count)")
+        return index, manifest
+
+    def ensure(self, progress: Progress | None = None) -> str | None:
+        """Make the index servable; return a one-line notice when it had to be repaired."""
+        current = self.manifest if self.index is not None else None
+        if current and current.fingerprint == fingerprint(self.store.chunk_ids()):
+            return None
+        try:
+            index, manifest = self.load_checked()
+        except IndexProblem as problem:
+            full = str(problem) != "no index yet"
+            result = self.reindex(full=True, progress=progress)
+            if not full:
+                return None if result.total == 0 else f"index built ({result.total} passages)"
+            return f"{problem}: rebuilt from the store ({result.total} passages)"
+        self.index, self.manifest = index, manifest
+        if manifest.fingerprint != fingerprint(self.store.chunk_ids()):
+            result = self.reindex(progress=progress)
+            return (
+                f"index was behind the store: updated (+{result.added} -{result.removed} passages)"
+            )
+        return None
+
+    # building --------------------------------------------------------------------------
+
+    def reindex(self, full: bool = False, progress: Progress | None = None) -> ReindexResult:
+        """Bring the index in step with the store: embed only what it lacks unless `full`."""
+        with self.build_lock:
+            started = time.perf_counter()
+            wanted = np.asarray(self.store.chunk_ids(), dtype=np.int64)
+            base = None if full else self._current_or_disk()
+            if base is None:
+                full = True
+                have = np.zeros(0, dtype=np.int64)
+            else:
+                have = _ids_of(base)
+            stale = np.setdiff1d(have, wanted)
+            missing = np.setdiff1d(wanted, have)
+            new_index = self._empty(len(wanted)) if full else faiss.clone_index(base)
+            if len(stale):
+                new_index.remove_ids(stale)
+            self._add(new_index, missing, progress)
+            new_index = self._maybe_switch(new_index, len(wanted))
+            self._commit(new_index, wanted)
+            return ReindexResult(
+                added=len(missing),
+                removed=len(stale),
+                total=int(new_index.ntotal),
+                full=full,
+                seconds=time.perf_counter() - started,
+            )
+
+    def _current_or_disk(self) -> faiss.Index | None:
+        if self.index is not None:
+            return self.index
+        try:
+            index, self.manifest = self.load_checked()
+        except IndexProblem:
+            return None
+        return index
+
+    def _empty(self, expected: int) -> faiss.Index:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
+
+    def _add(self, index: faiss.Index, ids: np.ndarray, progress: Progress | None) -> None:
+        done = 0
+        batch = max(self.embedder.batch_size * 8, 256)
+        for rows in self.store.iter_chunk_texts([int(i) for i in ids], batch=batch):
+            vectors = self.embedder.encode_passages([text for _, text in rows])
+            index.add_with_ids(vectors, np.asarray([cid for cid, _ in rows], dtype=np.int64))
+            done += len(rows)
+            if progress:
+                progress(done, len(ids))
+
+    def _maybe_switch(self, index: faiss.Index, count: int) -> faiss.Index:
+        """Above the threshold, serve an IVF index (approximate) instead of exact search."""
+        is_ivf = _kind(index) == "ivf"
+        if (count >= self.approx_threshold) == is_ivf:
+            return index
+        vectors, ids = _vectors_of(index)
+        return build_ivf(vectors, ids) if not is_ivf else _flat_from(vectors, ids)
+
+    def _commit(self, index: faiss.Index, ids: np.ndarray) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        generation = int(time.time() * 1000)
+        name = f"vectors-{generation}.faiss"
+        path = self.directory / name
+        tmp = path.with_name(f".{name}.tmp")
+        faiss.write_index(index, str(tmp))
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        manifest = Manifest(
+            version=MANIFEST_VERSION,
+            model=self.embedder.model_id,
+            dim=int(index.d),
+            count=int(index.ntotal),
+            fingerprint=fingerprint(ids),
+            kind=_kind(index),
+            file=name,
+            sha256=_sha256(path),
+            built=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+        )
+        _write_atomic(self.manifest_path(), json.dumps(asdict(manifest), indent=2).encode())
+        self.index, self.manifest = index, manifest  # the swap: searches see the new index
+        self._remove_old_files(keep=name)
+
+    def _remove_old_files(self, keep: str) -> None:
+        for old in self.directory.glob("vectors-*.faiss"):
+            if old.name != keep:
+                old.unlink(missing_ok=True)
+        for tmp in self.directory.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    # searching -------------------------------------------------------------------------
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        index = self.index
+        if index is None or index.ntotal == 0:
+            return []
+        if _kind(index) == "ivf":
+            faiss.extract_index_ivf(index).nprobe = self.nprobe
+        scores, ids = index.search(query.reshape(1, -1).astype(np.float32), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def info(self) -> dict[str, Any]:
+        m = self.manifest
+        return asdict(m) if m else {}
+
+
+def _kind(index: faiss.Index) -> str:
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap) else index
+    return "ivf" if isinstance(inner, faiss.IndexIVF) else "flat"
+
+
+def _ids_of(index: faiss.Index) -> np.ndarray:
+    if isinstance(index, faiss.IndexIDMap):
+        return faiss.vector_to_array(index.id_map).astype(np.int64)
+    ivf = faiss.extract_index_ivf(index)
+    ids = []
+    for list_no in range(ivf.nlist):
+        size = ivf.invlists.list_size(list_no)
+        if size:
+            ptr = ivf.invlists.get_ids(list_no)
+            ids.append(faiss.rev_swig_ptr(ptr, size).copy())
+    return np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, dtype=np.int64)
+
+
+def _vectors_of(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
+    ids = _ids_of(index)
+    if isinstance(index, faiss.IndexIDMap2):
+        vectors = index.index.reconstruct_n(0, index.ntotal)
+        return vectors, ids
+    vectors = np.vstack([index.reconstruct(int(i)) for i in ids]) if len(ids) else None
+    return vectors, ids
+
+
+def _flat_from(vectors: np.ndarray, ids: np.ndarray) -> faiss.Index:
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+    index.add_with_ids(vectors, ids)
+    return index
+
+
+def build_ivf(vectors: np.ndarray, ids: np.ndarray, nlist: int | None = None) -> faiss.Index:
+    """An inverted-file index (inner product) trained on the vectors themselves."""
+    n, dim = vectors.shape
+    nlist = nlist or max(16, int(4 * np.sqrt(n)))
+    quantizer = faiss.IndexFlatIP(dim)
+    ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    sample = vectors[np.random.default_rng(0).choice(n, min(n, nlist * 40), replace=False)]
+    ivf.train(sample)
+    ivf.add_with_ids(vectors, ids)
+    # A hash-table direct map keeps remove_ids and reconstruct working for incremental updates.
+    ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+    return ivf

@@ -1,0 +1,75 @@
+"""Shared fixtures: every test gets its own data directory; the real model loads once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "corpus" / "sample"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the data directory at a temporary folder; drop settings from the outer shell."""
+    for key in list(os.environ):
+        if key.startswith("SECTORBOT_") or key == "TELEGRAM_BOT_TOKEN":
+            monkeypatch.delenv(key)
+    data = tmp_path / "data"
+    monkeypatch.setenv("SECTORBOT_DATA_DIR", str(data))
+    monkeypatch.chdir(tmp_path)
+    return data
+
+
+@pytest.fixture
+def settings(isolated_env: Path):
+    from bot.settings import load_settings
+
+    return load_settings(dotenv=None)
+
+
+@pytest.fixture
+def store(isolated_env: Path) -> Iterator:
+    from corpus.store import Store
+
+    s = Store(isolated_env / "test.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def sample_service_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding the sample corpus and its index, built once per session."""
+    from bot.service import Service
+    from bot.settings import Settings
+
+    data = tmp_path_factory.mktemp("sample-data")
+    service = Service(Settings(data_dir=data))
+    report = service.ingest([str(SAMPLE)])
+    assert report.ok, report.failed
+    service.reindex()
+    service.close()
+    return data
+
+
+@pytest.fixture
+def sample_service(sample_service_dir: Path, tmp_path: Path) -> Iterator:
+    """A Service over a private copy of the sample data (tests may change it freely)."""
+    import shutil
+
+    from bot.service import Service
+    from bot.settings import Settings
+
+    data = tmp_path / "sample-copy"
+    shutil.copytree(sample_service_dir, data)
+    service = Service(Settings(data_dir=data))
+    service.ensure_index()
+    yield service
+    service.close()
