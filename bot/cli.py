@@ -217,9 +217,27 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{key:16} {value if value is not None else '-'}")
 
 
+def _register_plugins() -> None:
+    """Commands that live in their own modules (operations, feeds and alerts)."""
+    import importlib
+
+    for name in ("bot.cli_ops", "bot.cli_feeds"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(cli)
+
+
+_register_plugins()
+
+
 def main() -> None:
     try:
-        cli.main(standalone_mode=False, prog_name="sectorbot")
+        code = cli.main(standalone_mode=False, prog_name="sectorbot")
+        sys.exit(code if isinstance(code, int) else 0)
     except SettingsError as exc:
         click.echo(f"sectorbot: invalid setting: {exc}", err=True)
         sys.exit(2)

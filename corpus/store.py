@@ -122,7 +122,11 @@ class Store:
 
     @staticmethod
     def _same_meta(row: dict[str, Any], doc: Document) -> bool:
-        return all((row[f] or None) == (getattr(doc, f) or None) for f in META_FIELDS)
+        # The same page reached through a tracking link is not a change.
+        if row["canonical_url"] != canonical_url(doc.url):
+            return False
+        fields = [f for f in META_FIELDS if f != "url"]
+        return all((row[f] or None) == (getattr(doc, f) or None) for f in fields)
 
     def _row(self, doc: Document, digest: str) -> dict[str, Any]:
         stamp = migrations.now()

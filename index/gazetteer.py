@@ -26,7 +26,7 @@ Matching rules
   the fixed phrases "Pokrovsk(yi) raion/district/direction" and their Cyrillic case forms
   (``Покровському напрямку``, ``Покровском направлении``, ``Покровського району``) are
   treated as naming Pokrovsk, because that is what sector reports mean by them.
-  ``Pokrovsk Raion`` needs no special rule: its first token is the city name.
+  ``Pokrovsk Raion`` needs no special rule: its first word is the city name.
 * **Longest match wins.** Matching scans left to right and takes the longest name starting at
   each word, so ``Velyka Novosilka`` is one match and ``Avdiivka Coke Plant`` is the plant,
   not the town. Matches never overlap.
@@ -49,7 +49,7 @@ Matching rules
   and is skipped.
 * **Speed.** All spellings and case forms are compiled at load into one regular expression
   shaped as a character trie, run over a lower-cased copy of the text; the rules above are
-  then checked in Python for the few hits. A 2,000-word text takes well under a millisecond.
+  then checked in Python for the few hits. A 2,000-word report takes about a millisecond.
 * **Shared spellings.** When two records share a spelling, the record listed first in
   ``places.json`` owns it (plain "Shevchenko" is the lithium village; the settlement south of
   Pokrovsk is reachable by id). :attr:`Gazetteer.collisions` lists such spellings.
@@ -95,8 +95,7 @@ _UNIFY = (("ё", "е"), *((a, "'") for a in _APOSTROPHES[1:]))
 _MARK_RE = re.compile("['\u0300\u0301]")
 _WORD_RE = re.compile(r"[^\W_]+")
 _GAP = r"(?:\s+|\s*[-‐‑‒–—―]\s*)"
-_NEXT_WORD_RE = re.compile(r"\s+([^\W_]+)")
-_PREV_WORD_RE = re.compile(r"([^\W_]+)\W*$")
+_NEXT_WORD_RE = re.compile(r"\s+([^\W_]+)(?:'(s)(?![^\W_]))?")
 _POSSESSIVE_RE = re.compile(rf"[{_APOSTROPHES}][sS]$")
 _CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
 _SPAN_LIMIT = 1000  # characters counted between a hit and an anchor place
@@ -574,7 +573,7 @@ class Gazetteer:
 def _names_region(norm: _Normalised, end: int) -> bool:
     """Whether an oblast word directly follows the name ending at ``end``."""
     nxt = _NEXT_WORD_RE.match(norm.text, end)
-    return nxt is not None and nxt.group(1) in _OBLAST_WORDS
+    return nxt is not None and nxt.group(1) + (nxt.group(2) or "") in _OBLAST_WORDS
 
 
 def _near_keyword(norm: _Normalised, start: int, end: int) -> bool:

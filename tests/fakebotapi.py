@@ -1886,6 +1886,12 @@ class FakeBotAPI:
         except ApiError as error:
             self._reject(method, params, error, injected=False)
             return error.code, error.payload()
+        except Exception:  # malformed body the parsers did not foresee
+            with self._cond:
+                self._internal_errors.append(traceback.format_exc())
+            error = ApiError(400, "Bad Request: can't parse request")
+            self._reject(method, params, error, injected=False)
+            return error.code, error.payload()
         return self._dispatch(method, _Params(params), client_gone)
 
     def _dispatch(

@@ -1,0 +1,67 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.errors import SettingsError
+from bot.settings import load_settings
+
+GOOD_TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
+
+
+def test_defaults_and_environment() -> None:
+    s = load_settings({"SECTORBOT_ADMIN_IDS": "1, 22 333", "SECTORBOT_DATA_DIR": "/x"}, None)
+    assert s.admin_ids == frozenset({1, 22, 333})
+    assert s.db_path == Path("/x/sectorbot.db")
+    assert s.embedding_model == "all-MiniLM-L6-v2"
+    assert s.telegram_bot_token is None
+
+
+def test_dotenv_is_below_environment(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SECTORBOT_FETCH_TIMEOUT=3\nSECTORBOT_LOG_FORMAT=json\n")
+    s = load_settings({"SECTORBOT_FETCH_TIMEOUT": "7"}, env_file)
+    assert s.fetch_timeout == 7.0
+    assert s.log_format == "json"
+
+
+def test_command_line_overrides_environment() -> None:
+    s = load_settings({"SECTORBOT_DATA_DIR": "/a"}, None).with_overrides(data_dir=Path("/b"))
+    assert s.data_dir == Path("/b")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SECTORBOT_WEBHOOK_PORT": "abc"}, "SECTORBOT_WEBHOOK_PORT='abc' is not a valid int"),
+        ({"SECTORBOT_EMBEDDING_BACKEND": "gpu"}, "expected one of torch, onnx, onnx-int8"),
+        ({"TELEGRAM_BOT_TOKEN": "12:abc"}, "TELEGRAM_BOT_TOKEN is malformed"),
+        ({"SECTORBOT_QUESTIONS_PER_MINUTE": "0"}, "must be greater than zero"),
+        ({"SECTORBOT_NO_SUCH_THING": "1"}, "unknown setting SECTORBOT_NO_SUCH_THING"),
+        ({"SECTORBOT_ADMIN_IDS": "12,bob"}, "SECTORBOT_ADMIN_IDS"),
+    ],
+)
+def test_invalid_settings_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_settings(env, None)
+
+
+def test_valid_token_accepted() -> None:
+    assert load_settings({"TELEGRAM_BOT_TOKEN": GOOD_TOKEN}, None).telegram_bot_token
+
+
+def test_invalid_setting_exits_2_with_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "SECTORBOT_LOG_FORMAT": "xml", "HOME": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "stats"],
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "sectorbot: invalid setting: SECTORBOT_LOG_FORMAT='xml': expected plain or json"
+    ]
+    assert GOOD_TOKEN not in proc.stderr

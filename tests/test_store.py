@@ -1,0 +1,137 @@
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from corpus import migrations
+from corpus.models import Document
+from corpus.store import Store
+from corpus.urls import canonical_url
+
+TEXT = "Russian forces advanced toward Pokrovsk along the highway. " * 40
+
+
+def doc(**kw: object) -> Document:
+    base = {"text": TEXT, "title": "Advance", "url": "https://example.org/a", "source": "ISW",
+            "origin_kind": "url", "origin_ref": "https://example.org/a"}  # fmt: skip
+    base.update(kw)
+    return Document(**base)  # type: ignore[arg-type]
+
+
+def fts_ids(store: Store, term: str) -> list[int]:
+    rows = store.query("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", [term])
+    return sorted(r["rowid"] for r in rows)
+
+
+def test_fresh_schema(store: Store) -> None:
+    tables = set(store.db.table_names())
+    assert {"documents", "chunks", "chunks_fts", "feeds", "ingest_runs", "ingest_errors"} <= tables
+    assert store.db["documents"].columns_dict == {
+        "id": int, "ext_id": str, "url": str, "canonical_url": str, "title": str, "source": str,
+        "author": str, "published": str, "fetched": str, "lang": str, "content_hash": str,
+        "origin_kind": str, "origin_ref": str, "text": str, "word_count": int, "updated": str,
+    }  # fmt: skip
+    assert store.db["chunks"].columns_dict == {
+        "id": int, "document_id": int, "ordinal": int, "text": str, "char_start": int,
+        "char_end": int,
+    }  # fmt: skip
+    applied = [r["name"] for r in store.query("SELECT name FROM _migrations")]
+    assert applied == [name for name, _ in migrations.MIGRATIONS]
+
+
+def test_older_database_upgrades_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT)")
+    for name, fn in migrations.MIGRATIONS[:2]:
+        fn(db)
+        db.execute("INSERT INTO _migrations VALUES (?, 'then')", [name])
+    db.execute(
+        "INSERT INTO documents (title, fetched, content_hash, origin_kind, origin_ref, text, "
+        "word_count, updated) VALUES ('kept', 'x', 'h', 'text', 'r', 'body', 1, 'x')"
+    )
+    db.conn.close()
+    store = Store(path)
+    assert store.scalar("SELECT title FROM documents") == "kept"
+    assert "feeds" in store.db.table_names()
+    assert store.scalar("SELECT count(*) FROM _migrations") == len(migrations.MIGRATIONS)
+    store.close()
+
+
+def test_same_document_twice_changes_nothing(store: Store) -> None:
+    assert store.upsert_document(doc())[0] == "added"
+    before = store.chunk_ids()
+    assert store.upsert_document(doc(url="https://www.example.org/a/?utm_source=x#top")) == (
+        "unchanged",
+        1,
+    )
+    assert store.chunk_ids() == before
+
+
+def test_changed_document_is_updated_in_place(store: Store) -> None:
+    _, doc_id = store.upsert_document(doc())
+    old_chunks = store.chunk_ids()
+    status, same_id = store.upsert_document(doc(text=TEXT + " Myrnohrad was shelled."))
+    assert (status, same_id) == ("updated", doc_id)
+    assert store.scalar("SELECT count(*) FROM documents") == 1
+    new_chunks = store.chunk_ids()
+    assert not set(old_chunks) & set(new_chunks)  # replaced, never reused
+    assert fts_ids(store, "myrnohrad") and set(fts_ids(store, "pokrovsk")) == set(new_chunks)
+
+
+def test_metadata_change_updates_without_rechunking(store: Store) -> None:
+    store.upsert_document(doc())
+    chunks = store.chunk_ids()
+    assert store.upsert_document(doc(published="2025-01-02"))[0] == "updated"
+    assert store.chunk_ids() == chunks
+    assert store.scalar("SELECT published FROM documents") == "2025-01-02"
+
+
+def test_same_text_under_another_url_is_not_duplicated(store: Store) -> None:
+    store.upsert_document(doc())
+    status, _ = store.upsert_document(doc(url="https://mirror.example.net/copy"))
+    assert status == "unchanged"
+    assert store.scalar("SELECT count(*) FROM documents") == 1
+
+
+def test_ext_id_identifies_a_document(store: Store) -> None:
+    store.upsert_document(doc(ext_id="web:1", url=None))
+    assert store.upsert_document(doc(ext_id="web:1", url=None, title="New title"))[0] == "updated"
+    assert store.scalar("SELECT title FROM documents WHERE ext_id = 'web:1'") == "New title"
+
+
+def test_failed_write_leaves_nothing_half_stored(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.upsert_document(doc())
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "_write_chunks", broken)
+    with pytest.raises(OSError):
+        store.upsert_document(doc(url="https://example.org/b", text="Other text. " * 50))
+    with pytest.raises(OSError):
+        store.upsert_document(doc(text=TEXT + " changed"))
+    assert store.scalar("SELECT count(*) FROM documents") == 1
+    assert store.scalar("SELECT content_hash FROM documents") == doc().content_hash
+    assert store.scalar("SELECT count(*) FROM chunks") > 0
+
+
+def test_delete_cascades_to_chunks_and_fts(store: Store) -> None:
+    _, doc_id = store.upsert_document(doc())
+    assert store.delete_document(doc_id)
+    assert store.chunk_ids() == []
+    assert fts_ids(store, "pokrovsk") == []
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("https://www.Reuters.com/world/x/?utm_source=tw&b=2&a=1#frag", "https://reuters.com/world/x?a=1&b=2"),
+        ("http://example.org:80/", "http://example.org/"),
+        ("https://example.org/a?fbclid=1&id=7", "https://example.org/a?id=7"),
+        ("not a url", None),
+    ],
+)  # fmt: skip
+def test_canonical_url(url: str, canonical: str | None) -> None:
+    assert canonical_url(url) == canonical
