@@ -1,3 +1,5 @@
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +33,7 @@ def test_every_chunk_is_the_text_at_its_offsets(text: str) -> None:
 @settings(max_examples=100, deadline=None)
 def test_chunks_cover_the_document_in_order(text: str) -> None:
     chunks = chunk_text(text)
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert a.start < b.start <= a.end + 2  # overlapping or adjacent, never a gap
     for s, e in sentence_spans(text):
         assert any(c.start <= s and e <= c.end for c in chunks) or word_count(text[s:e]) > MAX_WORDS

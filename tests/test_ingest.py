@@ -11,7 +11,8 @@ from tests.httpserver import LocalServer
 
 ARTICLE = "\n\n".join(
     f"Paragraph {i}: Ukrainian units near Myrnohrad reported heavy shelling and drone strikes "
-    "on supply roads, while evacuation buses left the city for Pavlohrad." for i in range(12)
+    "on supply roads, while evacuation buses left the city for Pavlohrad."
+    for i in range(12)
 )
 FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Front feed</title>
 <item><title>Shelling near Selydove</title><link>{link}</link><guid>f-1</guid>
@@ -26,7 +27,9 @@ def make_folder(folder: Path) -> None:
         "url: https://example.org/myrnohrad\n---\n" + ARTICLE
     )
     (folder / "sub" / "note.txt").write_text("Pokrovsk residents queue for water. " * 30)
-    (folder / "feed.xml").write_text(FEED.format(link="https://example.org/s", body="Selydove " * 90))
+    (folder / "feed.xml").write_text(
+        FEED.format(link="https://example.org/s", body="Selydove " * 90)
+    )
     (folder / "posts.jsonl").write_text(
         json.dumps({"id": "x:1", "title": "Kurakhove", "source": "ISW", "url": None,
                     "published": "2025-01-06T10:00:00", "lang": "en",
@@ -59,8 +62,10 @@ def test_good_items_go_in_and_each_bad_one_is_named(store: Store, tmp_path: Path
 
 
 def test_urls_and_feeds_from_a_local_server(store: Store) -> None:
-    page = f"<html><head><title>Myrnohrad</title></head><body><article><h1>Myrnohrad</h1>" \
+    page = (
+        f"<html><head><title>Myrnohrad</title></head><body><article><h1>Myrnohrad</h1>"
         f"{''.join(f'<p>{p}</p>' for p in ARTICLE.split(chr(10) * 2))}</article></body></html>"
+    )
     with LocalServer() as server:
         server.set("/article", page)
         server.set("/feed", FEED.format(link=server.url("/article"), body="Selydove teaser"),

@@ -101,7 +101,9 @@ def test_ext_id_identifies_a_document(store: Store) -> None:
     assert store.scalar("SELECT title FROM documents WHERE ext_id = 'web:1'") == "New title"
 
 
-def test_failed_write_leaves_nothing_half_stored(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_nothing_half_stored(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.upsert_document(doc())
 
     def broken(*args: object) -> None:
