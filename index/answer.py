@@ -16,7 +16,8 @@ from index.query import content_terms, stem
 from index.search import Hit, SearchResult
 
 # Calibrated on tests/eval/sample_questions.jsonl (see docs/quality.md).
-MIN_CONFIDENCE = 0.42
+MIN_CONFIDENCE = 0.36
+UNKNOWN_NAME_PENALTY = 0.2
 MAX_SOURCES = 4
 MAX_SENTENCES = 5
 CLAIM_RE = re.compile(
@@ -85,10 +86,11 @@ def confidence(result: SearchResult) -> float:
     dense = max((h.dense or 0.0) for h in top)
     terms = [t for t in result.query.terms if not t.isdigit()]
     cover = max(_coverage(terms, h.chunk.title + " " + h.chunk.text) for h in top)
-    place_hit = (
-        1.0 if result.query_places and any(result.query_places & h.places for h in top) else 0
-    )
+    if result.query_places and not any(result.query_places & h.places for h in top):
+        return 0.0  # it asks about a place none of the best passages mention
+    place_hit = 1.0 if result.query_places else 0.0
     score = 0.55 * dense + 0.35 * cover + 0.1 * place_hit
+    score -= min(0.4, UNKNOWN_NAME_PENALTY * len(result.unknown_names))
     return round(min(1.0, max(0.0, score)), 3)
 
 
@@ -123,7 +125,8 @@ def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Ans
                 char_end=hit.chunk.char_start + e,
             )
             candidates.append((score, rank, sentence, hit))
-    chosen = _choose(candidates)
+    best = max((c[0] for c in candidates), default=0.0)
+    chosen = _choose([c for c in candidates if c[0] >= 0.5 * best])
     if not chosen:
         answer.more = [_source(i + 1, h) for i, h in enumerate(result.hits[:MAX_SOURCES])]
         return answer

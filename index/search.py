@@ -18,10 +18,11 @@ import numpy as np
 
 from corpus.store import Store, StoredChunk
 from index.gazetteer import Gazetteer
-from index.query import Query, content_terms, parse_query, stem
+from index.query import STOPWORDS, Query, content_terms, parse_query, stem
 from index.vectors import VectorIndex
 
 Mode = Literal["hybrid", "dense", "lexical"]
+CAPITALISED = re.compile(r"\b[A-ZА-ЯІЇЄҐЁ][\w'’-]*\w", re.UNICODE)
 RRF_K = 60
 CANDIDATES = 60
 
@@ -43,6 +44,7 @@ class SearchResult:
     hits: list[Hit]
     query_vector: np.ndarray | None
     query_places: set[str]
+    unknown_names: list[str] = field(default_factory=list)  # names the corpus never mentions
 
 
 @lru_cache(maxsize=200_000)
@@ -73,7 +75,7 @@ class Retriever:
         self, question: str | Query, k: int = 8, mode: Mode = "hybrid", diverse: bool = True
     ) -> SearchResult:
         query = parse_query(question) if isinstance(question, str) else question
-        places = self.gazetteer.place_ids(query.text)
+        places = self.query_places(query.text)
         qvec = None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
@@ -89,7 +91,37 @@ class Retriever:
         hits.sort(key=lambda h: h.score, reverse=True)
         if diverse:
             hits = diversify(hits)
-        return SearchResult(query, hits[:k], qvec, places)
+        return SearchResult(query, hits[:k], qvec, places, self.unknown_names(query.text))
+
+    def query_places(self, text: str) -> set[str]:
+        """Places a question names; a lone capitalised name counts even without context."""
+        places = self.gazetteer.place_ids(text)
+        for word in CAPITALISED.findall(text):
+            place = self.gazetteer.resolve(word)
+            if place is not None and not place.ambiguous:
+                places.add(place.id)
+        return places
+
+    def unknown_names(self, text: str) -> list[str]:
+        """Capitalised names and acronyms in the question that no stored passage contains.
+
+        A question about something the corpus never mentions (HIMARS, Eurovision) should
+        be refused even when its other words look like the war reporting we hold.
+        """
+        names = []
+        for m in CAPITALISED.finditer(text):
+            word = re.split(r"[-'’]", m.group(0))[0]  # "French-schooled": the name is "French"
+            first_word = text[: m.start()].strip() == ""
+            if (first_word and not word.isupper()) or word.lower() in STOPWORDS or len(word) < 2:
+                continue
+            if self.gazetteer.resolve(word) is not None:
+                continue
+            if not self.store.query(
+                "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1",
+                [fts_expression([word.lower()])],
+            ):
+                names.append(word)
+        return names
 
     def lexical(self, query: Query, places: set[str], limit: int) -> list[tuple[int, float]]:
         terms = list(query.terms)

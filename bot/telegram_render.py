@@ -1,0 +1,321 @@
+"""Answers, lists and reports as Telegram HTML, and long messages split to Telegram's limit.
+
+Every piece of text that came from the corpus or from a user goes through `escape`, and every
+link through `safe_url`, so nothing a report or a user writes can become markup. The markup
+we add ourselves is always opened and closed on the same line; `split_message` relies on
+that only for neatness: it closes and reopens tags if it ever has to cut inside one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.render import REFUSAL
+from index.answer import Answer, Source
+
+MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units of the text as shown
+TITLE_SHORT = 90
+EXCERPT = 600
+STANCE_LABELS = {"claim": "Claim", "denial": "Denial"}
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """Text safe to encode: lone UTF-16 surrogates (JSON allows them) become U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def escape(text: object) -> str:
+    """Text for Telegram HTML: the four characters Telegram knows an entity for, escaped."""
+    return clean(str(text)).translate(_ESCAPES)
+
+
+def shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, cut at a word where possible."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it is a well-formed http(s) link with a host, else None."""
+    if not url or len(url) > 2000 or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return url
+
+
+def link(url: str | None, label: str) -> str:
+    """`label` (already HTML) as a link, or left plain when the URL is not safe to link."""
+    href = safe_url(url)
+    return f'<a href="{escape(href)}">{label}</a>' if href else label
+
+
+def _cites(numbers: Iterable[int]) -> str:
+    return "".join(f"[{n}]" for n in numbers)
+
+
+def _byline(publisher: str | None, date: str | None) -> str:
+    return f"{escape(publisher or 'unknown publisher')}, {escape(date or 'undated')}"
+
+
+# --------------------------------------------------------------------------------- answers
+
+
+def render_refusal() -> str:
+    return escape(REFUSAL) + "\nExample: /sources Myrnohrad"
+
+
+def render_answer(answer: Answer) -> str:
+    """The answer with inline citations and a compact source list."""
+    if not answer.answered:
+        return render_refusal()
+    lines: list[str] = []
+    if answer.disagreement:
+        lines += ["<b>Sources disagree.</b> Both sides are quoted, each with its source.", ""]
+    for sentence in answer.sentences:
+        label = STANCE_LABELS.get(sentence.stance)
+        prefix = f"<b>{label}:</b> " if label else ""
+        lines.append(f"• {prefix}{escape(sentence.text)} {_cites(sentence.citations)}")
+    if answer.notice:
+        lines += ["", f"<i>{escape(answer.notice)}</i>"]
+    lines += ["", "<b>Sources</b>"]
+    for s in answer.sources:
+        title = escape(shorten(s.title or "(untitled)", TITLE_SHORT))
+        lines.append(f"[{s.n}] {_byline(s.publisher, s.date)} — {link(s.url, title)}")
+    return "\n".join(lines)
+
+
+def _source_entry(s: Source) -> str:
+    title = escape(shorten(s.title or "(untitled)", 300))
+    lines = [f"[{s.n}] <b>{title}</b>", _byline(s.publisher, s.date)]
+    href = safe_url(s.url)
+    if href:
+        lines.append(link(href, escape(shorten(href, 120))))
+    return "\n".join(lines)
+
+
+def render_sources(answer: Answer) -> str:
+    """The "Sources" button: every cited report in full, then the runners-up."""
+    parts = ["<b>Sources for this answer</b>"]
+    parts += [_source_entry(s) for s in answer.sources]
+    if answer.more:
+        parts.append("<b>Also relevant</b>")
+        parts += [_source_entry(s) for s in answer.more]
+    if len(parts) == 1:
+        parts.append("No sources.")
+    return "\n\n".join(parts)
+
+
+def render_more(answer: Answer, passages: Mapping[int, str]) -> str:
+    """The "More" button: the next best passages (chunk id -> text), each with its report."""
+    if not answer.more:
+        return "No further passages for this question."
+    parts = ["<b>More passages</b>"]
+    for s in answer.more:
+        title = escape(shorten(s.title or "(untitled)", TITLE_SHORT))
+        head = f"[{s.n}] {link(s.url, title)} — {_byline(s.publisher, s.date)}"
+        text = passages.get(s.chunk_id)
+        parts.append(head + (f"\n{escape(shorten(text, EXCERPT))}" if text else ""))
+    return "\n\n".join(parts)
+
+
+# --------------------------------------------------------------------------------- lists
+
+
+def render_documents(rows: Iterable[Mapping[str, Any]], heading: str) -> str:
+    """A list of reports (/sources, /latest): date, publisher and a linked title each."""
+    lines = [f"<b>{escape(heading)}</b>", ""]
+    seen: set[Any] = set()
+    for row in rows:
+        key = row.get("id") or (row.get("url"), row.get("title"))
+        if key in seen:
+            continue
+        seen.add(key)
+        date = escape((row.get("published") or "undated")[:10])
+        title = escape(shorten(row.get("title") or "(untitled)", TITLE_SHORT))
+        source = escape(row.get("source") or "unknown publisher")
+        lines.append(f"• {date} · {source} — {link(row.get('url'), title)}")
+    if not seen:
+        lines.append("No reports found.")
+    return "\n".join(lines)
+
+
+def _value(value: Any) -> str:
+    return escape("—" if value in (None, "") else value)
+
+
+def render_about(info: Mapping[str, Any]) -> str:
+    """/about: how much the bot knows, from when to when, and how fresh its index is."""
+    first = str(info.get("first_published") or "")[:10] or None
+    last = str(info.get("last_published") or "")[:10] or None
+    return "\n".join(
+        [
+            "<b>About this bot</b>",
+            "I answer questions about the Pokrovsk sector by quoting the reports I hold, "
+            "each sentence with its source. I never make things up: if the reports don't "
+            "say it, I say so.",
+            "",
+            f"Reports: {_value(info.get('documents'))} ({_value(info.get('chunks'))} passages)",
+            f"Published: {_value(first)} to {_value(last)}",
+            f"Feeds followed: {_value(info.get('feeds'))}",
+            f"Last ingest: {_value(info.get('last_ingest'))}",
+            f"Index: {_value(info.get('index_passages'))} passages, "
+            f"built {_value(info.get('index_built'))} ({_value(info.get('index_kind'))})",
+            f"Model: {_value(info.get('model'))}",
+        ]
+    )
+
+
+def render_stats(stats: Mapping[str, Any], bot: Mapping[str, Any] | None = None) -> str:
+    """/stats for admins: every number the service and the bot keep, one per line."""
+    lines = ["<b>Statistics</b>"]
+    for key, value in [*stats.items(), *(bot or {}).items()]:
+        lines.append(f"{escape(key.replace('_', ' '))}: {_value(value)}")
+    return "\n".join(lines)
+
+
+def render_feeds(feeds: Sequence[Mapping[str, Any]]) -> str:
+    if not feeds:
+        return "No feeds yet. Add one with /addfeed &lt;url&gt;."
+    lines = ["<b>Feeds</b>", ""]
+    for f in feeds:
+        health = "ok" if not f.get("failures") else f"{f['failures']} failures"
+        polled = f.get("last_polled") or "never polled"
+        lines.append(f"#{f['id']} {link(f.get('url'), escape(shorten(f.get('url') or '', 120)))}")
+        lines.append(f"    {escape(polled)}, {escape(health)}")
+        if f.get("last_error"):
+            lines.append(f"    last error: {escape(shorten(f['last_error'], 200))}")
+    lines += ["", "Remove one with /removefeed &lt;id&gt;."]
+    return "\n".join(lines)
+
+
+def render_ingest(report: Any, reindexed: Any | None) -> str:
+    """/ingest: what happened to each URL, and what the index gained."""
+    lines = [
+        "<b>Ingest finished</b>",
+        f"added {len(report.added)}, updated {len(report.updated)}, "
+        f"unchanged {len(report.unchanged)}, failed {len(report.failed)}",
+    ]
+    for item in report.failed[:20]:
+        lines.append(f"• {escape(shorten(item.ref, 120))}: {escape(shorten(item.reason, 300))}")
+    if len(report.failed) > 20:
+        lines.append(f"… and {len(report.failed) - 20} more failures")
+    if reindexed is not None:
+        lines.append(
+            f"Index: +{reindexed.added} −{reindexed.removed} passages, "
+            f"{reindexed.total} in all ({reindexed.seconds:.1f} s)"
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------- splitting
+
+# One token: a tag, a character reference, or a single character.
+_TOKEN_RE = re.compile(r"<[^<>]*>|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]{2,8});|[\s\S]")
+_NAMED = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"'}
+_TAG_NAME = re.compile(r"</?\s*([A-Za-z][\w-]*)")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit Telegram counts message length in."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _decode(token: str) -> str:
+    if token.startswith("<"):
+        return ""
+    if len(token) > 1 and token.startswith("&"):
+        if token in _NAMED:
+            return _NAMED[token]
+        body = token[2:-1]
+        try:
+            code = int(body[1:], 16) if body[:1] in "xX" else int(body)
+            return chr(code)
+        except (ValueError, OverflowError):
+            return token
+    return token
+
+
+def visible_length(html_text: str) -> int:
+    """How long Telegram will consider this HTML: tags dropped, entities decoded."""
+    return sum(utf16_len(_decode(t)) for t in _TOKEN_RE.findall(html_text))
+
+
+def _apply(stack: list[tuple[str, str]], token: str) -> None:
+    """Track which of our tags are open after `token`."""
+    if not token.startswith("<") or len(token) < 3:
+        return
+    name_match = _TAG_NAME.match(token)
+    if not name_match:
+        return
+    name = name_match.group(1).lower()
+    if token.startswith("</"):
+        if stack and stack[-1][0] == name:
+            stack.pop()
+    else:
+        stack.append((name, token))
+
+
+def split_message(html_text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Cut HTML into messages of at most `limit` visible UTF-16 units each.
+
+    Cuts go at a blank line if one fits, else at a line end, else between words, else
+    between characters; never inside a tag or a character reference. Tags open at a cut
+    are closed at the end of one part and reopened at the start of the next.
+    """
+    if visible_length(html_text) <= limit:
+        return [html_text] if _decode_all(html_text).strip() else []
+    tokens = _TOKEN_RE.findall(html_text)
+    widths = [utf16_len(_decode(t)) for t in tokens]
+    parts: list[str] = []
+    stack: list[tuple[str, str]] = []
+    start, n = 0, len(tokens)
+    while start < n:
+        used, i = 0, start
+        paragraph = line = word = None
+        while i < n and used + widths[i] <= limit:
+            if tokens[i] == "\n" and i > start:
+                if i + 1 < n and tokens[i + 1] == "\n":
+                    paragraph = i
+                else:
+                    line = i
+            elif tokens[i] == " " and i > start:
+                word = i
+            used += widths[i]
+            i += 1
+        cut = n if i >= n else (paragraph or line or word or i)
+        if cut <= start:  # cannot happen with limit >= 2; guards against looping forever
+            cut = start + 1
+        reopen = "".join(raw for _, raw in stack)
+        body = tokens[start:cut]
+        for token in body:
+            _apply(stack, token)
+        close = "".join(f"</{name}>" for name, _ in reversed(stack))
+        part = reopen + "".join(body) + close
+        if _decode_all(part).strip():
+            parts.append(part)
+        start = cut
+        while start < n and tokens[start] in (" ", "\n", "\t", "\r"):
+            start += 1
+    return parts
+
+
+def _decode_all(html_text: str) -> str:
+    return "".join(_decode(t) for t in _TOKEN_RE.findall(html_text))
