@@ -21,13 +21,14 @@ UNKNOWN_NAME_PENALTY = 0.2
 MAX_SOURCES = 4
 MAX_SENTENCES = 5
 CLAIM_RE = re.compile(
-    r"\b(captur\w*|took control|taken control|seiz\w*|liberat\w*|fell to|"
+    r"\b(captur\w*|took|taken|seiz\w*|liberat\w*|fell to|fall of|"
     r"захопи\w*|взяли|взят\w*|освобод\w*|заня\w*|під контроль|под контроль)",
     re.IGNORECASE,
 )
 DENIAL_RE = re.compile(
-    r"\b(den(y|ied|ies|ial)\w*|false|not been captured|remain\w* under ukrainian|"
-    r"still hold\w*|continu\w* to hold|спростув\w*|не відповіда\w*|опроверг\w*|фейк\w*|"
+    r"\b(den(y|ied|ies|ial)\w*|reject\w*|refut\w*|false|not been captured|"
+    r"remain\w* under ukrainian|in ukrainian hands|still h[eo]ld\w*|continu\w* to hold|"
+    r"спростув\w*|не відповіда\w*|опроверг\w*|фейк\w*|"
     r"неправд\w*)",
     re.IGNORECASE,
 )
@@ -149,16 +150,39 @@ def _choose(
             continue
         chosen.append((sentence, hit))
         per_doc[sentence.document_id] = per_doc.get(sentence.document_id, 0) + 1
-    claims = [c for c in candidates if CLAIM_RE.search(c[2].text)]
-    denials = [c for c in candidates if DENIAL_RE.search(c[2].text)]
-    if claims and denials and claims[0][2].document_id != denials[0][2].document_id:
-        for _, _, sentence, hit in (claims[0], denials[0]):
-            sentence.stance = "denial" if DENIAL_RE.search(sentence.text) else "claim"
-            if all(s is not sentence for s, _ in chosen):
-                chosen = [*chosen[: MAX_SENTENCES - 1], (sentence, hit)]
+    chosen = _with_both_sides(candidates, chosen)
     # Reading order: by report relevance, then by position inside the report.
     order = {id(h): i for i, (_, h) in enumerate(chosen)}
     chosen.sort(key=lambda c: (order[id(c[1])], c[0].char_start))
+    return chosen
+
+
+def stance(text: str) -> str:
+    """'denial' or 'claim' for sentences about a capture, '' otherwise."""
+    if DENIAL_RE.search(text):
+        return "denial"
+    return "claim" if CLAIM_RE.search(text) else ""
+
+
+def _with_both_sides(
+    candidates: list[tuple[float, int, AnswerSentence, Hit]],
+    chosen: list[tuple[AnswerSentence, Hit]],
+) -> list[tuple[AnswerSentence, Hit]]:
+    """When one report claims a capture and another denies it, show the best of each."""
+    best: dict[str, tuple[AnswerSentence, Hit]] = {}
+    for _, _, sentence, hit in candidates:
+        side = stance(sentence.text)
+        if side and side not in best:
+            best[side] = (sentence, hit)
+    if len(best) < 2 or best["claim"][0].document_id == best["denial"][0].document_id:
+        return chosen
+    for sentence, _ in chosen:
+        sentence.stance = stance(sentence.text)
+    for side, (sentence, hit) in best.items():
+        sentence.stance = side
+        if all(s is not sentence for s, _ in chosen):
+            keep = [c for c in chosen if c[0].stance != side or c[0].stance == ""]
+            chosen = [*keep[: MAX_SENTENCES - 1], (sentence, hit)]
     return chosen
 
 

@@ -25,6 +25,7 @@ Mode = Literal["hybrid", "dense", "lexical"]
 CAPITALISED = re.compile(r"\b[A-ZА-ЯІЇЄҐЁ][\w'’-]*\w", re.UNICODE)
 RRF_K = 60
 CANDIDATES = 60
+PLACE_WEIGHT = 0.3  # lexical bonus for naming an asked-about place, relative to the best BM25
 
 
 @dataclass
@@ -48,9 +49,12 @@ class SearchResult:
 
 
 @lru_cache(maxsize=200_000)
-def _chunk_places(chunk_id: int, text: str) -> frozenset[str]:
+def _chunk_place_counts(chunk_id: int, text: str) -> dict[str, int]:
     # Chunks never change under one id, so their places can be remembered.
-    return frozenset(Gazetteer.default().place_ids(text))
+    counts: dict[str, int] = {}
+    for match in Gazetteer.default().find(text):
+        counts[match.place.id] = counts.get(match.place.id, 0) + 1
+    return counts
 
 
 def fts_expression(terms: Sequence[str]) -> str:
@@ -124,10 +128,34 @@ class Retriever:
         return names
 
     def lexical(self, query: Query, places: set[str], limit: int) -> list[tuple[int, float]]:
-        terms = list(query.terms)
+        """BM25 over the question's words, plus passages naming the places it asks about.
+
+        Place spellings are not ranked by BM25: a rare spelling (Красноармейск) would
+        outweigh the common one (Pokrovsk) although both name the same town. Instead a
+        passage earns a fixed bonus for mentioning an asked-about place, in any spelling.
+        """
+        place_words = self._place_words(query.text) if places else set()
+        terms = [t for t in query.terms if t not in place_words]
+        scores: dict[int, float] = {}
+        ranked = self._bm25(fts_expression(terms), limit) if terms else []
+        top = max((score for _, score in ranked), default=0.0) or 1.0
+        for cid, score in ranked:
+            scores[cid] = score / top
         if places:
-            terms.extend(content_terms(self.gazetteer.expand_query(query.text)))
-        expression = fts_expression(terms)
+            spellings = [sp for pid in places for sp in self.gazetteer.by_id(pid).spellings]
+            expression = fts_expression(content_terms(" ".join(spellings)))
+            candidates = [cid for cid, _ in self._bm25(expression, limit * 3)]
+            texts = self.store.chunks_by_ids(set(candidates) | set(scores))
+            for cid, chunk in texts.items():
+                counts = _chunk_place_counts(cid, chunk.text)
+                mentions = sum(counts.get(pid, 0) for pid in places)
+                if mentions:
+                    weight = PLACE_WEIGHT if ranked else 1.0  # a question that is only a place
+                    scores[cid] = scores.get(cid, 0.0) + weight * min(mentions, 3) / 3
+        best = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        return best[:limit]
+
+    def _bm25(self, expression: str, limit: int) -> list[tuple[int, float]]:
         if not expression:
             return []
         rows = self.store.query(
@@ -136,6 +164,11 @@ class Retriever:
             [expression, limit],
         )
         return [(r["rowid"], -float(r["rank"])) for r in rows]
+
+    def _place_words(self, text: str) -> set[str]:
+        surfaces = [m.surface for m in self.gazetteer.find(text)]
+        surfaces += [w for w in CAPITALISED.findall(text) if self.gazetteer.resolve(w)]
+        return set(content_terms(" ".join(surfaces)))
 
     def _fuse(
         self,
@@ -158,7 +191,7 @@ class Retriever:
                 hit.score += 1.0 / (RRF_K + rank + 1)
         newest = self.newest_date()
         for hit in hits.values():
-            hit.places = set(_chunk_places(hit.chunk.id, hit.chunk.text))
+            hit.places = set(_chunk_place_counts(hit.chunk.id, hit.chunk.text))
             hit.score *= _boost(hit, query, places, newest)
         return list(hits.values())
 
