@@ -62,6 +62,9 @@ class Store:
         self.db.execute("PRAGMA busy_timeout = 10000")
         if str(path) != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL still keeps every commit atomic and the file consistent after
+            # a process crash; only a power cut can lose the last few commits.
+            self.db.execute("PRAGMA synchronous = NORMAL")
         with self.lock:
             migrations.apply(self.db)
 

@@ -1,0 +1,1 @@
+"""Benchmarks and scripted demonstrations; run from the repository root with `python -m`."""
