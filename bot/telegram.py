@@ -9,6 +9,7 @@ the event loop stays free for other chats.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import secrets
@@ -163,6 +164,10 @@ class BotState:
     job: ReindexJob | None = None
     progress_every: float = PROGRESS_EVERY
     started: float = field(default_factory=time.monotonic)
+    # Menus and /help read these, so a module that adds handlers (before the bot starts)
+    # can list its commands too: `state.public_commands += [("name", "what it does")]`.
+    public_commands: list[tuple[str, str]] = field(default_factory=lambda: list(PUBLIC_COMMANDS))
+    admin_commands: list[tuple[str, str]] = field(default_factory=lambda: list(ADMIN_COMMANDS))
 
 
 def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
@@ -202,6 +207,7 @@ def _after_command(text: str) -> str:
     return re.sub(r"^\s*/\S*\s*", "", text, count=1)
 
 
+@functools.lru_cache(maxsize=8)
 def _mention_re(username: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w@])@{re.escape(username)}(?!\w)", re.IGNORECASE)
 
@@ -241,25 +247,27 @@ class _AddressedInGroup(filters.MessageFilter):
 # ---------------------------------------------------------------------------------- questions
 
 
+async def _throttled(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
+    """Count one search for this user; True (after one notice per window) when over the limit."""
+    limiter = _state(context).limiter
+    key = update.effective_user.id if update.effective_user else message.chat_id
+    verdict = limiter.check(key)
+    if verdict is Verdict.NOTIFY:
+        await _reply(
+            message,
+            f"You're asking faster than I can answer: at most {limiter.limit} questions a "
+            f"minute. Try again in {limiter.retry_after(key):.0f} s.",
+        )
+    return verdict is not Verdict.ALLOW
+
+
 async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
     """Check, rate-limit and answer one question, with Sources/More buttons."""
     message = update.effective_message
-    if message is None:
+    # Checked before anything else, so that a flood of bad input is throttled as well.
+    if message is None or await _throttled(update, context, message):
         return
     state = _state(context)
-    user = update.effective_user
-    # Checked before anything else, so that a flood of bad input is throttled as well.
-    verdict = state.limiter.check(user.id if user else message.chat_id)
-    if verdict is Verdict.SILENT:
-        return
-    if verdict is Verdict.NOTIFY:
-        wait = state.limiter.retry_after(user.id if user else message.chat_id)
-        await _reply(
-            message,
-            f"You're asking faster than I can answer: at most "
-            f"{state.limiter.limit} questions a minute. Try again in {wait:.0f} s.",
-        )
-        return
     question = question.strip()
     if not any(ch.isalnum() for ch in question):
         await _reply(message, USAGE_EMPTY)
@@ -345,7 +353,8 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """/help: the commands this user may use."""
     if not update.effective_message:
         return
-    commands = PUBLIC_COMMANDS + (ADMIN_COMMANDS if _is_admin(update, context) else [])
+    state = _state(context)
+    commands = state.public_commands + (state.admin_commands if _is_admin(update, context) else [])
     lines = ["<b>How to use me</b>", "Send a question (in groups: /ask or mention me).", ""]
     lines += [f"/{name} — {escape(text)}" for name, text in commands]
     lines += ["", "Filters: since:2025-01-01 until:2025-02-01 in a question narrow the dates."]
@@ -358,6 +367,8 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None:
         return
     query = " ".join(_after_command(_text(update)).split())[:MAX_QUESTION]
+    if query and await _throttled(update, context, message):  # a query costs a search
+        return
     try:
         rows = await asyncio.to_thread(_state(context).service.sources, query or None)
     except QueryError as exc:
@@ -442,6 +453,7 @@ async def _run_reindex(message: Message, state: BotState, job: ReindexJob) -> No
             if finished:
                 break
             shown = await _edit_status(status, job.describe(), shown)
+        state.job = None  # done: a new /reindex may start while we report on this one
         try:
             result = worker.result()
         except Exception:
@@ -457,7 +469,8 @@ async def _run_reindex(message: Message, state: BotState, job: ReindexJob) -> No
             )
         await _edit_status(status, final, shown)
     finally:
-        state.job = None
+        if state.job is job:  # never release a newer job
+            state.job = None
 
 
 async def _edit_status(status: Message, text: str, shown: str) -> str:
@@ -579,16 +592,15 @@ def _commands(pairs: list[tuple[str, str]]) -> list[BotCommand]:
 
 async def _publish_commands(app: Application) -> None:
     """Public commands for everyone; admin ones only in each admin's own chat menu."""
-    settings = cast(BotState, app.bot_data[STATE_KEY]).settings
+    state = cast(BotState, app.bot_data[STATE_KEY])
+    public, admin = _commands(state.public_commands), _commands(state.admin_commands)
     try:
-        await app.bot.set_my_commands(_commands(PUBLIC_COMMANDS), scope=BotCommandScopeDefault())
+        await app.bot.set_my_commands(public, scope=BotCommandScopeDefault())
     except TelegramError as exc:
         log.warning("could not set the command menu: %s", exc)
-    for admin_id in sorted(settings.admin_ids):
+    for admin_id in sorted(state.settings.admin_ids):
         try:
-            await app.bot.set_my_commands(
-                _commands(PUBLIC_COMMANDS + ADMIN_COMMANDS), scope=BotCommandScopeChat(admin_id)
-            )
+            await app.bot.set_my_commands(public + admin, scope=BotCommandScopeChat(admin_id))
         except TelegramError as exc:  # e.g. the admin has not started a chat with the bot yet
             log.warning("could not set the admin menu for %s: %s", admin_id, exc)
 
