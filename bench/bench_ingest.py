@@ -31,8 +31,10 @@ def write_inputs(n: int, folder: Path) -> tuple[Path, Path]:
             out.write(json.dumps({"id": f"bench:{i}", "title": d.title, "source": d.source,
                                   "url": d.url, "published": d.published, "lang": "en",
                                   "text": d.text}) + "\n")  # fmt: skip
-            front = f"---\ntitle: {d.title}\nsource: {d.source}\nurl: {d.url}\n" \
+            front = (
+                f"---\ntitle: {d.title}\nsource: {d.source}\nurl: {d.url}\n"
                 f"date: {d.published}\n---\n"
+            )
             (md_dir / f"{i:05}.md").write_text(front + d.text)
     return jsonl, md_dir
 

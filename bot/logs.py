@@ -20,6 +20,13 @@ class RedactToken(logging.Filter):
         return True
 
 
+class PlainFormatter(logging.Formatter):
+    """Plain lines; a traceback is redacted too (the filter above only sees the message)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return TOKEN_RE.sub("<token>", super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
@@ -39,7 +46,7 @@ def configure(level: str = "INFO", fmt: str = "plain") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -1,0 +1,235 @@
+"""The container files agree with the code: lint, paths, settings names, commands, volume.
+
+There is no Docker engine in CI, so these tests read the files the way Docker and Compose
+would and check every name they use against the repository and the program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import click
+import pytest
+import yaml
+
+from bot.cli import cli
+from bot.settings import Settings
+from tests.conftest import ROOT
+
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+COMPOSE = ROOT / "docker" / "compose.yaml"
+DOCKERIGNORE = ROOT / ".dockerignore"
+SETTING_NAME = re.compile(r"\bSECTORBOT_[A-Z0-9_]+")
+
+
+# --- reading the files ----------------------------------------------------------------------
+
+
+def instructions(path: Path = DOCKERFILE) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, comments dropped and continuation lines joined."""
+    out: list[tuple[str, str]] = []
+    pending = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, args = (pending + line).partition(" ")
+        out.append((keyword.upper(), args.strip()))
+        pending = ""
+    return out
+
+
+def final_stage() -> list[tuple[str, str]]:
+    steps = instructions()
+    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
+    return steps[last_from:]
+
+
+def env_values(steps: list[tuple[str, str]]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for keyword, args in steps:
+        if keyword == "ENV":
+            values.update(dict(re.findall(r"(\w+)=(\S+)", args)))
+    return values
+
+
+def exec_form(args: str) -> list[str]:
+    """The JSON array of a CMD (after HEALTHCHECK's options, if any)."""
+    start = args.index("[")
+    value = json.loads(args[start:])
+    assert isinstance(value, list), args
+    return value
+
+
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def bot_service() -> dict:
+    return compose()["services"]["bot"]
+
+
+def setting_names() -> set[str]:
+    """Every environment name bot/settings.py reads, derived from the Settings dataclass."""
+    fields = dataclasses.fields(Settings)
+    return {"TELEGRAM_BOT_TOKEN"} | {
+        f"SECTORBOT_{f.name.upper()}" for f in fields if f.name != "telegram_bot_token"
+    }
+
+
+def dockerignored(path: str) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parents decides."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for raw in DOCKERIGNORE.read_text().splitlines():
+        pattern = raw.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate = pattern.startswith("!")
+        regex = _glob_regex(pattern.lstrip("!").strip("/"))
+        if any(regex.fullmatch(c) for c in candidates):
+            excluded = not negate
+    return excluded
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out)
+
+
+def check_command(argv: list[str]) -> None:
+    """argv must be `sectorbot <command> [options]` that the real click group accepts."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert argv[0] in scripts and scripts[argv[0]] == "bot.cli:main", argv
+    assert argv[1] in cli.commands, f"{argv[1]!r} is not a sectorbot command"
+    command = cli.commands[argv[1]]
+    # Parsing (not invoking) rejects unknown options and bad arguments.
+    command.make_context(argv[1], list(argv[2:]), parent=click.Context(cli, obj={}))
+
+
+# --- the tests --------------------------------------------------------------------------
+
+
+def test_hadolint_finds_nothing() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    assert Path(hadolint).exists(), "hadolint is missing: it comes with the dev extra"
+    result = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_compose_builds_this_dockerfile_from_the_repo_root() -> None:
+    build = bot_service()["build"]
+    context = (COMPOSE.parent / build["context"]).resolve()
+    assert context == ROOT
+    assert (context / build["dockerfile"]).resolve() == DOCKERFILE
+
+
+def test_every_setting_name_used_is_a_real_setting() -> None:
+    known = setting_names()
+    for path in (DOCKERFILE, COMPOSE):
+        used = set(SETTING_NAME.findall(path.read_text()))
+        assert used, f"{path.name} names no setting at all"
+        assert used <= known, f"{path.name}: not settings: {sorted(used - known)}"
+    assert set(bot_service().get("environment", {})) <= known
+
+
+def test_commands_are_real_sectorbot_commands() -> None:
+    runtime = final_stage()
+    cmd = [exec_form(args) for keyword, args in runtime if keyword == "CMD"]
+    health = [exec_form(args) for keyword, args in runtime if keyword == "HEALTHCHECK"]
+    assert cmd == [["sectorbot", "run"]]
+    assert len(health) == 1 and "--quick" in health[0]
+    commands = [*cmd, *health, bot_service()["command"]]
+    for argv in commands:
+        check_command(argv)
+
+
+def test_check_command_rejects_what_click_would() -> None:
+    with pytest.raises(AssertionError):
+        check_command(["sectorbot", "serve"])
+    with pytest.raises(click.UsageError):
+        check_command(["sectorbot", "doctor", "--quik"])
+
+
+def test_the_volume_is_the_data_dir() -> None:
+    runtime = final_stage()
+    data_dir = env_values(runtime)["SECTORBOT_DATA_DIR"]
+    volumes = [exec_form(args) for keyword, args in runtime if keyword == "VOLUME"]
+    assert volumes == [[data_dir]]
+    service = bot_service()
+    targets = [v.split(":")[1] for v in service["volumes"]]
+    assert data_dir in targets
+    named = next(v.split(":")[0] for v in service["volumes"] if v.split(":")[1] == data_dir)
+    assert named in compose()["volumes"], "the data volume should be a named volume"
+    assert service["environment"].get("SECTORBOT_DATA_DIR", data_dir) == data_dir
+
+
+def test_runtime_stage_starts_offline_as_a_user() -> None:
+    runtime = final_stage()
+    env = env_values(runtime)
+    assert env["HF_HUB_OFFLINE"] == "1"
+    users = [args for keyword, args in runtime if keyword == "USER"]
+    assert users and users[-1].split(":")[0] not in ("0", "root")
+    assert bot_service()["restart"] == "unless-stopped"
+    assert bot_service()["env_file"] == ".env"
+
+
+def test_torch_is_the_cpu_build_the_makefile_pins() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    pinned = re.search(r"^TORCH_SPEC \?= (\S+)$", makefile, re.M)
+    assert pinned
+    runs = " ".join(args for keyword, args in instructions() if keyword == "RUN")
+    assert f"pip install --no-cache-dir {pinned.group(1)} " in runs
+    assert "--index-url https://download.pytorch.org/whl/cpu" in runs
+
+
+def test_copy_sources_exist_and_reach_the_build() -> None:
+    sources = []
+    for keyword, args in instructions():
+        if keyword not in ("COPY", "ADD"):
+            continue
+        words = [w for w in args.split() if not w.startswith("--")]
+        if any(w.startswith("--from") for w in args.split()):
+            continue  # copies from another stage, not from the repository
+        sources += words[:-1]
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), f"COPY {source}: no such path in the repository"
+        assert not dockerignored(source.rstrip("/")), f"COPY {source}: .dockerignore drops it"
+
+
+def test_dockerignore_keeps_secrets_and_bulk_out() -> None:
+    kept_out = [".venv/bin/python", "data/sectorbot.db", ".git/HEAD", ".env", "docker/.env",
+                "tests/test_ops.py", "bot/__pycache__/cli.pyc", "bench/x.py"]  # fmt: skip
+    for path in kept_out:
+        assert dockerignored(path), path
+    for path in ("bot/cli.py", "corpus/sample/x.md", "index/places.json", "pyproject.toml"):
+        assert not dockerignored(path), path

@@ -1,0 +1,106 @@
+"""Log lines: JSON that collectors can parse, plain lines for people, never the bot token."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from bot.logs import configure
+
+# Shaped like a real token (digits, a colon, 35 characters) but not one.
+TOKEN = "7012345678:AAF3kq9ZLx0vbN_2mRtY8wPq-5sUeHjK1cD"
+FORMATS = ("plain", "json")
+
+
+@pytest.fixture
+def capture() -> Iterator[io.StringIO]:
+    """Whatever `configure` sets up, writing into a buffer; the old logging state returns."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    buffer = io.StringIO()
+    yield buffer
+    root.handlers[:], level = saved
+    root.setLevel(level)
+
+
+def configured(fmt: str, buffer: io.StringIO) -> logging.Logger:
+    configure("DEBUG", fmt)
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(buffer)
+    return logging.getLogger("sectorbot.test")
+
+
+def raise_with_token() -> None:
+    try:
+        raise ConnectionError(f"POST https://api.telegram.org/bot{TOKEN}/getUpdates failed")
+    except ConnectionError as exc:
+        raise RuntimeError(f"polling stopped for {TOKEN}") from exc
+
+
+def test_json_lines_parse_and_carry_level_logger_message(capture: io.StringIO) -> None:
+    log = configured("json", capture)
+    log.info("ingested %d documents from %s", 3, "Мирноград.md")
+    log.warning("feed %s unreachable", "https://example.org/rss")
+    logging.getLogger("corpus.ingest").error("plain message, no arguments")
+    records = [json.loads(line) for line in capture.getvalue().splitlines()]
+    assert [(r["level"], r["logger"]) for r in records] == [
+        ("INFO", "sectorbot.test"),
+        ("WARNING", "sectorbot.test"),
+        ("ERROR", "corpus.ingest"),
+    ]
+    assert records[0]["message"] == "ingested 3 documents from Мирноград.md"
+    assert records[1]["message"] == "feed https://example.org/rss unreachable"
+    assert all(r["time"] and "exc" not in r for r in records)
+
+
+def test_json_exception_is_one_parsable_line(capture: io.StringIO) -> None:
+    log = configured("json", capture)
+    try:
+        raise ValueError("bad value")
+    except ValueError:
+        log.exception("reindex failed")
+    lines = capture.getvalue().splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["message"] == "reindex failed" and record["level"] == "ERROR"
+    assert "ValueError: bad value" in record["exc"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_token_in_a_message_is_redacted(fmt: str, capture: io.StringIO) -> None:
+    log = configured(fmt, capture)
+    log.info("GET https://api.telegram.org/bot%s/getMe", TOKEN)  # in the arguments
+    log.info(f"token {TOKEN} in the format string itself")
+    log.debug("twice: %s and %s", TOKEN, TOKEN)
+    text = capture.getvalue()
+    assert TOKEN not in text and TOKEN.split(":")[1] not in text
+    assert text.count("<token>") == 4
+    assert "https://api.telegram.org/bot<token>/getMe" in text
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_token_in_an_exception_is_redacted(fmt: str, capture: io.StringIO) -> None:
+    log = configured(fmt, capture)
+    try:
+        raise_with_token()
+    except RuntimeError:
+        log.exception("the bot stopped")
+    text = capture.getvalue()
+    assert TOKEN not in text and TOKEN.split(":")[1] not in text
+    # The traceback is still there (both exceptions of the chain), only the token is masked.
+    assert "RuntimeError: polling stopped for <token>" in text
+    assert "bot<token>/getUpdates" in text
+    if fmt == "json":
+        assert json.loads(text)["message"] == "the bot stopped"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_things_that_only_look_a_bit_like_tokens_stay(fmt: str, capture: io.StringIO) -> None:
+    log = configured(fmt, capture)
+    log.info("chat 12345: answered at 2025-01-06T10:00:00 in 0.2 s")
+    assert "chat 12345: answered at 2025-01-06T10:00:00" in capture.getvalue()
