@@ -1,0 +1,164 @@
+"""Query latency, reindex throughput, incremental reindex cost and memory.
+
+Run from the repository root:  .venv/bin/python -m bench.bench_query [--sizes 1000 10000 100000]
+
+* Query latency: the full answer path (query embedding + hybrid search + answer) against
+  the floor measured in the same run on the same questions (query embedding + exact FAISS
+  search alone), p50/p95 per corpus size.
+* Passage vectors for the large corpora: embedding 100k passages takes about an hour on
+  two cores, so each size embeds POOL (500) real generated passages and gives every other
+  passage the vector of one of those plus small noise. Search cost does not depend on what
+  the vectors say; the SQLite store and FTS5 index hold the full generated text.
+* Reindex throughput: a full `VectorIndex.reindex` against `SentenceTransformer.encode` on
+  the same passages at the same batch size. Incremental: +1% documents against a full rebuild.
+* Approximate index: recall@10 of the IVF index against exact search at the largest size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from bench.corpus_gen import PLACES, documents
+from bot.service import Service
+from bot.settings import Settings
+from index.answer import compose
+from index.vectors import build_ivf
+
+RESULTS = Path(__file__).resolve().parent / "results" / "query.json"
+POOL = 500  # passages really embedded per corpus; the others get one of their vectors + noise
+QUESTIONS = [
+    "What happened near {p} this week?", "Who holds {p}?", "latest on {p}",
+    "Were civilians evacuated from {p}?", "drone strikes on logistics around {p}",
+    "Did Russian forces capture {p}?", "How many people remain in {p}?",
+    "fighting in the industrial zone of {p} since:2025-01-01",
+]  # fmt: skip
+
+
+def questions(n: int = 60) -> list[str]:
+    return [QUESTIONS[i % len(QUESTIONS)].format(p=PLACES[(i * 7) % 18]) for i in range(n)]
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000, q))
+
+
+def build(size: int, folder: Path) -> Service:
+    """A store of about `size` chunks and an exact index with stand-in vectors."""
+    service = Service(Settings(data_dir=folder))
+    for doc in documents(max(1, size // 2), seed=size):  # ~300 words → 2 chunks
+        service.store.upsert_document(doc)
+    ids = np.asarray(service.store.chunk_ids(), dtype=np.int64)
+    pool_ids = ids[: min(POOL, len(ids))]
+    texts = [t for batch in service.store.iter_chunk_texts([int(i) for i in pool_ids])
+             for _, t in batch]  # fmt: skip
+    pool = service.embedder.encode_passages(texts)
+    rng = np.random.default_rng(0)
+    vectors = pool[np.arange(len(ids)) % len(pool)] + rng.normal(0, 0.02, (len(ids), pool.shape[1]))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+    index.add_with_ids(vectors, ids)
+    service.vectors._commit(index, ids)
+    return service
+
+
+def latency(service: Service, qs: list[str], rounds: int = 3) -> dict[str, float]:
+    full: list[float] = []
+    floor: list[float] = []
+    for q in qs[:5]:  # warm caches and the model
+        compose(service.search(q))
+    for _ in range(rounds):
+        for q in qs:
+            started = time.perf_counter()
+            vec = service.embedder.encode_queries([q])[0]
+            service.vectors.search(vec, 60)
+            floor.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            compose(service.search(q))
+            full.append(time.perf_counter() - started)
+    return {"floor_p50_ms": pct(floor, 50), "floor_p95_ms": pct(floor, 95),
+            "answer_p50_ms": pct(full, 50), "answer_p95_ms": pct(full, 95),
+            "p95_ratio": pct(full, 95) / pct(floor, 95)}  # fmt: skip
+
+
+def ivf_recall(service: Service, qs: list[str]) -> dict[str, float]:
+    index = service.vectors.index
+    vectors = index.index.reconstruct_n(0, index.ntotal)
+    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    ivf = build_ivf(vectors, ids)
+    out: dict[str, float] = {}
+    queries = service.embedder.encode_queries(qs)
+    _, exact = index.search(queries, 10)
+    for nprobe in (8, 24, 64):
+        ivf.nprobe = nprobe
+        started = time.perf_counter()
+        _, approx = ivf.search(queries, 10)
+        seconds = (time.perf_counter() - started) / len(qs)
+        hits = [len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)]
+        out[f"nprobe_{nprobe}"] = {"recall@10": round(statistics.mean(hits), 3),
+                                   "ms_per_query": round(seconds * 1000, 2)}  # fmt: skip
+    started = time.perf_counter()
+    index.search(queries, 10)
+    out["exact_ms_per_query"] = round((time.perf_counter() - started) / len(qs) * 1000, 2)
+    return out
+
+
+def reindex_costs(folder: Path, docs: int = 1000) -> dict[str, Any]:
+    service = Service(Settings(data_dir=folder))
+    for doc in documents(docs, seed=7):
+        service.store.upsert_document(doc)
+    texts = [t for batch in service.store.iter_chunk_texts(service.store.chunk_ids())
+             for _, t in batch]  # fmt: skip
+    model = service.embedder.model
+    batch = service.embedder.batch_size
+    model.encode(texts[:64], batch_size=batch)  # warm up
+    started = time.perf_counter()
+    model.encode(texts, batch_size=batch, normalize_embeddings=True)
+    raw = time.perf_counter() - started
+    full = service.reindex(full=True)
+    for doc in documents(docs // 100, seed=8):
+        service.store.upsert_document(doc)
+    incremental = service.reindex()
+    service.close()
+    return {"chunks": len(texts), "raw_encode_chunks_per_s": round(len(texts) / raw, 1),
+            "reindex_chunks_per_s": round(len(texts) / full.seconds, 1),
+            "reindex_vs_raw": round(raw / full.seconds, 3),
+            "full_seconds": round(full.seconds, 2),
+            "incremental_seconds": round(incremental.seconds, 3),
+            "incremental_added": incremental.added,
+            "incremental_vs_full": round(incremental.seconds / full.seconds, 4)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--reindex-docs", type=int, default=1000)
+    args = parser.parse_args()
+    qs = questions()
+    results: dict[str, Any] = {"latency": {}, "ivf": None}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["reindex"] = reindex_costs(Path(tmp) / "reindex", args.reindex_docs)
+        for size in args.sizes:
+            service = build(size, Path(tmp) / f"q{size}")
+            results["latency"][size] = {"chunks": service.vectors.manifest.count,
+                                        **latency(service, qs)}  # fmt: skip
+            if size == max(args.sizes):
+                results["ivf"] = ivf_recall(service, qs)
+            service.close()
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(results, indent=2))
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
