@@ -1,0 +1,50 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from bot.cli import cli
+from tests.conftest import ROOT
+
+
+def all_commands(group: click.Group, prefix: str = "") -> list[str]:
+    names = []
+    for name, command in group.commands.items():
+        names.append(f"{prefix}{name}")
+        if isinstance(command, click.Group):
+            names.extend(all_commands(command, f"{prefix}{name} "))
+    return names
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in all_commands(cli) if f"sectorbot {name}" not in readme]
+    assert not missing, f"commands missing from README.md: {missing}"
+
+
+def test_help_lists_the_commands() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "--help"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0
+    for name in ("ingest", "reindex", "ask", "search", "chat", "eval", "run", "doctor"):
+        assert f"  {name}" in out.stdout
+
+
+def test_terminal_chat_answers_and_leaves_on_eof(sample_service_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "d"
+    shutil.copytree(sample_service_dir, data)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "--data-dir", str(data),
+         "chat"],
+        input="Who captured the lithium deposit near Shevchenko?\n/latest\nsince:soon x\n",
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Sources:" in proc.stdout and "[1]" in proc.stdout
+    assert "https://tass.com/" in proc.stdout
+    assert "Sorry: since:soon is not a date" in proc.stdout
