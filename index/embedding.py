@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -91,17 +91,20 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         path = resolve_model(self.model_name)
-        kwargs: dict[str, Any] = {"device": "cpu"}
-        if self.backend != "torch":
-            from index.onnx_backend import onnx_kwargs
-
-            kwargs.update(onnx_kwargs(path, self.backend))
         try:
-            model = SentenceTransformer(path, **kwargs)
+            if self.backend == "torch":
+                model = SentenceTransformer(path, device="cpu")
+            else:
+                from index.onnx_backend import load_onnx_model
+
+                model = load_onnx_model(path, self.backend)
+        except IndexError_:
+            raise
         except Exception as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else ""
             raise IndexError_(
                 f"cannot load embedding model {self.model_name!r} ({self.backend}) offline: "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                f"{type(exc).__name__}: {first_line}"
             ) from exc
         self.query_prefix, self.passage_prefix = family_prefixes(
             self.model_name, dict(getattr(model, "prompts", {}) or {})
