@@ -93,7 +93,9 @@ class Store:
         probes: list[tuple[str, Any]] = []
         if doc.ext_id:
             probes.append(("ext_id = ?", doc.ext_id))
-        if canon:
+        if doc.ext_id and doc.origin_kind == "jsonl":
+            probes = probes[:1]  # a bulk record's id is its identity, even if URLs repeat
+        elif canon:
             probes.append(("canonical_url = ?", canon))
         if not doc.ext_id and not canon and doc.origin_kind in ("markdown", "text", "html", "pdf"):
             probes.append(("origin_ref = ?", doc.origin_ref))

@@ -20,6 +20,7 @@ MIN_CONFIDENCE = 0.36
 UNKNOWN_NAME_PENALTY = 0.2
 MAX_SOURCES = 4
 MAX_SENTENCES = 5
+MAX_SENTENCE_CHARS = 600
 CLAIM_RE = re.compile(
     r"\b(captur\w*|took|taken|seiz\w*|liberat\w*|fell to|fall of|"
     r"захопи\w*|взяли|взят\w*|освобод\w*|заня\w*|під контроль|под контроль)",
@@ -87,9 +88,11 @@ def confidence(result: SearchResult) -> float:
     dense = max((h.dense or 0.0) for h in top)
     terms = [t for t in result.query.terms if not t.isdigit()]
     cover = max(_coverage(terms, h.chunk.title + " " + h.chunk.text) for h in top)
-    if result.query_places and not any(result.query_places & h.places for h in top):
-        return 0.0  # it asks about a place none of the best passages mention
-    place_hit = 1.0 if result.query_places else 0.0
+    place_hit = 0.0
+    if result.query_places:
+        # Asking about a place that none of the best passages mention is a strong sign the
+        # corpus does not cover the question (a road or landmark may be described in words).
+        place_hit = 1.0 if any(result.query_places & h.places for h in top) else -2.5
     score = 0.55 * dense + 0.35 * cover + 0.1 * place_hit
     score -= min(0.4, UNKNOWN_NAME_PENALTY * len(result.unknown_names))
     return round(min(1.0, max(0.0, score)), 3)
@@ -98,7 +101,24 @@ def confidence(result: SearchResult) -> float:
 def _sentence_score(text: str, terms: list[str], places: set[str], hit: Hit) -> float:
     lowered = text.lower()
     overlap = sum(1 for t in terms if stem(t) in lowered)
-    return overlap + (0.8 if places and places & hit.places and overlap else 0.0)
+    score = overlap + (0.8 if places and places & hit.places and overlap else 0.0)
+    return score / (1.0 + len(text) / 600)  # a long run-on line should not win by size
+
+
+def _answer_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences fit to quote: scraped pages without full stops are cut at line breaks,
+    headings and list markers dropped, and what is still too long or too short skipped."""
+    spans = []
+    for s, e in sentence_spans(text):
+        pieces = [(s, e)]
+        if e - s > MAX_SENTENCE_CHARS:
+            pieces = [(s + m.start(), s + m.end()) for m in re.finditer(r"[^\n]+", text[s:e])]
+        for ps, pe in pieces:
+            while ps < pe and text[ps] in "#*-•> \t":
+                ps += 1
+            if 25 <= pe - ps <= MAX_SENTENCE_CHARS:
+                spans.append((ps, pe))
+    return spans
 
 
 def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Answer:
@@ -113,10 +133,10 @@ def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Ans
     top_score = result.hits[0].score
     used_hits = [h for h in result.hits[:MAX_SOURCES] if h.score >= 0.5 * top_score]
     for rank, hit in enumerate(used_hits):
-        for s, e in sentence_spans(hit.chunk.text):
+        for s, e in _answer_spans(hit.chunk.text):
             text = hit.chunk.text[s:e]
             score = _sentence_score(text, terms, result.query_places, hit) - 0.3 * rank
-            if score <= 0 or len(text) < 25:
+            if score <= 0:
                 continue
             sentence = AnswerSentence(
                 text=" ".join(text.split()),

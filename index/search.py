@@ -128,8 +128,8 @@ class Retriever:
             first_word = text[: m.start()].strip() == ""
             if (first_word and not word.isupper()) or word.lower() in STOPWORDS or len(word) < 2:
                 continue
-            if self.gazetteer.resolve(word) is not None:
-                continue
+            if self.gazetteer.resolve(word) is not None or not word.isascii():
+                continue  # Cyrillic inflection defeats an exact lookup; judge Latin names only
             if not self.store.query(
                 "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1",
                 [fts_expression([word.lower()])],

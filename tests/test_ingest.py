@@ -103,3 +103,21 @@ def test_cli_ingest_twice_reports_unchanged(tmp_path: Path) -> None:
     third = run(str(tmp_path / "bad"))
     assert third.returncode == 1
     assert "failed: " in third.stdout and "broken.pdf" in third.stdout
+
+
+def test_folder_notes_are_skipped_and_bulk_ids_are_identities(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "bulk"
+    folder.mkdir()
+    (folder / "SOURCES.md").write_text("# Where these files came from\n\nPokrovsk, Myrnohrad.")
+    line = {"title": "Same page", "source": "X", "url": "https://example.org/same",
+            "published": None, "lang": "en"}  # fmt: skip
+    (folder / "a.jsonl").write_text(
+        json.dumps({**line, "id": "a:1", "text": "First copy about Selydove. " * 20}) + "\n"
+        + json.dumps({**line, "id": "a:2", "text": "Second text about Kurakhove. " * 20}) + "\n"
+    )  # fmt: skip
+    report = ingest(store, [str(folder)])
+    assert report.ok and len(report.added) == 2
+    ids = [r["ext_id"] for r in store.query("SELECT ext_id FROM documents ORDER BY id")]
+    assert ids == ["a:1", "a:2"]
+    named = ingest(store, [str(folder / "SOURCES.md")])  # named explicitly, it is ingested
+    assert len(named.added) == 1

@@ -51,6 +51,15 @@ def is_url(target: str) -> bool:
     return bool(_URL_RE.match(target))
 
 
+# Files that describe a folder rather than report on the war: a folder's README or SOURCES
+# list is skipped when walking it (naming the file itself still ingests it).
+_FOLDER_NOTES = re.compile(r"^(readme|sources|license|licence|changelog|notice)(\.\w+)?$", re.I)
+
+
+def _is_content(name: str) -> bool:
+    return not name.startswith(".") and not _FOLDER_NOTES.match(name)
+
+
 def iter_targets(target: str) -> Iterator[str]:
     """Files of a folder, recursively and sorted, without hidden ones; anything else as is."""
     if is_url(target) or not os.path.isdir(target):
@@ -60,7 +69,7 @@ def iter_targets(target: str) -> Iterator[str]:
     for folder, dirs, files in os.walk(target):
         # Pruning in place stops os.walk from descending into hidden or cache folders.
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS]
-        found.extend(os.path.join(folder, f) for f in files if not f.startswith("."))
+        found.extend(os.path.join(folder, f) for f in files if _is_content(f))
     yield from sorted(found, key=lambda p: Path(p).parts)
 
 
