@@ -32,7 +32,10 @@ lint: setup
 	$(BIN)/hadolint docker/Dockerfile
 
 bench: setup
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.bench_ingest
+	$(BIN)/python -m bench.bench_query
+	$(BIN)/python -m bench.bench_telegram
+	$(BIN)/python -m bench.bench_alerts
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -61,9 +61,10 @@ def step(text: str) -> None:
 
 def run_cli(data: Path, *args: str) -> None:
     """Run a `sectorbot` command in-process and print it with its output."""
-    result = CliRunner().invoke(cli, list(args), env={"SECTORBOT_DATA_DIR": str(data)})
+    env = {"SECTORBOT_DATA_DIR": str(data), "SECTORBOT_LOG_LEVEL": "WARNING"}
+    result = CliRunner().invoke(cli, list(args), env=env)
     print(f"$ sectorbot {' '.join(args)}")
-    print(result.output.rstrip())
+    print(result.stdout.rstrip())  # stderr holds the model's loading chatter
 
 
 @asynccontextmanager
@@ -72,9 +73,13 @@ async def bot(
 ) -> AsyncIterator[tuple[Application, AlertsRuntime]]:
     """The bot with alerts, long-polling the fake server; jobs left to explicit calls."""
     app = build_application(
-        service, settings, request=loopback_request(), get_updates_request=loopback_request(1)
+        service,
+        settings,
+        request=loopback_request(),
+        get_updates_request=loopback_request(1),
+        alert_ticks={"poll_tick": 3600, "send_tick": 3600},
     )
-    runtime = register(app, service, settings, poll_tick=3600, send_tick=3600)
+    runtime = register(app, service, settings)  # registered by build_application
     async with app:
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
@@ -108,7 +113,9 @@ async def poll_and_send(runtime: AlertsRuntime, api: FakeBotAPI, app_bot: object
     assert report is not None
     print(f"poll: {report.summary()}")
     for feed in report.feeds:
-        print(f"  feed {feed.feed_id}: {feed.status}, {len(feed.added)} new, {feed.updated} updated")
+        print(
+            f"  feed {feed.feed_id}: {feed.status}, {len(feed.added)} new, {feed.updated} updated"
+        )
     sent = await runtime.send_once(app_bot)
     print(f"send: {sent.messages} message(s), {sent.alerts} alert(s)")
     for call in api.sent[since:]:
@@ -158,6 +165,7 @@ async def main() -> None:
 
         step("4. The bot restarts (new Service and Application, same data directory)")
         service = Service(settings)
+        print(f"bot stopped; started again over {data.name}/ (the same store)")
         async with bot(api, service, settings) as (app, runtime):
             step("5. The same entry again: same URL, and the same text under another URL")
             mirror = (news[0], web.url("/mirror/myrnohrad-3000"), news[2])

@@ -627,8 +627,12 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
+    alert_ticks: dict[str, float] | None = None,
 ) -> Application:
-    """The bot, ready to start: handlers, rate limiter, command menus, error handler."""
+    """The bot, ready to start: handlers, rate limiter, command menus, error handler.
+
+    `alert_ticks` (poll_tick, send_tick, retry_base) tunes the alert jobs' schedule.
+    """
     if not settings.telegram_bot_token:
         raise SettingsError("TELEGRAM_BOT_TOKEN is not set")
     _redact_library_logs()
@@ -686,7 +690,20 @@ def build_application(
     app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text))
     app.add_handler(CallbackQueryHandler(button))
     app.add_error_handler(on_error)
+    _add_alerts(app, service, settings, alert_ticks or {})
     return app
+
+
+def _add_alerts(
+    app: Application, service: Service, settings: Settings, ticks: dict[str, float]
+) -> None:
+    """Subscriptions, feed polling and alert delivery live in their own module."""
+    from bot import telegram_alerts
+
+    telegram_alerts.register(app, service, settings, **ticks)
+    state = cast(BotState, app.bot_data[STATE_KEY])
+    state.public_commands += telegram_alerts.COMMANDS
+    state.admin_commands += telegram_alerts.ADMIN_COMMANDS
 
 
 def run_bot(service: Service) -> None:

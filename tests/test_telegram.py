@@ -22,6 +22,7 @@ import httpx
 import pytest
 from telegram.ext import Application
 
+from bot import telegram_alerts
 from bot.ratelimit import SlidingWindowLimiter, Verdict
 from bot.service import Service
 from bot.telegram import (
@@ -369,8 +370,8 @@ async def test_commands_menu_admin_scope_only_for_admins(
     # 4242 is an admin who never opened a chat with the bot: Telegram refuses that scope.
     async with running(fake, sample_service, admin_ids=frozenset({ADMIN, 4242})):
         pass
-    public = [name for name, _ in PUBLIC_COMMANDS]
-    admin = public + [name for name, _ in ADMIN_COMMANDS]
+    public = [name for name, _ in PUBLIC_COMMANDS + telegram_alerts.COMMANDS]
+    admin = public + [name for name, _ in ADMIN_COMMANDS + telegram_alerts.ADMIN_COMMANDS]
     assert [c["command"] for c in fake.commands_for() or []] == public
     menu = fake.commands_for({"type": "chat", "chat_id": ADMIN})
     assert [c["command"] for c in menu or []] == admin

@@ -1,0 +1,509 @@
+"""Chat subscriptions to places, keywords and topics: parsing, storage, limits and rights.
+
+`/subscribe Myrnohrad, Selydove` / `/subscribe lithium deposit` /
+`/subscribe topic: drone strikes on logistics`. Each comma-separated item becomes
+
+* a **place** when the gazetteer resolves it (any spelling: Latin or Cyrillic, a case form,
+  a former name such as Dimitrov or Красноармейск), stored as the place id;
+* a **keyword** of one to three words otherwise, stored folded (lower case, ё as е, one
+  apostrophe);
+* a **topic** when it has more than three words, or when written `topic: ...`; a topic is
+  stored with its embedding. Everything after `topic:` is one topic, commas included.
+
+Nothing here knows about Telegram: the adapter passes chat ids, user ids and text in and
+sends the returned text (HTML-escaped) back.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from corpus.store import Store
+from index.gazetteer import Gazetteer
+
+if TYPE_CHECKING:
+    from index.embedding import Embedder
+
+Kind = Literal["place", "keyword", "topic"]
+
+MAX_SUBSCRIPTIONS = 50  # per chat: keeps one chat's alerts readable and matching cheap
+MAX_ITEM_CHARS = 100
+MAX_KEYWORD_WORDS = 3
+MIN_KEYWORD_LETTERS = 3  # "a" or "of" would match nearly every report
+MAX_DIGEST_HOURS = 24
+MANAGER_STATUSES = frozenset({"creator", "administrator"})
+
+_SEPARATORS = re.compile(r"[,;\n]")
+_TOPIC_PREFIX = re.compile(r"^\s*topic\s*:\s*", re.IGNORECASE)
+_TOPIC_ANYWHERE = re.compile(r"(?:^|[,;\n])\s*topic\s*:", re.IGNORECASE)
+_APOSTROPHES = "’‘ʼʹ`´"
+_APOSTROPHE_TABLE = str.maketrans(dict.fromkeys(_APOSTROPHES, "'") | {"ё": "е"})
+# A word: letters and digits, with apostrophes inside (Ukrainian сім'я, English o'clock).
+WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_QUIET_RE = re.compile(
+    r"^(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?(?:\s*(?:utc)?\s*([+-]\d{1,2})(?::?(\d{2}))?)?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One parsed subscription: what the user typed and what matching will use."""
+
+    kind: Kind
+    value: str
+    normalized: str
+    label: str  # how replies and alerts name it
+
+
+@dataclass(frozen=True)
+class ItemProblem:
+    """An item that could not become a subscription, and why (one line)."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """The chat a command came from."""
+
+    chat_id: int
+    type: str  # private, group, supergroup, channel
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A stored subscription row."""
+
+    id: int
+    chat_id: int
+    kind: Kind
+    value: str
+    normalized: str
+    created: str
+    created_by: int | None
+
+    @property
+    def label(self) -> str:
+        """How replies and alerts name the subscription."""
+        return describe(self.kind, self.value, self.normalized)
+
+
+@dataclass
+class SubscribeResult:
+    """What one /subscribe did, item by item."""
+
+    added: list[Item] = field(default_factory=list)
+    existing: list[Item] = field(default_factory=list)
+    problems: list[ItemProblem] = field(default_factory=list)
+    over_limit: list[Item] = field(default_factory=list)
+    total: int = 0
+
+    def message(self) -> str:
+        """The reply, as Telegram HTML."""
+        lines = []
+        if self.added:
+            lines.append("Subscribed to " + _joined(i.label for i in self.added) + ".")
+        if self.existing:
+            lines.append("Already subscribed: " + _joined(i.label for i in self.existing) + ".")
+        for problem in self.problems:
+            lines.append(f"Skipped “{_esc(problem.text)}”: {_esc(problem.reason)}")
+        if self.over_limit:
+            lines.append(
+                f"Not added (this chat has reached {MAX_SUBSCRIPTIONS} subscriptions): "
+                + _joined(i.label for i in self.over_limit)
+                + ". Remove some with /unsubscribe first."
+            )
+        if not lines:
+            return usage()
+        lines.append(f"This chat now has {self.total} subscription{_s(self.total)}.")
+        return "\n".join(lines)
+
+
+def usage() -> str:
+    """How to use /subscribe, as Telegram HTML."""
+    return (
+        "Usage:\n"
+        "/subscribe Myrnohrad, Selydove — places (any spelling, e.g. Мирноград)\n"
+        "/subscribe lithium deposit — a keyword of 1–3 words\n"
+        "/subscribe topic: drone strikes on logistics — a topic, matched by meaning\n"
+        "/subscriptions lists them, /unsubscribe 2 or /unsubscribe all removes them."
+    )
+
+
+# text ------------------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Lower-cased text for matching: ё as е and one apostrophe; same length where possible."""
+    low = text.lower()
+    if len(low) != len(text):  # a few letters lower-case to two characters: keep offsets
+        low = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    return low.translate(_APOSTROPHE_TABLE)
+
+
+def keyword_words(text: str) -> list[str]:
+    """The folded words of a keyword or an item."""
+    return WORD_RE.findall(fold(text))
+
+
+def describe(kind: str, value: str, normalized: str) -> str:
+    """A subscription as people read it, HTML-escaped: `Myrnohrad (place)`."""
+    if kind == "place":
+        try:
+            name = Gazetteer.default().by_id(normalized).name
+        except KeyError:
+            name = value
+        return f"{_esc(name)} (place)"
+    if kind == "keyword":
+        return f"“{_esc(value)}” (keyword)"
+    return f"topic “{_esc(value)}”"
+
+
+# parsing ---------------------------------------------------------------------------------
+
+
+def split_items(text: str) -> list[str]:
+    """Comma-separated items; everything after `topic:` is one item, commas included."""
+    text = text.strip()
+    found = _TOPIC_ANYWHERE.search(text)
+    head, topic = (text[: found.start()], text[found.start() :]) if found else (text, "")
+    items = [part.strip() for part in _SEPARATORS.split(head)]
+    if topic:
+        items.append(topic.strip(" ,;\n"))
+    return [item for item in items if item]
+
+
+def parse_item(text: str, gazetteer: Gazetteer) -> Item | ItemProblem:
+    """Turn one item into a place, keyword or topic subscription (see module doc)."""
+    raw = " ".join(text.split())
+    explicit_topic = _TOPIC_PREFIX.match(raw)
+    body = raw[explicit_topic.end() :].strip() if explicit_topic else raw
+    if len(body) > MAX_ITEM_CHARS:
+        return ItemProblem(_short(raw), f"longer than {MAX_ITEM_CHARS} characters")
+    words = keyword_words(body)
+    if not words:
+        return ItemProblem(_short(raw), "no words in it")
+    if not explicit_topic:
+        place = gazetteer.resolve(body)
+        if place is not None:
+            return Item("place", body, place.id, describe("place", body, place.id))
+    if explicit_topic or len(words) > MAX_KEYWORD_WORDS:
+        return Item("topic", body, " ".join(words), describe("topic", body, ""))
+    if sum(len(w) for w in words) < MIN_KEYWORD_LETTERS:
+        return ItemProblem(raw, f"a keyword needs at least {MIN_KEYWORD_LETTERS} letters")
+    normalized = " ".join(words)
+    return Item("keyword", body, normalized, describe("keyword", body, normalized))
+
+
+def parse_items(text: str, gazetteer: Gazetteer) -> tuple[list[Item], list[ItemProblem]]:
+    """All items of a /subscribe argument, duplicates dropped."""
+    items: dict[tuple[str, str], Item] = {}
+    problems = []
+    for part in split_items(text):
+        parsed = parse_item(part, gazetteer)
+        if isinstance(parsed, ItemProblem):
+            problems.append(parsed)
+        else:
+            items.setdefault((parsed.kind, parsed.normalized), parsed)
+    return list(items.values()), problems
+
+
+# rights ----------------------------------------------------------------------------------
+
+
+def may_manage(
+    chat_type: str, user_id: int | None, member_status: str | None, admin_ids: Iterable[int]
+) -> bool:
+    """Whether this user may change the chat's subscriptions."""
+    if user_id is not None and user_id in set(admin_ids):
+        return True  # bot admins manage every chat
+    if chat_type == "private":
+        return True  # a private chat is the user's own
+    return member_status in MANAGER_STATUSES
+
+
+def needs_member_check(chat_type: str, user_id: int | None, admin_ids: Iterable[int]) -> bool:
+    """Whether `may_manage` needs the user's status in the chat (a getChatMember call)."""
+    return chat_type != "private" and not (user_id is not None and user_id in set(admin_ids))
+
+
+# storage ---------------------------------------------------------------------------------
+
+
+def ensure_chat(store: Store, chat: ChatRef, when: str) -> None:
+    """Record the chat, or refresh its title; a command from it proves it is reachable again."""
+    store.db.execute(
+        "INSERT INTO chats (chat_id, type, title, created, updated) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (chat_id) DO UPDATE SET type = excluded.type, title = excluded.title, "
+        "active = 1, deactivated_reason = NULL, deactivated_at = NULL, updated = excluded.updated",
+        [chat.chat_id, chat.type, chat.title, when, when],
+    )
+
+
+def count(store: Store, chat_id: int) -> int:
+    """How many subscriptions a chat has."""
+    return int(store.scalar("SELECT count(*) FROM subscriptions WHERE chat_id = ?", [chat_id]))
+
+
+def subscribe(
+    store: Store,
+    embedder: Embedder | None,
+    chat: ChatRef,
+    user_id: int | None,
+    text: str,
+    gazetteer: Gazetteer | None = None,
+) -> SubscribeResult:
+    """Parse and store the items of one /subscribe; topics are embedded before the write."""
+    items, problems = parse_items(text, gazetteer or Gazetteer.default())
+    result = SubscribeResult(problems=problems)
+    if not items:
+        result.total = count(store, chat.chat_id)
+        return result
+    vectors = _topic_vectors(embedder, [i for i in items if i.kind == "topic"])
+    when = _now()
+    with store.transaction():
+        ensure_chat(store, chat, when)
+        total = count(store, chat.chat_id)
+        for item in items:
+            if _exists(store, chat.chat_id, item):
+                result.existing.append(item)
+            elif total >= MAX_SUBSCRIPTIONS:
+                result.over_limit.append(item)
+            else:
+                _insert(store, chat.chat_id, item, vectors.get(item.normalized), user_id, when)
+                result.added.append(item)
+                total += 1
+        result.total = total
+    return result
+
+
+def _topic_vectors(embedder: Embedder | None, topics: list[Item]) -> dict[str, tuple[bytes, str]]:
+    """normalized topic -> (float32 vector bytes, model id)."""
+    if not topics:
+        return {}
+    if embedder is None:
+        raise ValueError("topic subscriptions need the embedding model")
+    vectors = embedder.encode_queries([t.value for t in topics])
+    return {
+        t.normalized: (np.asarray(v, dtype=np.float32).tobytes(), embedder.model_id)
+        for t, v in zip(topics, vectors, strict=True)
+    }
+
+
+def _exists(store: Store, chat_id: int, item: Item) -> bool:
+    return bool(
+        store.scalar(
+            "SELECT 1 FROM subscriptions WHERE chat_id = ? AND kind = ? AND normalized = ?",
+            [chat_id, item.kind, item.normalized],
+        )
+    )
+
+
+def _insert(
+    store: Store,
+    chat_id: int,
+    item: Item,
+    vector: tuple[bytes, str] | None,
+    user_id: int | None,
+    when: str,
+) -> None:
+    """Store one new subscription row."""
+    blob, model = vector if vector else (None, None)
+    store.db.execute(
+        "INSERT INTO subscriptions (chat_id, kind, value, normalized, vector, model, created, "
+        "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [chat_id, item.kind, item.value, item.normalized, blob, model, when, user_id],
+    )
+
+
+def list_subscriptions(store: Store, chat_id: int) -> list[Subscription]:
+    """The chat's subscriptions in the order /subscriptions numbers them."""
+    rows = store.query(
+        "SELECT id, chat_id, kind, value, normalized, created, created_by FROM subscriptions "
+        "WHERE chat_id = ? ORDER BY id",
+        [chat_id],
+    )
+    return [Subscription(**row) for row in rows]
+
+
+def format_list(store: Store, chat_id: int) -> str:
+    """The /subscriptions reply, as Telegram HTML."""
+    subs = list_subscriptions(store, chat_id)
+    if not subs:
+        return "This chat has no subscriptions.\n\n" + usage()
+    lines = [f"{n}. {s.label}" for n, s in enumerate(subs, 1)]
+    settings = chat_settings(store, chat_id)
+    if settings.get("digest_hours"):
+        lines.append(f"\nDigest: at most one message every {settings['digest_hours']} h.")
+    if settings.get("quiet_start") is not None:
+        lines.append(f"Quiet hours: {quiet_label(settings)}.")
+    return "\n".join(lines)
+
+
+def unsubscribe(store: Store, chat_id: int, arg: str) -> str:
+    """Remove subscriptions by number (`2`, `1 3`), by what was typed, or `all`."""
+    arg = arg.strip()
+    subs = list_subscriptions(store, chat_id)
+    if not arg:
+        return "Usage: /unsubscribe <number> (see /subscriptions) or /unsubscribe all"
+    if not subs:
+        return "This chat has no subscriptions."
+    chosen, problem = _choose(subs, arg)
+    if problem:
+        return _esc(problem)
+    with store.transaction():
+        marks = ",".join("?" * len(chosen))
+        store.db.execute(
+            f"DELETE FROM subscriptions WHERE chat_id = ? AND id IN ({marks})",
+            [chat_id, *(s.id for s in chosen)],
+        )
+    left = len(subs) - len(chosen)
+    return f"Removed {_joined(s.label for s in chosen)}. {left} subscription{_s(left)} left."
+
+
+def _choose(subs: list[Subscription], arg: str) -> tuple[list[Subscription], str | None]:
+    """The subscriptions an /unsubscribe argument names, or a reason it names none."""
+    if arg.lower() == "all":
+        return subs, None
+    parts = re.split(r"[\s,]+", arg)
+    if all(p.isdigit() for p in parts):
+        numbers = sorted({int(p) for p in parts})
+        bad = [n for n in numbers if not 1 <= n <= len(subs)]
+        if bad:
+            return [], f"No subscription number {bad[0]}: this chat has 1 to {len(subs)}."
+        return [subs[n - 1] for n in numbers], None
+    wanted = fold(" ".join(arg.split()))
+    place = Gazetteer.default().resolve(arg)
+    hits = [
+        s
+        for s in subs
+        if fold(s.value) == wanted or (place is not None and s.normalized == place.id)
+    ]
+    if not hits:
+        return [], f"No subscription “{arg}” here; see /subscriptions for the numbers."
+    return hits, None
+
+
+# delivery preferences --------------------------------------------------------------------
+
+
+def chat_settings(store: Store, chat_id: int) -> dict[str, Any]:
+    """The chat's row (delivery preferences), or {} for an unknown chat."""
+    rows = store.query("SELECT * FROM chats WHERE chat_id = ?", [chat_id])
+    return rows[0] if rows else {}
+
+
+def set_digest(store: Store, chat: ChatRef, arg: str) -> str:
+    """`/digest 6`: at most one message every 6 hours; `/digest off`: send as they come."""
+    arg = arg.strip().lower().removesuffix("h").strip()
+    if arg in ("off", "0", "no"):
+        hours = 0
+    elif arg.isdigit() and 1 <= int(arg) <= MAX_DIGEST_HOURS:
+        hours = int(arg)
+    else:
+        return (
+            f"Usage: /digest <hours 1–{MAX_DIGEST_HOURS}> to get at most one message per "
+            "that many hours, or /digest off to get alerts as they come."
+        )
+    _update_chat(store, chat, digest_hours=hours)
+    if not hours:
+        return "Digest off: alerts are sent as they come."
+    return f"Digest on: at most one alert message every {hours} h."
+
+
+def set_quiet(store: Store, chat: ChatRef, arg: str) -> str:
+    """`/quiet 23-7` (UTC, or `23-7 +2` for UTC+2): alerts wait until quiet hours end."""
+    arg = arg.strip()
+    if arg.lower() in ("off", "no", "none"):
+        _update_chat(store, chat, quiet_start=None, quiet_end=None, utc_offset=0)
+        return "Quiet hours off."
+    parsed = parse_quiet(arg)
+    if parsed is None:
+        return (
+            "Usage: /quiet 23-7 (hours in UTC; alerts wait until the quiet hours end), "
+            "/quiet 23-7 +2 for hours in UTC+2, or /quiet off."
+        )
+    start, end, offset = parsed
+    _update_chat(store, chat, quiet_start=start, quiet_end=end, utc_offset=offset)
+    return f"Quiet hours set: {quiet_label(chat_settings(store, chat.chat_id))}."
+
+
+def parse_quiet(arg: str) -> tuple[int, int, int] | None:
+    """(start hour, end hour, offset in minutes) from `23-7`, `23-7 +2`, `22:00-06:00 UTC-5`."""
+    m = _QUIET_RE.match(arg.strip())
+    if not m:
+        return None
+    start, end = int(m.group(1)), int(m.group(2))
+    sign = -1 if (m.group(3) or "").startswith("-") else 1
+    offset = sign * (abs(int(m.group(3) or 0)) * 60 + int(m.group(4) or 0))
+    if start > 23 or end > 23 or start == end or not -14 * 60 <= offset <= 14 * 60:
+        return None
+    return start, end, offset
+
+
+def quiet_label(row: dict[str, Any]) -> str:
+    """`23:00–07:00 UTC` or `23:00–07:00 UTC+2`."""
+    offset = int(row.get("utc_offset") or 0)
+    zone = "UTC"
+    if offset:
+        sign = "-" if offset < 0 else "+"
+        hours, minutes = divmod(abs(offset), 60)
+        zone += f"{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
+    return f"{row['quiet_start']:02d}:00–{row['quiet_end']:02d}:00 {zone}"
+
+
+def _update_chat(store: Store, chat: ChatRef, **values: Any) -> None:
+    """Set delivery preferences of a chat, recording the chat first."""
+    when = _now()
+    sets = ", ".join(f"{k} = ?" for k in values)
+    with store.transaction():
+        ensure_chat(store, chat, when)
+        store.db.execute(
+            f"UPDATE chats SET {sets}, updated = ? WHERE chat_id = ?",
+            [*values.values(), when, chat.chat_id],
+        )
+
+
+# helpers ---------------------------------------------------------------------------------
+
+
+def stamp(t: float | None = None) -> str:
+    """A UTC time as stored by alerts and subscriptions: sortable text, milliseconds."""
+    moment = datetime.fromtimestamp(time.time() if t is None else t, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+def parse_stamp(text: str) -> float:
+    """Seconds since the epoch of a stored time (with or without milliseconds)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def _now() -> str:
+    return stamp()
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _joined(labels: Iterable[str]) -> str:
+    return ", ".join(labels)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"

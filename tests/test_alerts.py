@@ -1,0 +1,667 @@
+"""Group-chat alerts end to end: feeds on a local HTTP server, the real PTB stack on the fake
+Bot API, the real store, gazetteer and embedding model.
+
+The feed XML is changed between polls by the tests; every address is 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import html
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from telegram import Bot
+from telegram.ext import Application
+
+from bot import subscriptions as subs
+from bot.alerts import (
+    MESSAGE_LIMIT,
+    DocText,
+    KeywordIndex,
+    Matcher,
+    PendingAlert,
+    Sender,
+    digest_wait,
+    in_quiet_hours,
+    process_inbox,
+    quiet_until,
+    render_digest,
+)
+from bot.poller import MAX_BACKOFF, Poller, next_delay
+from bot.service import Service
+from bot.settings import Settings
+from bot.telegram import ALLOWED_UPDATES, build_application
+from bot.telegram_alerts import NOT_ALLOWED, AlertsRuntime, register
+from corpus import feedlist
+from index.gazetteer import Gazetteer
+from tests.fakebotapi import BOT_USERNAME, TOKEN, Call, FakeBotAPI, loopback_request
+from tests.httpserver import LocalServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "corpus" / "sample"
+ADMIN, ALICE, BOB, CAROL = 1001, 2001, 2002, 2003
+GROUP, OTHER_GROUP, THIRD_GROUP = -1001234567890, -1009876543210, -1005555555555
+STAMP = time.time()  # one publication time for the run: re-served entries stay identical
+FILLER = (
+    "Local officials gave further details about the situation in the area, the roads and "
+    "the people who remain there, and said they would report again when they knew more. "
+) * 4
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    # httpx honours proxy variables; everything here talks to 127.0.0.1 directly.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("all_proxy", raising=False)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def entry(slug: str, title: str, text: str, server: LocalServer, url: str | None = None) -> dict:
+    """One feed entry; its text is long enough that the loader never fetches the link."""
+    return {"title": title, "link": url or server.url(f"/news/{slug}"), "guid": slug,
+            "text": f"{text} {FILLER}"}  # fmt: skip
+
+
+def rss(entries: list[dict], when: float | None = None) -> str:
+    """An RSS 2.0 document; every entry dated `when` (now by default) so it counts as news."""
+    date = email.utils.formatdate(when or time.time(), usegmt=True)
+    items = "".join(
+        f"<item><title>{html.escape(e['title'])}</title><link>{html.escape(e['link'])}</link>"
+        f'<guid isPermaLink="false">{e["guid"]}</guid><pubDate>{date}</pubDate>'
+        f"<description>{html.escape(e['text'])}</description></item>"
+        for e in entries
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        "<title>Donbas Wire</title><link>http://127.0.0.1/</link><description>test</description>"
+        f"{items}</channel></rss>"
+    )
+
+
+def serve(server: LocalServer, entries: list[dict], etag: str, path: str = "/feed.xml") -> str:
+    return server.set(path, rss(entries, when=STAMP), "application/rss+xml", {"ETag": etag})
+
+
+def group_ref(chat_id: int = GROUP) -> subs.ChatRef:
+    return subs.ChatRef(chat_id, "supergroup", "Pokrovsk watchers")
+
+
+def alerts(service: Service, **where: Any) -> list[dict[str, Any]]:
+    clause = " AND ".join(f"{k} = ?" for k in where) or "1"
+    return service.store.query(
+        f"SELECT * FROM alerts WHERE {clause} ORDER BY id", list(where.values())
+    )
+
+
+def alert_messages(fake: FakeBotAPI, chat_id: int) -> list[Call]:
+    return [c for c in fake.messages_to(chat_id) if (c.text or "").startswith("<b>🔔")]
+
+
+async def until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Wait (yielding to the loop) until `check()` is truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.02)
+    return value
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as s:
+        yield s
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Service]:
+    """An empty store with the real embedding model (loaded once per process)."""
+    service = Service(Settings(data_dir=tmp_path / "fresh", poll_interval=60))
+    yield service
+    service.close()
+
+
+def poller(service: Service, interval: float = 60) -> Poller:
+    return Poller(service, interval=interval, rng=random.Random(7))
+
+
+def add_feed(service: Service, url: str) -> int:
+    return feedlist.add_feed(service.store, url, added_by="test")[0]
+
+
+@asynccontextmanager
+async def plain_bot(fake: FakeBotAPI) -> AsyncIterator[Bot]:
+    """A bare `telegram.Bot` on the fake server: no rate limiter, so every error reaches us."""
+    async with Bot(TOKEN, base_url=fake.base_url, request=loopback_request()) as bot:
+        yield bot
+
+
+@asynccontextmanager
+async def running(
+    fake: FakeBotAPI, service: Service, settings: Settings, **options: Any
+) -> AsyncIterator[tuple[Application, AlertsRuntime]]:
+    """The bot built by build_application plus our alerts, polling the fake server."""
+    app = build_application(
+        service,
+        settings,
+        request=loopback_request(),
+        get_updates_request=loopback_request(1),
+        alert_ticks=options,
+    )
+    runtime = register(app, service, settings)  # the runtime build_application registered
+    async with app:
+        assert app.post_init is not None and app.updater is not None
+        await app.post_init(app)
+        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+        await app.start()
+        try:
+            yield app, runtime
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+
+async def say(fake: FakeBotAPI, chat: int, user: int, text: str) -> Call:
+    since = len(fake.sent)
+    fake.send_text(chat, user, text)
+    return await fake.wait_for_async(
+        lambda c: c.method == "sendMessage" and c.chat_id == chat, timeout=15, since=since
+    )
+
+
+def bot_settings(fake: FakeBotAPI, data: Path, feeds_file: Path | None = None) -> Settings:
+    return Settings(
+        data_dir=data,
+        telegram_bot_token=TOKEN,
+        telegram_api_url=fake.base_url,
+        admin_ids=frozenset({ADMIN}),
+        poll_interval=1,
+        feeds_file=feeds_file,
+    )
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotAPI]:
+    with FakeBotAPI() as api:
+        api.add_private_chat(ADMIN, "Ada", "ada")
+        api.add_private_chat(CAROL, "Carol", "carol")
+        members = {ALICE: "administrator", BOB: "member", ADMIN: "member"}
+        api.add_group(GROUP, "Pokrovsk watchers", members)
+        api.add_group(OTHER_GROUP, "Selydove news", {ALICE: "creator"})
+        api.add_group(THIRD_GROUP, "Donbas desk", {ALICE: "creator"})
+        yield api
+    assert api.internal_errors == []
+
+
+# ------------------------------------------------------------------- parsing and the rules
+
+
+def test_items_become_places_keywords_or_topics() -> None:
+    gaz = Gazetteer.default()
+    items, problems = subs.parse_items(
+        "Myrnohrad, Селидове, Dimitrov, lithium deposit, Мирноград, "
+        "drones hitting trucks on the highway, topic: strikes on logistics, roads, bridges",
+        gaz,
+    )
+    kinds = [(i.kind, i.normalized) for i in items]
+    assert kinds == [
+        ("place", "myrnohrad"),  # Dimitrov (the former name) and Мирноград are duplicates of it
+        ("place", "selydove"),
+        ("keyword", "lithium deposit"),
+        ("topic", "drones hitting trucks on the highway"),  # more than three words
+        ("topic", "strikes on logistics roads bridges"),  # after topic: commas stay inside
+    ]
+    assert not problems
+    items, problems = subs.parse_items("x" * 101 + ", a, ,  , Покровськ", gaz)
+    assert [(i.kind, i.normalized) for i in items] == [("place", "pokrovsk")]
+    assert [p.reason for p in problems] == [
+        "longer than 100 characters",
+        "a keyword needs at least 3 letters",
+    ]
+
+
+def test_who_may_change_a_chats_subscriptions() -> None:
+    assert subs.may_manage("supergroup", ALICE, "administrator", set())
+    assert subs.may_manage("group", ALICE, "creator", set())
+    assert not subs.may_manage("supergroup", BOB, "member", set())
+    assert not subs.may_manage("supergroup", BOB, "left", set())
+    assert subs.may_manage("supergroup", ADMIN, "member", {ADMIN})  # bot admins
+    assert subs.may_manage("private", CAROL, None, set())
+    assert not subs.needs_member_check("supergroup", ADMIN, {ADMIN})
+    assert subs.needs_member_check("supergroup", BOB, {ADMIN})
+
+
+def test_limits_listing_and_removal(fresh: Service) -> None:
+    chat = group_ref()
+    words = [f"keyword{n:02d}" for n in range(subs.MAX_SUBSCRIPTIONS + 2)]
+    result = subs.subscribe(fresh.store, None, chat, ALICE, ", ".join(words))
+    assert len(result.added) == subs.MAX_SUBSCRIPTIONS and len(result.over_limit) == 2
+    assert "reached 50 subscriptions" in result.message()
+    again = subs.subscribe(fresh.store, None, chat, ALICE, "keyword00")
+    assert again.existing and "Already subscribed" in again.message()
+    removed = subs.unsubscribe(fresh.store, chat.chat_id, "2 4")
+    assert removed == "Removed “keyword01” (keyword), “keyword03” (keyword). 48 subscriptions left."
+    assert "No subscription number 99" in subs.unsubscribe(fresh.store, chat.chat_id, "99")
+    listing = subs.format_list(fresh.store, chat.chat_id)
+    assert listing.startswith("1. “keyword00” (keyword)\n2. “keyword02” (keyword)")
+    assert "48 subscriptions left" not in subs.unsubscribe(fresh.store, chat.chat_id, "all")
+    assert subs.count(fresh.store, chat.chat_id) == 0
+
+
+def test_keywords_match_whole_words_in_latin_and_cyrillic() -> None:
+    index = KeywordIndex(["lithium", "mine", "lithium deposit", "родовище", "обстріл", "дрон"])
+
+    def found(text: str) -> set[str]:
+        return set(index.find(subs.fold(text)))
+
+    assert found("A Lithium deposit near the village") == {"lithium", "lithium deposit"}
+    assert found("Lithium-ion batteries") == {"lithium"}
+    assert found("two coal mines closed; the mine's shafts flooded") == {"mine"}
+    assert found("a minefield; to determine; undermined") == set()
+    assert found("lithiumoxide and prelithium") == set()
+    assert found("біля родовища літію") == {"родовище"}  # case ending of a 5+ letter word
+    assert found("під обстрілами") == {"обстріл"}
+    assert found("обстрілювати") == set()  # more than three extra letters: another word
+    assert found("ДРОН над містом") == {"дрон"}
+    assert found("дрони над містом") == set()  # short words match exactly
+
+
+def test_places_match_any_spelling_through_the_gazetteer(fresh: Service) -> None:
+    subs.subscribe(fresh.store, None, group_ref(), ALICE, "Myrnohrad, Selydove")
+    matcher = Matcher(fresh.store, fresh.embedder)
+    matcher.refresh()
+
+    def places(text: str) -> set[str]:
+        hits = matcher.match(DocText(1, "Report", text)).get(GROUP, [])
+        return {h.sub.normalized for h in hits}
+
+    assert places("У Мирнограді лишилося 3000 людей") == {"myrnohrad"}
+    assert places("Russia claims Dimitrov and Selidovo") == {"myrnohrad", "selydove"}
+    assert places("the Selydovetskyi district and Myrnohradskyi") == set()
+
+
+def test_topic_matches_on_topic_document_only(fresh: Service) -> None:
+    report = fresh.ingest(
+        [
+            str(SAMPLE / "2025-01-14-metinvest-coking-coal-mine.md"),
+            str(SAMPLE / "2024-07-08-distractor-kyiv-childrens-hospital.md"),
+            str(SAMPLE / "2025-01-08-lithium-shevchenko-target.md"),
+        ]
+    )
+    assert len(report.added) == 3
+    subs.subscribe(fresh.store, fresh.embedder, group_ref(), ALICE, "topic: coal mine closure")
+    matcher = Matcher(fresh.store, fresh.embedder)
+    matcher.refresh()
+    rows = fresh.store.query("SELECT id, title, text, ext_id FROM documents ORDER BY id")
+    docs = [DocText(r["id"], r["title"], r["text"]) for r in rows]
+    vectors = matcher.document_vectors(docs)
+    assert vectors is not None
+    matched = {
+        r["ext_id"] for r, d, v in zip(rows, docs, vectors, strict=True) if matcher.match(d, v)
+    }
+    assert matched == {"sample-metinvest-coking-coal-mine"}
+
+
+# ----------------------------------------------------------------------------------- polling
+
+
+def test_conditional_get_second_poll_is_304_and_ingests_nothing(
+    fresh: Service, server: LocalServer
+) -> None:
+    url = serve(
+        server, [entry("a", "Shelling near Kyiv", "Nothing about the sector.", server)], '"v1"'
+    )
+    add_feed(fresh, url)
+    p = poller(fresh)
+    first = p.poll()
+    assert first is not None and first.feeds[0].status == "changed" and first.feeds[0].seeded
+    assert fresh.store.query("SELECT etag FROM feeds")[0]["etag"] == '"v1"'
+    second = p.poll(force=True)
+    assert second is not None and second.feeds[0].status == "not-modified"
+    assert second.added == [] and second.reindex is None
+    assert server.hits("/feed.xml") == 2
+    assert server.requests[-1][1]["if-none-match"] == '"v1"'
+    assert fresh.store.scalar("SELECT count(*) FROM documents") == 1
+    not_due = p.poll()  # the next poll is an interval away
+    assert not_due is not None and not_due.feeds == [] and server.hits("/feed.xml") == 2
+
+
+def test_failing_feed_backs_off_exponentially_then_recovers(
+    fresh: Service, server: LocalServer
+) -> None:
+    server.set("/feed.xml", "boom", "text/plain", status=500)
+    add_feed(fresh, server.url("/feed.xml"))
+    p = poller(fresh, interval=600)
+    now, delays = 1_000_000.0, []
+    for _ in range(9):
+        report = p.poll(now=now)
+        assert report is not None and report.feeds[0].status == "error"
+        next_poll = subs.parse_stamp(report.feeds[0].next_poll)
+        delays.append(next_poll - now)
+        now = next_poll
+    row = fresh.store.query("SELECT failures, last_error FROM feeds")[0]
+    assert row["failures"] == 9 and "HTTP 500" in row["last_error"]
+    for n, delay in enumerate(delays, start=1):
+        expected = min(600 * 2**n, MAX_BACKOFF)
+        assert expected * 0.9 <= delay <= expected * 1.1, (n, delay)
+    assert delays[-1] <= MAX_BACKOFF * 1.1
+    assert next_delay(600, 0, random.Random(1)) < 700
+    serve(server, [entry("a", "Back", "Working again.", server)], '"v1"')
+    assert p.poll(now=now).feeds[0].status == "changed"  # type: ignore[union-attr]
+    row = fresh.store.query("SELECT failures, last_error FROM feeds")[0]
+    assert row["failures"] == 0 and row["last_error"] is None
+
+
+def test_same_entry_again_or_edited_alerts_no_one(fresh: Service, server: LocalServer) -> None:
+    subs.subscribe(fresh.store, None, group_ref(), ALICE, "Myrnohrad")
+    base = [entry("a", "Quiet day", "Nothing happened.", server)]
+    add_feed(fresh, serve(server, base, '"1"'))
+    p = poller(fresh)
+    p.poll()  # the backlog: stored, not alerted
+    news = entry("m", "Police: 3,000 left", "Поліція: у Мирнограді лишилося 3000 людей.", server)
+    serve(server, [*base, news], '"2"')
+    assert p.poll(force=True).alerts == 1  # type: ignore[union-attr]
+    twin = {**news, "link": server.url("/mirror/m"), "guid": "mirror-m"}  # same text elsewhere
+    serve(server, [*base, news, twin], '"3"')
+    report = p.poll(force=True)
+    assert report is not None and report.added == [] and report.alerts == 0
+    edited = {**news, "text": news["text"] + " Updated: evacuation continues in Мирноград."}
+    serve(server, [*base, edited], '"4"')
+    report = p.poll(force=True)
+    assert report is not None and report.feeds[0].updated == 1 and report.alerts == 0
+    assert len(alerts(fresh)) == 1
+    assert process_inbox(fresh.store, p.matcher).alerts == 0  # nothing left to match
+
+
+# ----------------------------------------------------------------------------------- sending
+
+
+def pending(n: int, chat_id: int = GROUP, excerpt: str = "An extract.") -> list[PendingAlert]:
+    return [
+        PendingAlert(
+            i,
+            chat_id,
+            i,
+            "Myrnohrad (place)",
+            excerpt,
+            0,
+            f"Report {i} <about> Myrnohrad & more",
+            "Donbas Wire",
+            "2025-02-01",
+            f"https://example.org/news/{i}?a=1&b=2",
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def test_digest_is_split_under_the_telegram_limit_and_escaped() -> None:
+    items = pending(40, excerpt="Police said residents were leaving the town. " * 7)
+    messages = render_digest(items)
+    assert len(messages) > 1
+    assert sorted(i for _, ids in messages for i in ids) == [a.id for a in items]
+    for text, _ in messages:
+        assert len(text.encode("utf-16-le")) // 2 <= MESSAGE_LIMIT
+        assert "&lt;about&gt; Myrnohrad &amp; more" in text
+        assert 'href="https://example.org/news/' in text and "&amp;b=2" in text
+    assert messages[0][0].startswith("<b>🔔 40 new reports</b>")
+    assert messages[1][0].startswith("<b>🔔 40 new reports (continued)</b>")
+
+
+def seed_alerts(service: Service, chats: dict[int, str], docs: int = 1) -> None:
+    """Chats subscribed to Myrnohrad and `docs` fresh feed documents naming it, queued."""
+    for chat_id, kind in chats.items():
+        subs.subscribe(service.store, None, subs.ChatRef(chat_id, kind), ALICE, "Myrnohrad")
+    from corpus.models import Document
+
+    for n in range(docs):
+        service.store.upsert_document(
+            Document(
+                text=f"Report {n}: у Мирнограді лишилося {3000 + n} людей. {FILLER}",
+                title=f"Myrnohrad report {n}",
+                url=f"https://example.org/{n}",
+                source="Donbas Wire",
+                origin_kind="feed",
+                origin_ref="test-feed",
+            )
+        )
+    process_inbox(service.store, Matcher(service.store))
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_429_and_500_are_retried_and_every_alert_arrives_once(
+    fresh: Service, fake: FakeBotAPI
+) -> None:
+    seed_alerts(fresh, {GROUP: "supergroup", OTHER_GROUP: "supergroup", THIRD_GROUP: "supergroup"})
+    sender, t0 = Sender(fresh.store, retry_base=10), time.time()
+    fake.fail_next("sendMessage", 2, code=429, retry_after=1)
+    fake.fail_next("sendMessage", 1, code=500)
+    async with plain_bot(fake) as bot:
+        first = await sender.send_due(bot, now=t0)
+        assert first.messages == 0 and first.retried == 3
+        assert await sender.send_due(bot, now=t0 + 0.5) == type(first)()  # not due yet
+        second = await sender.send_due(bot, now=t0 + 60)
+        assert second.messages == 3
+        assert (await sender.send_due(bot, now=t0 + 3600)).messages == 0
+    for chat_id in (GROUP, OTHER_GROUP, THIRD_GROUP):
+        assert len(alert_messages(fake, chat_id)) == 1
+    assert {(a["status"], a["attempts"]) for a in alerts(fresh)} == {("sent", 2)}
+    assert sorted(r.error_code for r in fake.rejected) == [429, 429, 500]
+
+
+async def test_restarts_between_steps_lose_nothing_and_repeat_nothing(
+    tmp_path: Path, fake: FakeBotAPI
+) -> None:
+    from corpus.models import Document
+
+    settings = Settings(data_dir=tmp_path / "data")
+    first = Service(settings)  # stores a feed document, then "crashes" before matching
+    subs.subscribe(first.store, None, group_ref(), ALICE, "Myrnohrad")
+    first.store.upsert_document(
+        Document(
+            text=f"У Мирнограді лишилося 3000 людей. {FILLER}",
+            title="Myrnohrad",
+            url="https://example.org/m",
+            origin_kind="feed",
+            origin_ref="feed",
+        )
+    )
+    first.close()
+    second = Service(settings)  # matches it, then stops before sending
+    assert process_inbox(second.store, Matcher(second.store)).alerts == 1
+    second.close()
+    third = Service(settings)
+    async with plain_bot(fake) as bot:
+        assert (await Sender(third.store).send_due(bot)).alerts == 1
+        assert process_inbox(third.store, Matcher(third.store)).alerts == 0
+        assert (await Sender(third.store).send_due(bot)).messages == 0
+    third.close()
+    assert len(alert_messages(fake, GROUP)) == 1
+
+
+async def test_blocked_or_missing_chat_is_deactivated_and_never_retried(
+    fresh: Service, fake: FakeBotAPI
+) -> None:
+    seed_alerts(fresh, {CAROL: "private", GROUP: "supergroup", OTHER_GROUP: "supergroup"})
+    fake.block_chat(CAROL)  # Carol blocked the bot
+    fake.block_chat(GROUP)  # the bot was removed from the group
+    sender = Sender(fresh.store, retry_base=0.01)
+    async with plain_bot(fake) as bot:
+        fake.fail_next("sendMessage", 1, code=400)  # "chat not found", whichever chat is first
+        report = await sender.send_due(bot)
+        assert sorted(report.deactivated) == sorted([CAROL, GROUP, OTHER_GROUP])
+        calls = len(fake.rejected)
+        assert (await sender.send_due(bot, now=time.time() + 7200)).messages == 0
+        assert len(fake.rejected) == calls  # never tried again
+    assert {a["status"] for a in alerts(fresh)} == {"dead"}
+    reasons = {
+        r["chat_id"]: r["deactivated_reason"] for r in fresh.store.query("SELECT * FROM chats")
+    }
+    assert "blocked" in reasons[CAROL] and "kicked" in reasons[GROUP]
+    assert "chat not found" in reasons[OTHER_GROUP].lower()
+    seed_alerts(fresh, {}, docs=2)  # new matching documents: inactive chats get nothing
+    assert len(alerts(fresh)) == 3
+    subs.subscribe(fresh.store, None, subs.ChatRef(CAROL, "private"), CAROL, "lithium")
+    assert fresh.store.scalar("SELECT active FROM chats WHERE chat_id = ?", [CAROL]) == 1
+
+
+async def test_long_digest_arrives_in_parts_each_accepted(fresh: Service, fake: FakeBotAPI) -> None:
+    seed_alerts(fresh, {GROUP: "supergroup"}, docs=30)
+    async with plain_bot(fake) as bot:
+        report = await Sender(fresh.store).send_due(bot)
+    assert report.alerts == 30 and report.messages == len(alert_messages(fake, GROUP)) > 1
+    assert fake.rejected == []
+    assert len({a["message_id"] for a in alerts(fresh)}) == report.messages
+
+
+async def test_quiet_hours_and_digest_mode_hold_alerts_back(
+    fresh: Service, fake: FakeBotAPI
+) -> None:
+    chat = group_ref()
+    seed_alerts(fresh, {GROUP: "supergroup"})
+    assert "23:00–07:00 UTC" in subs.set_quiet(fresh.store, chat, "23-7")
+    assert "every 6 h" in subs.set_digest(fresh.store, chat, "6")
+    night = (time.time() // 86400 + 1) * 86400 + 2 * 3600  # tomorrow 02:00 UTC
+    row = subs.chat_settings(fresh.store, GROUP)
+    assert in_quiet_hours(row, night) and not in_quiet_hours(row, night + 6 * 3600)
+    assert quiet_until(row, night) == night + 5 * 3600  # 07:00 UTC
+    sender = Sender(fresh.store)
+    async with plain_bot(fake) as bot:
+        assert (await sender.send_due(bot, now=night)).skipped_chats == 1
+        assert (await sender.send_due(bot, now=night + 6 * 3600)).alerts == 1  # 08:00
+        seed_alerts(fresh, {}, docs=3)  # more news an hour later: the digest waits 6 h
+        later = night + 7 * 3600
+        row = subs.chat_settings(fresh.store, GROUP)
+        assert digest_wait(row, later) == pytest.approx(5 * 3600, abs=2)
+        assert (await sender.send_due(bot, now=later)).skipped_chats == 1
+        assert (await sender.send_due(bot, now=night + 12 * 3600 + 1)).alerts == 2
+    assert len(alert_messages(fake, GROUP)) == 2
+    assert "Usage" in subs.set_quiet(fresh.store, chat, "25-3")
+    assert subs.set_quiet(fresh.store, chat, "22-6 +2").endswith("22:00–06:00 UTC+2.")
+
+
+# -------------------------------------------------------------------- the bot, end to end
+
+
+async def test_feed_entry_alerts_subscribed_group_once_across_restart(
+    fake: FakeBotAPI, server: LocalServer, tmp_path: Path
+) -> None:
+    base = [entry("calm", "Calm night in Kyiv", "Nothing about the sector today.", server)]
+    url = serve(server, base, '"1"')
+    feeds_file = tmp_path / "feeds.txt"
+    feeds_file.write_text(f"# feeds\n{url}\n")
+    settings = bot_settings(fake, tmp_path / "data", feeds_file)
+    service = Service(settings)
+    async with running(fake, service, settings, poll_tick=0.2, send_tick=0.2, retry_base=0.05) as (
+        _,
+        runtime,
+    ):
+        refused = await say(fake, GROUP, BOB, "/subscribe Myrnohrad")
+        assert refused.plain_text == NOT_ALLOWED
+        assert subs.count(service.store, GROUP) == 0
+        ok = await say(fake, GROUP, ALICE, f"/subscribe@{BOT_USERNAME} Мирноград")
+        assert ok.plain_text.startswith("Subscribed to Myrnohrad (place).")
+        await say(fake, OTHER_GROUP, ALICE, "/subscribe Selydove, lithium")
+        await until(lambda: service.store.scalar("SELECT last_ok FROM feeds"))  # the backlog
+
+        fake.fail_next("sendMessage", 1, code=500)  # the first delivery fails: retried
+        news = entry(
+            "myrnohrad-3000",
+            "Police: about 3,000 people remain in Мирноград",
+            "Поліція повідомила, що у Мирнограді лишилося близько 3000 людей.",
+            server,
+        )
+        serve(server, [*base, news], '"2"')
+        alert = await fake.wait_for_async(
+            lambda c: c.chat_id == GROUP and "🔔" in (c.text or ""), timeout=15
+        )
+        assert news["link"] in [e.get("url") for e in alert.entities if e["type"] == "text_link"]
+        assert "Matched: Myrnohrad (place)" in (alert.plain_text or "")
+        assert "лишилося близько 3000 людей" in (alert.plain_text or "")
+        hits = server.hits("/feed.xml")
+        await until(lambda: server.hits("/feed.xml") >= hits + 2)  # two more polls: no repeat
+        await asyncio.sleep(0.5)
+        assert len(alert_messages(fake, GROUP)) == 1
+        assert alert_messages(fake, OTHER_GROUP) == []
+        assert [r.error_code for r in fake.rejected] == [500]
+        assert runtime.sender.store is service.store
+    service.close()
+
+    service = Service(settings)  # the restart: same data directory, new everything
+    twin = {**news, "link": server.url("/mirror/3000"), "guid": "mirror-3000"}
+    later = entry("myrnohrad-water", "Water cut in Мирноград", "У Мирнограді немає води.", server)
+    serve(server, [*base, news, twin, later], '"3"')
+    async with running(fake, service, settings, poll_tick=0.2, send_tick=0.2) as (_, runtime):
+        second = await fake.wait_for_async(
+            lambda c: c.chat_id == GROUP and "Water cut" in (c.text or ""), timeout=15
+        )
+        assert "Police: about 3,000" not in (second.text or "")
+        hits = server.hits("/feed.xml")
+        await until(lambda: server.hits("/feed.xml") >= hits + 2)
+        await asyncio.sleep(0.5)
+        assert len(alert_messages(fake, GROUP)) == 2
+        status = await say(fake, ADMIN, ADMIN, "/alertstatus")
+        assert "sent in the last 24 h 2" in (status.plain_text or "")
+        assert "Donbas Wire" in (status.plain_text or "")
+        denied = await say(fake, GROUP, BOB, "/alertstatus")
+        assert "administrators" in (denied.plain_text or "")
+    assert [(a["chat_id"], a["status"]) for a in alerts(service)] == [(GROUP, "sent")] * 2
+    service.close()
+
+
+async def test_slow_poll_does_not_block_answers(
+    fake: FakeBotAPI, server: LocalServer, tmp_path: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "data")
+    service = Service(settings)
+    url = server.set("/slow.xml", rss([entry("s", "Slow", "Slow feed.", server)]),
+                     "application/rss+xml", delay=2.0)  # fmt: skip
+    add_feed(service, url)
+    async with running(fake, service, settings, poll_tick=3600, send_tick=3600) as (_, runtime):
+        poll = asyncio.create_task(runtime.poll_once(force=True))
+        await until(lambda: server.hits("/slow.xml") >= 1)  # the poll waits on the slow feed
+        started = time.monotonic()
+        reply = await say(fake, GROUP, ALICE, "/subscriptions")
+        assert "no subscriptions" in (reply.plain_text or "")
+        assert time.monotonic() - started < 1.0
+        assert runtime.poller.busy and not poll.done()  # answered while the poll runs
+        await poll
+    service.close()
+
+
+def test_cli_feeds_and_poll(server: LocalServer, isolated_env: Path) -> None:
+    from bot.cli import cli
+
+    base = [entry("calm", "Calm night", "Nothing about the sector today.", server)]
+    url = serve(server, base, '"1"')
+    runner = CliRunner()
+    added = runner.invoke(cli, ["feeds", "add", url])
+    assert added.exit_code == 0, added.output
+    assert added.output == f"feed 1: added: {url}\n"
+    assert "already followed" in runner.invoke(cli, ["feeds", "add", url]).output
+    first = runner.invoke(cli, ["poll"])
+    assert first.exit_code == 0, first.output
+    assert "feed 1: 1 new, 0 updated (first poll: stored without alerts)" in first.output
+    assert "+ " in first.output and "Calm night" in first.output
+    service = Service(Settings(data_dir=isolated_env))
+    subs.subscribe(service.store, None, group_ref(), ALICE, "Myrnohrad")
+    service.close()
+    news = entry("m", "3,000 remain in Myrnohrad", "Police said 3,000 remain in Myrnohrad.", server)
+    serve(server, [*base, news], '"2"')
+    second = runner.invoke(cli, ["poll", "--all"])
+    assert "1 new document, 0 failed, 1 alert queued" in second.output, second.output
+    listing = runner.invoke(cli, ["feeds", "list"])
+    assert "title:     Donbas Wire" in listing.output and "(ok)" in listing.output
+    assert runner.invoke(cli, ["feeds", "remove", "1"]).output == "feed 1 removed\n"
+    assert runner.invoke(cli, ["feeds", "remove", "1"]).exit_code == 1
+    assert "No feeds" in runner.invoke(cli, ["feeds", "list"]).output
