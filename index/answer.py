@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from corpus.chunking import sentence_spans
-from index.query import content_terms, stem
+from index.gazetteer import place_ids
+from index.query import STOPWORDS, content_terms, stem
 from index.search import Hit, SearchResult
 
 # Calibrated on tests/eval/sample_questions.jsonl (see docs/quality.md).
@@ -21,6 +22,7 @@ UNKNOWN_NAME_PENALTY = 0.2
 MAX_SOURCES = 4
 MAX_SENTENCES = 5
 MAX_SENTENCE_CHARS = 600
+NAME_RE = re.compile(r"\b[A-ZА-ЯІЇЄҐЁ][\w'’]*\w", re.UNICODE)
 CLAIM_RE = re.compile(
     r"\b(captur\w*|took|taken|seiz\w*|liberat\w*|fell to|fall of|"
     r"захопи\w*|взяли|взят\w*|освобод\w*|заня\w*|під контроль|под контроль)",
@@ -85,9 +87,10 @@ def confidence(result: SearchResult) -> float:
     if not result.hits:
         return 0.0
     top = result.hits[:MAX_SOURCES]
-    dense = max((h.dense or 0.0) for h in top)
     terms = [t for t in result.query.terms if not t.isdigit()]
     cover = max(_coverage(terms, h.chunk.title + " " + h.chunk.text) for h in top)
+    lexical_only = all(h.dense is None for h in top)  # then coverage stands in for cosine
+    dense = 0.8 * cover if lexical_only else max((h.dense or 0.0) for h in top)
     place_hit = 0.0
     if result.query_places:
         # Asking about a place that none of the best passages mention is a strong sign the
@@ -105,6 +108,34 @@ def _sentence_score(text: str, terms: list[str], places: set[str], hit: Hit) -> 
     return score / (1.0 + len(text) / 600)  # a long run-on line should not win by size
 
 
+# Capitalised words too common in war reporting to show what a question is about.
+GENERIC_NAMES = {"russian", "ukrainian", "russia", "ukraine", "russians", "ukrainians",
+                 "european", "western", "soviet", "us", "eu", "nato"}  # fmt: skip
+
+
+def subject_names(question: str) -> list[str]:
+    """Names a question is about: capitalised words other than its first, lower-cased."""
+    names = []
+    for m in NAME_RE.finditer(question):
+        word = m.group(0)
+        if (m.start() == 0 and not word.isupper()) or word.lower() in GENERIC_NAMES:
+            continue
+        if word.lower() not in STOPWORDS:
+            names.append(word.lower())
+    return names
+
+
+def _names_the_subject(sentence: str, result: SearchResult) -> bool:
+    """A quoted sentence must mention what the question names (a place in any spelling)."""
+    names = subject_names(result.query.text)
+    if not names:
+        return True
+    lowered = sentence.lower()
+    if any(stem(name) in lowered for name in names):
+        return True
+    return bool(result.query_places and result.query_places & place_ids(sentence))
+
+
 def _answer_spans(text: str) -> list[tuple[int, int]]:
     """Sentences fit to quote: scraped pages without full stops are cut at line breaks,
     headings and list markers dropped, and what is still too long or too short skipped."""
@@ -116,7 +147,8 @@ def _answer_spans(text: str) -> list[tuple[int, int]]:
         for ps, pe in pieces:
             while ps < pe and text[ps] in "#*-•> \t":
                 ps += 1
-            if 25 <= pe - ps <= MAX_SENTENCE_CHARS:
+            # Fewer than six words is a headline or a list item, not a statement to quote.
+            if 25 <= pe - ps <= MAX_SENTENCE_CHARS and len(text[ps:pe].split()) >= 6:
                 spans.append((ps, pe))
     return spans
 
@@ -146,6 +178,7 @@ def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Ans
                 char_end=hit.chunk.char_start + e,
             )
             candidates.append((score, rank, sentence, hit))
+    candidates = [c for c in candidates if _names_the_subject(c[2].text, result)]
     best = max((c[0] for c in candidates), default=0.0)
     chosen = _choose([c for c in candidates if c[0] >= 0.5 * best])
     if not chosen:
