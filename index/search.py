@@ -26,6 +26,7 @@ Mode = Literal["hybrid", "dense", "lexical"]
 CAPITALISED = re.compile(r"\b[A-ZА-ЯІЇЄҐЁ][\w'’-]*\w", re.UNICODE)
 RRF_K = 60
 CANDIDATES = 60
+PARALLEL_LEXICAL = False  # measured: GIL contention made the overlap slower than in turn
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
 PLACE_WEIGHT = 0.3  # lexical bonus for naming an asked-about place, relative to the best BM25
 
@@ -91,7 +92,7 @@ class Retriever:
         # of the two rather than their sum.
         pending = (
             _POOL.submit(self.lexical, query, places, pool)
-            if mode in ("hybrid", "lexical")
+            if mode in ("hybrid", "lexical") and PARALLEL_LEXICAL
             else None
         )
         if mode in ("hybrid", "dense") and query.text.strip():
@@ -99,12 +100,14 @@ class Retriever:
             dense = self.vectors.search(qvec, pool)
         if pending is not None:
             lexical = pending.result()
+        elif mode in ("hybrid", "lexical"):
+            lexical = self.lexical(query, places, pool)
         chunks = self.store.chunks_by_ids({cid for cid, _ in dense} | {cid for cid, _ in lexical})
         hits = self._fuse(query, places, chunks, dense, lexical)
         hits = [h for h in hits if _passes_filters(h.chunk, query)]
         hits.sort(key=lambda h: h.score, reverse=True)
         if diverse:
-            hits = diversify(hits)
+            hits = diversify(hits, limit=k)
         return SearchResult(query, hits[:k], qvec, places, self.unknown_names(query.text))
 
     def query_places(self, text: str) -> set[str]:
@@ -240,12 +243,16 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
 
 
-def diversify(hits: list[Hit], per_document: int = 1, max_overlap: float = 0.5) -> list[Hit]:
+def diversify(
+    hits: list[Hit], limit: int = 50, per_document: int = 1, max_overlap: float = 0.5
+) -> list[Hit]:
     """Keep the best passage per report and drop passages that repeat one already kept."""
     kept: list[Hit] = []
     kept_shingles: list[set[tuple[str, ...]]] = []
     per_doc: dict[int, int] = {}
     for hit in hits:
+        if len(kept) >= limit:
+            break
         if per_doc.get(hit.chunk.document_id, 0) >= per_document:
             continue
         sh = _shingles(hit.chunk.text)
