@@ -28,6 +28,7 @@ RRF_K = 60
 CANDIDATES = 60
 PARALLEL_LEXICAL = False  # measured: GIL contention made the overlap slower than in turn
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
+COMMON_SHARE = 0.2  # a word in more than this share of passages is left out of BM25
 PLACE_WEIGHT = 0.3  # lexical bonus for naming an asked-about place, relative to the best BM25
 
 
@@ -77,6 +78,7 @@ class Retriever:
         self.store = store
         self.vectors = vectors
         self.gazetteer = Gazetteer.default()
+        self._vocab_ready = False
 
     def search(
         self, question: str | Query, k: int = 8, mode: Mode = "hybrid", diverse: bool = True
@@ -148,7 +150,7 @@ class Retriever:
         passage earns a fixed bonus for mentioning an asked-about place, in any spelling.
         """
         place_words = self._place_words(query.text) if places else set()
-        terms = [t for t in query.terms if t not in place_words]
+        terms = self._selective([t for t in query.terms if t not in place_words])
         scores: dict[int, float] = {}
         ranked = self._bm25(fts_expression(terms), limit) if terms else []
         top = max((score for _, score in ranked), default=0.0) or 1.0
@@ -157,7 +159,9 @@ class Retriever:
         if places:
             spellings = [sp for pid in places for sp in self.gazetteer.by_id(pid).spellings]
             expression = fts_expression(content_terms(" ".join(spellings)))
-            candidates = [cid for cid, _ in self._bm25(expression, limit * 3)]
+            # Candidates only, re-ranked by mentions below: no BM25 needed, and FTS5 can
+            # stop after the newest `limit` matches instead of scoring every one.
+            candidates = self._match_ids(expression, limit * 2)
             texts = self.store.chunks_by_ids(set(candidates) | set(scores))
             for cid, chunk in texts.items():
                 counts = _chunk_place_counts(cid, chunk.text)
@@ -167,6 +171,45 @@ class Retriever:
                     scores[cid] = scores.get(cid, 0.0) + weight * min(mentions, 3) / 3
         best = sorted(scores.items(), key=lambda item: item[1], reverse=True)
         return best[:limit]
+
+    def _match_ids(self, expression: str, limit: int) -> list[int]:
+        if not expression:
+            return []
+        rows = self.store.query(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+            [expression, limit],
+        )
+        return [r["rowid"] for r in rows]
+
+    def _selective(self, terms: list[str]) -> list[str]:
+        """Drop words found in most passages: they barely move BM25 but cost the most.
+
+        Document frequencies come from FTS5's vocabulary table; the two rarest words are
+        always kept, so a question made only of common words still searches.
+        """
+        total = self.vectors.manifest.count if self.vectors.manifest else 0
+        if len(terms) <= 2 or total < 2000:
+            return terms
+        self._ensure_vocab()
+        df = {t: self._doc_frequency(stem(t)) for t in terms}
+        rare = sorted(terms, key=lambda t: df[t])
+        return [t for t in terms if df[t] <= COMMON_SHARE * total or t in rare[:2]]
+
+    def _ensure_vocab(self) -> None:
+        if not self._vocab_ready:
+            self.store.db.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
+                "USING fts5vocab(main, 'chunks_fts', 'row')"
+            )
+            self._vocab_ready = True
+
+    def _doc_frequency(self, prefix: str) -> int:
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        value = self.store.scalar(
+            "SELECT sum(doc) FROM temp.chunks_vocab WHERE term >= ? AND term < ?",
+            [prefix, upper],
+        )
+        return int(value or 0)
 
     def _bm25(self, expression: str, limit: int) -> list[tuple[int, float]]:
         if not expression:
