@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import statistics
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -57,7 +56,6 @@ class Service:
         )
         self.retriever = Retriever(self.store, self.vectors)
         self.counters = Counters()
-        self.reindex_lock = threading.Lock()
 
     def close(self) -> None:
         self.store.close()

@@ -125,9 +125,8 @@ def subject_names(question: str) -> list[str]:
     return names
 
 
-def _names_the_subject(sentence: str, result: SearchResult) -> bool:
+def _names_the_subject(sentence: str, names: list[str], result: SearchResult) -> bool:
     """A quoted sentence must mention what the question names (a place in any spelling)."""
-    names = subject_names(result.query.text)
     if not names:
         return True
     lowered = sentence.lower()
@@ -178,7 +177,8 @@ def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Ans
                 char_end=hit.chunk.char_start + e,
             )
             candidates.append((score, rank, sentence, hit))
-    candidates = [c for c in candidates if _names_the_subject(c[2].text, result)]
+    names = subject_names(result.query.text)
+    candidates = [c for c in candidates if _names_the_subject(c[2].text, names, result)]
     best = max((c[0] for c in candidates), default=0.0)
     chosen = _choose([c for c in candidates if c[0] >= 0.5 * best])
     if not chosen:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -26,8 +25,6 @@ Mode = Literal["hybrid", "dense", "lexical"]
 CAPITALISED = re.compile(r"\b[A-ZА-ЯІЇЄҐЁ][\w'’-]*\w", re.UNICODE)
 RRF_K = 60
 CANDIDATES = 60
-PARALLEL_LEXICAL = False  # measured: GIL contention made the overlap slower than in turn
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
 COMMON_SHARE = 0.2  # a word in more than this share of passages is left out of BM25
 PLACE_WEIGHT = 0.3  # lexical bonus for naming an asked-about place, relative to the best BM25
 
@@ -89,20 +86,12 @@ class Retriever:
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         pool = CANDIDATES * (4 if query.has_filters else 1)
-        # The lexical side runs in a worker thread while the model embeds the question:
-        # SQLite and torch both release the GIL, so a hybrid query costs about the slower
-        # of the two rather than their sum.
-        pending = (
-            _POOL.submit(self.lexical, query, places, pool)
-            if mode in ("hybrid", "lexical") and PARALLEL_LEXICAL
-            else None
-        )
+        # Dense and lexical run in turn: overlapping them in threads measured slower on two
+        # cores (GIL contention; see docs/benchmarks.md).
         if mode in ("hybrid", "dense") and query.text.strip():
             qvec = self.vectors.embedder.encode_queries([query.text])[0]
             dense = self.vectors.search(qvec, pool)
-        if pending is not None:
-            lexical = pending.result()
-        elif mode in ("hybrid", "lexical"):
+        if mode in ("hybrid", "lexical"):
             lexical = self.lexical(query, places, pool)
         chunks = self.store.chunks_by_ids({cid for cid, _ in dense} | {cid for cid, _ in lexical})
         hits = self._fuse(query, places, chunks, dense, lexical)

@@ -171,7 +171,7 @@ class VectorIndex:
                 have = _ids_of(base)
             stale = np.setdiff1d(have, wanted)
             missing = np.setdiff1d(wanted, have)
-            new_index = self._empty(len(wanted)) if full else faiss.clone_index(base)
+            new_index = self._empty() if full else faiss.clone_index(base)
             if len(stale):
                 new_index.remove_ids(stale)
             self._add(new_index, missing, progress)
@@ -194,7 +194,7 @@ class VectorIndex:
             return None
         return index
 
-    def _empty(self, expected: int) -> faiss.Index:
+    def _empty(self) -> faiss.Index:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
 
     def _add(self, index: faiss.Index, ids: np.ndarray, progress: Progress | None) -> None:
