@@ -12,6 +12,8 @@ Run from the repository root:  .venv/bin/python -m bench.bench_query [--sizes 10
 * Reindex throughput: a full `VectorIndex.reindex` against `SentenceTransformer.encode` on
   the same passages at the same batch size. Incremental: +1% documents against a full rebuild.
 * Approximate index: recall@10 of the IVF index against exact search at the largest size.
+* Lexical index: building the in-memory BM25 index from the store, and loading it again
+  from its saved file, per corpus size.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bench.corpus_gen import PLACES, documents
 from bot.service import Service
 from bot.settings import Settings
 from index.answer import compose
+from index.lexical import LexicalIndex
 from index.vectors import build_ivf
 
 RESULTS = Path(__file__).resolve().parent / "results" / "query.json"
@@ -88,6 +91,17 @@ def latency(service: Service, qs: list[str], rounds: int = 3) -> dict[str, float
     return {"floor_p50_ms": pct(floor, 50), "floor_p95_ms": pct(floor, 95),
             "answer_p50_ms": pct(full, 50), "answer_p95_ms": pct(full, 95),
             "p95_ratio": pct(full, 95) / pct(floor, 95)}  # fmt: skip
+
+
+def lexical_costs(service: Service) -> dict[str, float]:
+    """Build the lexical index from the store (what a first start does), then load it."""
+    started = time.perf_counter()
+    service.retriever.lexical_index.refresh()
+    built = time.perf_counter() - started
+    started = time.perf_counter()
+    LexicalIndex(service.store, service.settings.index_dir).refresh()
+    loaded = time.perf_counter() - started
+    return {"lexical_build_s": round(built, 2), "lexical_load_s": round(loaded, 3)}
 
 
 def ivf_recall(service: Service, qs: list[str]) -> dict[str, float]:
@@ -149,8 +163,9 @@ def main() -> None:
         results["reindex"] = reindex_costs(Path(tmp) / "reindex", args.reindex_docs)
         for size in args.sizes:
             service = build(size, Path(tmp) / f"q{size}")
+            lexical = lexical_costs(service)
             results["latency"][size] = {"chunks": service.vectors.manifest.count,
-                                        **latency(service, qs)}  # fmt: skip
+                                        **lexical, **latency(service, qs)}  # fmt: skip
             if size == max(args.sizes):
                 results["ivf"] = ivf_recall(service, qs)
             service.close()

@@ -79,14 +79,16 @@ class Service:
     # index -----------------------------------------------------------------------------
 
     def ensure_index(self, progress: Progress | None = None) -> str | None:
-        """Load or repair the index; a one-line notice when something had to be fixed."""
+        """Load or repair the indexes; a one-line notice when something had to be fixed."""
         notice = self.vectors.ensure(progress)
         if notice:
             log.warning("%s", notice)
-        return notice
+        lexical = self.retriever.lexical_index.refresh()  # logs its own notice
+        return "; ".join(n for n in (notice, lexical) if n) or None
 
     def reindex(self, full: bool = False, progress: Progress | None = None) -> ReindexResult:
         result = self.vectors.reindex(full=full, progress=progress)
+        self.retriever.lexical_index.settle()
         self.counters.last_reindex = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         return result
 

@@ -202,6 +202,12 @@ class Store:
         with self.lock:
             return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()]
 
+    def change_marker(self) -> tuple[int, int]:
+        """Changes since last asked: other connections' commits, then this one's writes."""
+        with self.lock:
+            version = self.db.execute("PRAGMA data_version").fetchone()[0]
+            return int(version), self.db.conn.total_changes
+
     def chunks_by_ids(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         ids = list(ids)
         out: dict[int, StoredChunk] = {}
@@ -211,6 +217,22 @@ class Store:
             with self.lock:
                 rows = self.db.execute(f"{CHUNK_SELECT} WHERE c.id IN ({marks})", part).fetchall()
             out.update({r[0]: StoredChunk(*r) for r in rows})
+        return out
+
+    def chunk_dates_sources(self, ids: Iterable[int]) -> dict[int, tuple[str | None, str]]:
+        """Published date and publisher per chunk id, without reading the text."""
+        ids = list(ids)
+        out: dict[int, tuple[str | None, str]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            with self.lock:
+                rows = self.db.execute(
+                    "SELECT c.id, d.published, d.source FROM chunks c "
+                    f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+                    part,
+                ).fetchall()
+            out.update({r[0]: (r[1], r[2]) for r in rows})
         return out
 
     def iter_chunk_texts(self, ids: list[int], batch: int = 256) -> Iterator[list[tuple[int, str]]]:

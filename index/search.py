@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (FTS5/BM25) candidates fused by reciprocal rank.
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates fused by reciprocal rank.
 
 On top of the fusion: place names matched across spellings (the gazetteer), time intent
 ("latest", a month the question names, since:/until: filters), source filters, and a
@@ -8,7 +8,7 @@ diversity pass so the passages of one answer come from different reports.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -18,15 +18,16 @@ import numpy as np
 
 from corpus.store import Store, StoredChunk
 from index.gazetteer import Gazetteer
-from index.query import STOPWORDS, Query, content_terms, parse_query, stem
+from index.lexical import LexicalIndex, search_keys
+from index.query import STOPWORDS, Query, content_terms, parse_query
 from index.vectors import VectorIndex
 
 Mode = Literal["hybrid", "dense", "lexical"]
 CAPITALISED = re.compile(r"\b[A-ZА-ЯІЇЄҐЁ][\w'’-]*\w", re.UNICODE)
 RRF_K = 60
 CANDIDATES = 60
-COMMON_SHARE = 0.2  # a word in more than this share of passages is left out of BM25
 PLACE_WEIGHT = 0.3  # lexical bonus for naming an asked-about place, relative to the best BM25
+PLACE_CACHE = 200_000  # passages whose place mentions are remembered
 
 
 @dataclass
@@ -49,25 +50,10 @@ class SearchResult:
     unknown_names: list[str] = field(default_factory=list)  # names the corpus never mentions
 
 
-@lru_cache(maxsize=200_000)
-def _chunk_place_counts(chunk_id: int, text: str) -> dict[str, int]:
-    # Chunks never change under one id, so their places can be remembered.
-    counts: dict[str, int] = {}
-    for match in Gazetteer.default().find(text):
-        counts[match.place.id] = counts.get(match.place.id, 0) + 1
-    return counts
-
-
-def fts_expression(terms: Sequence[str]) -> str:
-    """An FTS5 OR-expression of quoted stems; prefix matching absorbs inflection."""
-    parts = []
-    for term in dict.fromkeys(terms):
-        cleaned = re.sub(r"[\"'’*^:()]", "", term)
-        if not cleaned:
-            continue
-        stemmed = stem(cleaned)
-        parts.append(f'"{stemmed}"*' if stemmed != cleaned or len(cleaned) > 6 else f'"{cleaned}"')
-    return " OR ".join(dict.fromkeys(parts))
+@lru_cache(maxsize=1)
+def _search_pool() -> ThreadPoolExecutor:
+    """Threads for vector searches, shared by every retriever in the process."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="vector-search")
 
 
 class Retriever:
@@ -75,7 +61,21 @@ class Retriever:
         self.store = store
         self.vectors = vectors
         self.gazetteer = Gazetteer.default()
-        self._vocab_ready = False
+        self.lexical_index = LexicalIndex(store, vectors.directory)
+        self._places: dict[int, dict[str, int]] = {}
+
+    def place_counts(self, chunk: StoredChunk) -> dict[str, int]:
+        """Mentions per place in a passage; passages never change under one id, so the
+        counts are remembered and a known passage need not even be read again."""
+        counts = self._places.get(chunk.id)
+        if counts is None:
+            if len(self._places) >= PLACE_CACHE:
+                self._places.clear()
+            counts = {}
+            for match in self.gazetteer.find(chunk.text):
+                counts[match.place.id] = counts.get(match.place.id, 0) + 1
+            self._places[chunk.id] = counts
+        return counts
 
     def search(
         self, question: str | Query, k: int = 8, mode: Mode = "hybrid", diverse: bool = True
@@ -85,21 +85,28 @@ class Retriever:
         qvec = None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
+        # With filters, draw more candidates and drop those outside the filters before any
+        # passage text is read.
         pool = CANDIDATES * (4 if query.has_filters else 1)
-        # Dense and lexical run in turn: overlapping them in threads measured slower on two
-        # cores (GIL contention; see docs/benchmarks.md).
+        pending: Future[list[tuple[int, float]]] | None = None
         if mode in ("hybrid", "dense") and query.text.strip():
             qvec = self.vectors.embedder.encode_queries([query.text])[0]
-            dense = self.vectors.search(qvec, pool)
+            # FAISS releases the GIL while it scans, so the lexical side runs beside it.
+            pending = _search_pool().submit(self.vectors.search, qvec, pool)
+        chunks: dict[int, StoredChunk] = {}
         if mode in ("hybrid", "lexical"):
-            lexical = self.lexical(query, places, pool)
-        chunks = self.store.chunks_by_ids({cid for cid, _ in dense} | {cid for cid, _ in lexical})
+            lexical = self.lexical(query, places, pool, chunks)
+        unknown = self.unknown_names(query.text)
+        if pending is not None:
+            dense = self._within_filters(query, pending.result(), CANDIDATES)
+        wanted = {cid for cid, _ in dense} | {cid for cid, _ in lexical}
+        chunks.update(self.store.chunks_by_ids(wanted - chunks.keys()))
         hits = self._fuse(query, places, chunks, dense, lexical)
         hits = [h for h in hits if _passes_filters(h.chunk, query)]
         hits.sort(key=lambda h: h.score, reverse=True)
         if diverse:
             hits = diversify(hits, limit=k)
-        return SearchResult(query, hits[:k], qvec, places, self.unknown_names(query.text))
+        return SearchResult(query, hits[:k], qvec, places, unknown)
 
     def query_places(self, text: str) -> set[str]:
         """Places a question names; a lone capitalised name counts even without context."""
@@ -116,6 +123,7 @@ class Retriever:
         A question about something the corpus never mentions (HIMARS, Eurovision) should
         be refused even when its other words look like the war reporting we hold.
         """
+        self.lexical_index.refresh()
         names = []
         for m in CAPITALISED.finditer(text):
             word = re.split(r"[-'’]", m.group(0))[0]  # "French-schooled": the name is "French"
@@ -124,36 +132,46 @@ class Retriever:
                 continue
             if self.gazetteer.resolve(word) is not None or not word.isascii():
                 continue  # Cyrillic inflection defeats an exact lookup; judge Latin names only
-            if not self.store.query(
-                "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1",
-                [fts_expression([word.lower()])],
-            ):
+            if not self.lexical_index.contains(search_keys([word])):
                 names.append(word)
         return names
 
-    def lexical(self, query: Query, places: set[str], limit: int) -> list[tuple[int, float]]:
+    def lexical(
+        self, query: Query, places: set[str], limit: int,
+        fetched: dict[int, StoredChunk] | None = None,
+    ) -> list[tuple[int, float]]:  # fmt: skip
         """BM25 over the question's words, plus passages naming the places it asks about.
 
         Place spellings are not ranked by BM25: a rare spelling (Красноармейск) would
         outweigh the common one (Pokrovsk) although both name the same town. Instead a
         passage earns a fixed bonus for mentioning an asked-about place, in any spelling.
+        Passages read from the store on the way are left in `fetched`.
         """
+        index = self.lexical_index
+        index.refresh()
         place_words = self._place_words(query.text) if places else set()
-        terms = self._selective([t for t in query.terms if t not in place_words])
-        scores: dict[int, float] = {}
-        ranked = self._bm25(fts_expression(terms), limit) if terms else []
+        keys = search_keys(t for t in query.terms if t not in place_words)
+        ranked = self._within_filters(query, index.bm25(keys, limit) if keys else [], CANDIDATES)
         top = max((score for _, score in ranked), default=0.0) or 1.0
-        for cid, score in ranked:
-            scores[cid] = score / top
+        scores = {cid: score / top for cid, score in ranked}
         if places:
             spellings = [sp for pid in places for sp in self.gazetteer.by_id(pid).spellings]
-            expression = fts_expression(content_terms(" ".join(spellings)))
-            # Candidates only, re-ranked by mentions below: no BM25 needed, and FTS5 can
-            # stop after the newest `limit` matches instead of scoring every one.
-            candidates = self._match_ids(expression, limit * 2)
-            texts = self.store.chunks_by_ids(set(candidates) | set(scores))
-            for cid, chunk in texts.items():
-                counts = _chunk_place_counts(cid, chunk.text)
+            # Candidates only, re-ranked by mentions below: the newest matches, unscored.
+            newest = index.newest(search_keys(content_terms(" ".join(spellings))), limit * 2)
+            newest_ranked = [(cid, 0.0) for cid in newest]
+            candidates = [
+                cid for cid, _ in self._within_filters(query, newest_ranked, 2 * CANDIDATES)
+            ]
+            wanted = list(dict.fromkeys([*scores, *sorted(candidates)]))  # ties: BM25, then id
+            texts = self.store.chunks_by_ids(c for c in wanted if c not in self._places)
+            if fetched is not None:
+                fetched.update(texts)
+            for chunk in texts.values():
+                self.place_counts(chunk)
+            for cid in wanted:
+                counts = self._places.get(cid)
+                if counts is None:  # deleted since it was found
+                    continue
                 mentions = sum(counts.get(pid, 0) for pid in places)
                 if mentions:
                     weight = PLACE_WEIGHT if ranked else 1.0  # a question that is only a place
@@ -161,54 +179,16 @@ class Retriever:
         best = sorted(scores.items(), key=lambda item: item[1], reverse=True)
         return best[:limit]
 
-    def _match_ids(self, expression: str, limit: int) -> list[int]:
-        if not expression:
-            return []
-        rows = self.store.query(
-            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
-            [expression, limit],
-        )
-        return [r["rowid"] for r in rows]
-
-    def _selective(self, terms: list[str]) -> list[str]:
-        """Drop words found in most passages: they barely move BM25 but cost the most.
-
-        Document frequencies come from FTS5's vocabulary table; the two rarest words are
-        always kept, so a question made only of common words still searches.
-        """
-        total = self.vectors.manifest.count if self.vectors.manifest else 0
-        if len(terms) <= 2 or total < 2000:
-            return terms
-        self._ensure_vocab()
-        df = {t: self._doc_frequency(stem(t)) for t in terms}
-        rare = sorted(terms, key=lambda t: df[t])
-        return [t for t in terms if df[t] <= COMMON_SHARE * total or t in rare[:2]]
-
-    def _ensure_vocab(self) -> None:
-        if not self._vocab_ready:
-            self.store.db.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
-                "USING fts5vocab(main, 'chunks_fts', 'row')"
-            )
-            self._vocab_ready = True
-
-    def _doc_frequency(self, prefix: str) -> int:
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        value = self.store.scalar(
-            "SELECT sum(doc) FROM temp.chunks_vocab WHERE term >= ? AND term < ?",
-            [prefix, upper],
-        )
-        return int(value or 0)
-
-    def _bm25(self, expression: str, limit: int) -> list[tuple[int, float]]:
-        if not expression:
-            return []
-        rows = self.store.query(
-            "SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY rank LIMIT ?",
-            [expression, limit],
-        )
-        return [(r["rowid"], -float(r["rank"])) for r in rows]
+    def _within_filters(
+        self, query: Query, ranked: list[tuple[int, float]], cap: int
+    ) -> list[tuple[int, float]]:
+        """The first `cap` ranked passages that pass the question's filters."""
+        if not query.has_filters or not ranked:
+            return ranked
+        meta = self.store.chunk_dates_sources(cid for cid, _ in ranked)
+        kept = [(cid, score) for cid, score in ranked
+                if cid in meta and _passes(*meta[cid], query)]  # fmt: skip
+        return kept[:cap]
 
     def _place_words(self, text: str) -> set[str]:
         surfaces = [m.surface for m in self.gazetteer.find(text)]
@@ -236,7 +216,7 @@ class Retriever:
                 hit.score += 1.0 / (RRF_K + rank + 1)
         newest = self.newest_date()
         for hit in hits.values():
-            hit.places = set(_chunk_place_counts(hit.chunk.id, hit.chunk.text))
+            hit.places = set(self.place_counts(hit.chunk))
             hit.score *= _boost(hit, query, places, newest)
         return list(hits.values())
 
@@ -259,14 +239,17 @@ def _boost(hit: Hit, query: Query, places: set[str], newest: str | None) -> floa
 
 
 def _passes_filters(chunk: StoredChunk, query: Query) -> bool:
-    published = (chunk.published or "")[:10]
+    return _passes(chunk.published, chunk.source, query)
+
+
+def _passes(published: str | None, source: str | None, query: Query) -> bool:
+    published = (published or "")[:10]
     if query.since and (not published or published < query.since):
         return False
     if query.until and (not published or published > query.until):
         return False
     if query.sources:
-        source = (chunk.source or "").lower()
-        return any(s.lower() in source for s in query.sources)
+        return any(s.lower() in (source or "").lower() for s in query.sources)
     return True
 
 

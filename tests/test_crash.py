@@ -239,7 +239,8 @@ def test_sigkill_during_reindex_keeps_the_previous_index(
         fresh = VectorIndex(data / "index", service.store, service.embedder)
         assert fresh.load_checked()[1].count == total
         left = sorted(p.name for p in (data / "index").iterdir())
-        assert left == sorted(["manifest.json", service.vectors.manifest.file])
+        # The lexical index's saved file sits beside the vectors; no temporary files remain.
+        assert left == sorted(["lexical.npz", "manifest.json", service.vectors.manifest.file])
     finally:
         service.close()
 
