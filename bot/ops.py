@@ -431,6 +431,7 @@ def doctor(settings: Settings, quick: bool = False) -> list[Check]:
         checks.append(_guarded("model", lambda: check_model(settings)))
     if database and database.status != "FAIL" and settings.db_path.is_file():
         checks.append(_guarded("index", lambda: check_index(settings, quick)))
+        checks.append(_guarded("lexical", lambda: check_lexical(settings)))
         if not quick:
             checks.append(_guarded("feeds", lambda: check_feeds(settings)))
     checks.append(_guarded("disk", lambda: check_disk(settings)))
@@ -611,6 +612,30 @@ def check_index(settings: Settings, quick: bool) -> tuple[Status, str]:
     large = quick and _index_bytes(vectors) > QUICK_HASH_LIMIT
     verified = "manifest checked, file too large to hash quickly" if large else "checksum ok"
     return "OK", f"{manifest.count} passages ({manifest.kind}, {verified}), built {manifest.built}"
+
+
+def check_lexical(settings: Settings) -> tuple[Status, str]:
+    """The saved BM25 index; a damaged one is rebuilt at start, so it only warns."""
+    from corpus.store import Store
+    from index.lexical import LexicalIndex, LexicalIndexProblem
+
+    with _connect(settings.db_path) as conn:
+        if _pending_migrations(conn):
+            return "WARN", "not checked while migrations are pending (see database)"
+    store = Store(settings.db_path)
+    try:
+        index = LexicalIndex(store, settings.index_dir)
+        stored = store.scalar("SELECT count(*) FROM chunks")
+        if index.path is None or not index.path.exists():
+            return "OK", f"not saved yet: read from the {stored} stored passages at start"
+        try:
+            index.read_saved()
+        except LexicalIndexProblem as problem:
+            return "WARN", f"{problem}: rebuilt from the store at the next start"
+        newer = store.scalar("SELECT count(*) FROM chunks WHERE id > ?", [index.max_id])
+        return "OK", f"{index.count()} passages saved, {newer} stored since (read at start)"
+    finally:
+        store.close()
 
 
 def _read_index(vectors: VectorIndex, quick: bool) -> Manifest:

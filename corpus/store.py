@@ -202,6 +202,22 @@ class Store:
         with self.lock:
             return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()]
 
+    def chunk_count(self) -> int:
+        return int(self.scalar("SELECT count(*) FROM chunks") or 0)
+
+    def last_chunk_id_assigned(self) -> int:
+        """The highest chunk id ever given out; ids are never reused, even after deletes."""
+        value = self.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'")
+        return int(value or 0)
+
+    def chunk_texts_after(self, chunk_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, text) of the chunks with ids above `chunk_id`, in id order."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", [chunk_id, limit]
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def change_marker(self) -> tuple[int, int]:
         """Changes since last asked: other connections' commits, then this one's writes."""
         with self.lock:

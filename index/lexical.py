@@ -178,13 +178,11 @@ class LexicalIndex:
 
     def _catch_up(self) -> None:
         started, before = time.perf_counter(), len(self.ids)
-        while rows := self.store.query(
-            "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", [self.max_id, BATCH]
-        ):
-            self._add([(r["id"], r["text"]) for r in rows])
+        while rows := self.store.chunk_texts_after(self.max_id, BATCH):
+            self._add(rows)
         if len(self.ids) > before:
             self._rebuild_delta()
-        stored = int(self.store.scalar("SELECT count(*) FROM chunks") or 0)
+        stored = self.store.chunk_count()
         if stored != self.live:
             live_ids = np.asarray(self.store.chunk_ids(), dtype=np.int64)
             self.alive &= np.isin(self.ids, live_ids)
@@ -288,7 +286,7 @@ class LexicalIndex:
         if not self.path.exists():
             return None
         try:
-            self._read(self.path)
+            self.read_saved()
         except LexicalIndexProblem as exc:
             self.words, self.vocab = [], {}
             self._reset()
@@ -297,7 +295,11 @@ class LexicalIndex:
             return notice
         return None
 
-    def _read(self, path: Path) -> None:
+    def read_saved(self) -> None:
+        """Load the saved index, or raise LexicalIndexProblem saying what is wrong with it."""
+        if self.path is None or not self.path.exists():
+            raise LexicalIndexProblem("not saved yet")
+        path = self.path
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}
@@ -319,8 +321,7 @@ class LexicalIndex:
         )  # fmt: skip
         if not consistent:
             raise LexicalIndexProblem(f"{path.name} is inconsistent")
-        assigned = self.store.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'")
-        if max_id > int(assigned or 0):
+        if max_id > self.store.last_chunk_id_assigned():
             raise LexicalIndexProblem(f"{path.name} is ahead of the store")
         self.words = words
         self.vocab = {w: i for i, w in enumerate(words)}

@@ -104,9 +104,10 @@ def test_doctor_is_all_green_on_the_sample(sample_service_dir: Path, tmp_path: P
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     names = [line.split()[1] for line in lines[:-1]]
-    assert names == ["settings", "token", "data", "database", "model", "index", "feeds", "disk"]
+    assert names == ["settings", "token", "data", "database", "model", "index", "lexical",
+                     "feeds", "disk"]  # fmt: skip
     assert all(line.startswith("OK ") for line in lines[:-1]), proc.stdout
-    assert lines[-1] == "doctor: 8 OK, 0 WARN, 0 FAIL"
+    assert lines[-1] == "doctor: 9 OK, 0 WARN, 0 FAIL"
     assert TOKEN not in proc.stdout + proc.stderr
     assert TOKEN.split(":")[1] not in proc.stdout + proc.stderr
 
@@ -114,7 +115,7 @@ def test_doctor_is_all_green_on_the_sample(sample_service_dir: Path, tmp_path: P
     assert code == 0 and report["status"] == "WARN"  # no token in this environment
     assert statuses(report) == {
         "settings": "OK", "token": "WARN", "data dir": "OK", "database": "OK",
-        "index": "OK", "disk": "OK",
+        "index": "OK", "lexical": "OK", "disk": "OK",
     }  # fmt: skip
 
 
@@ -165,7 +166,28 @@ def test_doctor_warns_on_unreachable_feeds_and_a_stale_index(sample_service: Ser
     assert sample_service.ingest([str(settings.data_dir.parent / "new")]).ok
     checks = {c.name: c for c in ops.doctor(settings, quick=True)}
     assert checks["index"].status == "WARN" and "sectorbot reindex" in checks["index"].detail
+    assert checks["lexical"].status == "OK" and "2 stored since" in checks["lexical"].detail
     assert ops.worst(checks.values()) == "WARN"
+
+
+def test_doctor_warns_on_a_damaged_lexical_index_and_changes_nothing(
+    sample_service_dir: Path, tmp_path: Path
+) -> None:
+    data = sample_copy(sample_service_dir, tmp_path / "data")
+    saved = data / "index" / "lexical.npz"
+    checks = {c.name: c for c in ops.doctor(Settings(data_dir=data), quick=True)}
+    assert checks["lexical"].status == "OK" and "47 passages saved, 0 stored since" in (
+        checks["lexical"].detail
+    )
+    saved.write_bytes(saved.read_bytes()[:300])
+    damaged = saved.read_bytes()
+    checks = {c.name: c for c in ops.doctor(Settings(data_dir=data), quick=True)}
+    assert checks["lexical"].status == "WARN"
+    assert (
+        checks["lexical"].detail
+        == "lexical.npz is unreadable (BadZipFile): rebuilt from the store at the next start"
+    )
+    assert saved.read_bytes() == damaged
 
 
 def test_doctor_reports_pending_migrations_and_applies_none(tmp_path: Path) -> None:
@@ -179,6 +201,7 @@ def test_doctor_reports_pending_migrations_and_applies_none(tmp_path: Path) -> N
     assert checks["database"].status == "WARN"
     assert "1 migrations pending" in checks["database"].detail
     assert checks["index"].status == "WARN" and "not checked" in checks["index"].detail
+    assert checks["lexical"].status == "WARN" and "not checked" in checks["lexical"].detail
     assert dump(data, "_migrations", "name")[-1] != (last,)  # still pending: nothing applied
 
 
