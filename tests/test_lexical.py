@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -209,3 +210,33 @@ def test_an_unwritable_index_folder_is_logged_and_search_still_works(
     assert "could not save" in caplog.text
     assert index.bm25(search_keys(["drone"]), 5)
     assert blocker.read_text().startswith("a file")
+
+
+def test_searches_keep_working_while_another_thread_stores_and_deletes(store: Store) -> None:
+    big_store(store, 20)
+    index = LexicalIndex(store, merge_min=5)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def ask() -> None:
+        try:
+            while not done.is_set():
+                index.refresh()
+                index.bm25(search_keys(["drone", "road", "report7"]), 10)
+                index.newest(search_keys(["mine"]), 5)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    readers = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in readers:
+        thread.start()
+    for i in range(20, 60):
+        store.upsert_document(doc(i, f"report{i} drone road mine " * 3))
+        if i % 4 == 0:
+            store.delete_document(store.query("SELECT min(id) AS id FROM documents")[0]["id"])
+    done.set()
+    for thread in readers:
+        thread.join()
+    assert not errors
+    assert_same_as_fts5(index, store, search_keys(["drone", "road", "mine"]))
+    assert index.count() == store.chunk_count()
