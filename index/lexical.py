@@ -173,6 +173,8 @@ class LexicalIndex:
                 return None
             notice = None if self.loaded else self._load()
             self._catch_up()
+            if notice:
+                self.merge()  # writes a sound file over the damaged one
             self._marker = marker
             return notice
 

@@ -189,13 +189,16 @@ def test_a_damaged_or_foreign_saved_index_is_rebuilt_with_a_notice(
         LexicalIndex(foreign, tmp_path / "foreign", merge_min=10).refresh()
         foreign.close()
         path.write_bytes((tmp_path / "foreign" / "lexical.npz").read_bytes())
-    reloaded = LexicalIndex(store, folder, merge_min=10)
+    reloaded = LexicalIndex(store, folder)  # 40 passages: no merge is due on its own
     with caplog.at_level(logging.WARNING):
         notice = reloaded.refresh()
     assert notice and notice.startswith("lexical index: ") and "rebuilding" in notice
     assert "\n" not in notice
     assert reloaded.bm25(search_keys(["drone", "mine"]), 20) == expected
     assert reloaded.count() == store.scalar("SELECT count(*) FROM chunks")
+    again = LexicalIndex(store, folder)  # the damaged file was replaced
+    assert again.refresh() is None
+    assert again.bm25(search_keys(["drone", "mine"]), 20) == expected
 
 
 def test_an_unwritable_index_folder_is_logged_and_search_still_works(
