@@ -31,7 +31,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from bot.service import SAMPLE_DIR, Service
 from bot.settings import Settings
 from bot.telegram import ALLOWED_UPDATES, build_application
-from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request
+from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request, polling
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "telegram.json"
@@ -105,21 +105,12 @@ async def run(chats: int, rounds: int) -> dict[str, Any]:
                 request=loopback_request(256),
                 get_updates_request=loopback_request(1),
             )
-            async with app:
-                assert app.updater is not None
-                await app.updater.start_polling(
-                    poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES
+            async with polling(app, ALLOWED_UPDATES):
+                started = time.monotonic()
+                results = await asyncio.gather(
+                    *(one_chat(fake, chat, questions, i, rounds) for i, chat in enumerate(ids))
                 )
-                await app.start()
-                try:
-                    started = time.monotonic()
-                    results = await asyncio.gather(
-                        *(one_chat(fake, chat, questions, i, rounds) for i, chat in enumerate(ids))
-                    )
-                    wall = time.monotonic() - started
-                finally:
-                    await app.updater.stop()
-                    await app.stop()
+                wall = time.monotonic() - started
             rejected = len(fake.rejected)
         service.close()
 

@@ -28,7 +28,7 @@ from bot.service import Service
 from bot.settings import Settings
 from bot.telegram import ALLOWED_UPDATES, build_application
 from bot.telegram_alerts import AlertsRuntime, register
-from tests.fakebotapi import BOT_USERNAME, TOKEN, FakeBotAPI, loopback_request
+from tests.fakebotapi import BOT_USERNAME, TOKEN, FakeBotAPI, loopback_request, polling
 from tests.httpserver import LocalServer
 
 ADMIN, ALICE, BOB = 1001, 2001, 2002
@@ -80,15 +80,8 @@ async def bot(
         alert_ticks={"poll_tick": 3600, "send_tick": 3600},
     )
     runtime = register(app, service, settings)  # registered by build_application
-    async with app:
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
-        await app.start()
-        try:
-            yield app, runtime
-        finally:
-            await app.updater.stop()
-            await app.stop()
+    async with polling(app, ALLOWED_UPDATES):
+        yield app, runtime
 
 
 async def say(api: FakeBotAPI, chat: int, user: int, name: str, text: str) -> None:

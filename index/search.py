@@ -82,11 +82,12 @@ class Retriever:
     ) -> SearchResult:
         query = parse_query(question) if isinstance(question, str) else question
         places = self.query_places(query.text)
+        self.lexical_index.refresh()  # BM25 and the unknown-name check both read it
         qvec = None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         # With filters, draw more candidates and drop those outside the filters before any
-        # passage text is read.
+        # passage text is read: every candidate list below is already within the filters.
         pool = CANDIDATES * (4 if query.has_filters else 1)
         pending: Future[list[tuple[int, float]]] | None = None
         if mode in ("hybrid", "dense") and query.text.strip():
@@ -102,7 +103,6 @@ class Retriever:
         wanted = {cid for cid, _ in dense} | {cid for cid, _ in lexical}
         chunks.update(self.store.chunks_by_ids(wanted - chunks.keys()))
         hits = self._fuse(query, places, chunks, dense, lexical)
-        hits = [h for h in hits if _passes_filters(h.chunk, query)]
         hits.sort(key=lambda h: h.score, reverse=True)
         if diverse:
             hits = diversify(hits, limit=k)
@@ -123,7 +123,6 @@ class Retriever:
         A question about something the corpus never mentions (HIMARS, Eurovision) should
         be refused even when its other words look like the war reporting we hold.
         """
-        self.lexical_index.refresh()
         names = []
         for m in CAPITALISED.finditer(text):
             word = re.split(r"[-'’]", m.group(0))[0]  # "French-schooled": the name is "French"
@@ -145,10 +144,10 @@ class Retriever:
         Place spellings are not ranked by BM25: a rare spelling (Красноармейск) would
         outweigh the common one (Pokrovsk) although both name the same town. Instead a
         passage earns a fixed bonus for mentioning an asked-about place, in any spelling.
-        Passages read from the store on the way are left in `fetched`.
+        Passages read from the store on the way are left in `fetched`. `search` refreshes
+        the lexical index first.
         """
         index = self.lexical_index
-        index.refresh()
         place_words = self._place_words(query.text) if places else set()
         keys = search_keys(t for t in query.terms if t not in place_words)
         ranked = self._within_filters(query, index.bm25(keys, limit) if keys else [], CANDIDATES)
@@ -187,7 +186,7 @@ class Retriever:
             return ranked
         meta = self.store.chunk_dates_sources(cid for cid, _ in ranked)
         kept = [(cid, score) for cid, score in ranked
-                if cid in meta and _passes(*meta[cid], query)]  # fmt: skip
+                if cid in meta and _passes_filters(*meta[cid], query)]  # fmt: skip
         return kept[:cap]
 
     def _place_words(self, text: str) -> set[str]:
@@ -238,11 +237,7 @@ def _boost(hit: Hit, query: Query, places: set[str], newest: str | None) -> floa
     return factor
 
 
-def _passes_filters(chunk: StoredChunk, query: Query) -> bool:
-    return _passes(chunk.published, chunk.source, query)
-
-
-def _passes(published: str | None, source: str | None, query: Query) -> bool:
+def _passes_filters(published: str | None, source: str | None, query: Query) -> bool:
     published = (published or "")[:10]
     if query.since and (not published or published < query.since):
         return False

@@ -46,7 +46,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP as HTTP_POLICY
@@ -1299,6 +1299,25 @@ def loopback_request(connection_pool_size: int = 8, **kwargs: Any) -> Any:
     return HTTPXRequest(
         connection_pool_size=connection_pool_size, httpx_kwargs=httpx_kwargs, **kwargs
     )
+
+
+@contextlib.asynccontextmanager
+async def polling(app: Any, allowed_updates: list[str] | None = None) -> AsyncIterator[Any]:
+    """Run a built PTB ``Application`` against the fake until the block ends.
+
+    The order ``run_polling`` uses (initialize, post_init, start polling, start), which
+    ``run_polling`` itself cannot give here: it blocks and owns the event loop.
+    """
+    async with app:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=allowed_updates)
+        await app.start()
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()
 
 
 # --------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from bot.telegram import ALLOWED_UPDATES, build_application
 from bot.telegram_alerts import NOT_ALLOWED, AlertsRuntime, register
 from corpus import feedlist
 from index.gazetteer import Gazetteer
-from tests.fakebotapi import BOT_USERNAME, TOKEN, Call, FakeBotAPI, loopback_request
+from tests.fakebotapi import BOT_USERNAME, TOKEN, Call, FakeBotAPI, loopback_request, polling
 from tests.httpserver import LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,16 +160,8 @@ async def running(
         alert_ticks=options,
     )
     runtime = register(app, service, settings)  # the runtime build_application registered
-    async with app:
-        assert app.post_init is not None and app.updater is not None
-        await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
-        await app.start()
-        try:
-            yield app, runtime
-        finally:
-            await app.updater.stop()
-            await app.stop()
+    async with polling(app, ALLOWED_UPDATES):
+        yield app, runtime
 
 
 async def say(fake: FakeBotAPI, chat: int, user: int, text: str) -> Call:

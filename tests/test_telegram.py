@@ -54,6 +54,7 @@ from tests.fakebotapi import (
     FakeBotAPI,
     loopback_request,
     parse_formatted_text,
+    polling,
     utf16_len,
 )
 from tests.httpserver import LocalServer
@@ -101,17 +102,8 @@ async def running(fake: FakeBotAPI, service: Service, **changes: Any) -> AsyncIt
     app = build_application(
         service, settings, request=loopback_request(), get_updates_request=loopback_request(1)
     )
-    async with app:
-        # The order run_polling uses; post_init only runs by itself inside run_polling.
-        assert app.post_init is not None and app.updater is not None
-        await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
-        await app.start()
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
+    async with polling(app, ALLOWED_UPDATES):
+        yield app
 
 
 def state(app: Application) -> BotState:
