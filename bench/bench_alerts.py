@@ -37,8 +37,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 
-from bot import subscriptions as subs
-from bot.alerts import (
+from sectorbot.bot import subscriptions as subs
+from sectorbot.bot.alerts import (
     TOPIC_THRESHOLD,
     DocText,
     Matcher,
@@ -46,9 +46,9 @@ from bot.alerts import (
     embed_documents,
     keyword_regex,
 )
-from bot.service import SAMPLE_DIR, Service
-from bot.settings import Settings
-from index.gazetteer import Gazetteer
+from sectorbot.bot.service import SAMPLE_DIR, Service
+from sectorbot.bot.settings import Settings
+from sectorbot.index.gazetteer import Gazetteer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "alerts.json"
@@ -273,9 +273,9 @@ async def latency(chats: int, rounds: int, workdir: Path, full_stack: bool) -> d
     """Seconds from a feed change to each subscribed group's alert message."""
     from telegram import Bot
 
-    from bot.telegram import build_application
-    from bot.telegram_alerts import register
-    from corpus import feedlist
+    from sectorbot.bot.telegram import build_application
+    from sectorbot.bot.telegram_alerts import register
+    from sectorbot.corpus import feedlist
     from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request
     from tests.httpserver import LocalServer
 
@@ -306,7 +306,7 @@ async def latency(chats: int, rounds: int, workdir: Path, full_stack: bool) -> d
             await app.initialize()
             poll, bot = runtime.poll_once, app.bot
         else:
-            from bot.poller import Poller
+            from sectorbot.bot.poller import Poller
 
             poller = Poller(service)
             sender = Sender(service.store)

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from bench.corpus_gen import documents
-from corpus.ingest import ingest
-from corpus.store import Store
+from sectorbot.corpus.ingest import ingest
+from sectorbot.corpus.store import Store
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
 

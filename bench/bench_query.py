@@ -31,11 +31,11 @@ import faiss
 import numpy as np
 
 from bench.corpus_gen import PLACES, documents
-from bot.service import Service
-from bot.settings import Settings
-from index.answer import compose
-from index.lexical import LexicalIndex
-from index.vectors import build_ivf
+from sectorbot.bot.service import Service
+from sectorbot.bot.settings import Settings
+from sectorbot.index.answer import compose
+from sectorbot.index.lexical import LexicalIndex
+from sectorbot.index.vectors import build_ivf
 
 RESULTS = Path(__file__).resolve().parent / "results" / "query.json"
 POOL = 500  # passages really embedded per corpus; the others get one of their vectors + noise

@@ -28,9 +28,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bot.service import SAMPLE_DIR, Service
-from bot.settings import Settings
-from bot.telegram import ALLOWED_UPDATES, build_application
+from sectorbot.bot.service import SAMPLE_DIR, Service
+from sectorbot.bot.settings import Settings
+from sectorbot.bot.telegram import ALLOWED_UPDATES, build_application
 from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request, polling
 
 ROOT = Path(__file__).resolve().parent.parent

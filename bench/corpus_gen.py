@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterator
 from datetime import date, timedelta
 
-from corpus.models import Document
+from sectorbot.corpus.models import Document
 
 PLACES = ["Pokrovsk", "Myrnohrad", "Selydove", "Kurakhove", "Novohrodivka", "Avdiivka",
           "Ocheretyne", "Prohres", "Udachne", "Kotlyne", "Shevchenko", "Dobropillia",

@@ -23,11 +23,11 @@ from pathlib import Path
 from click.testing import CliRunner
 from telegram.ext import Application
 
-from bot.cli import cli
-from bot.service import Service
-from bot.settings import Settings
-from bot.telegram import ALLOWED_UPDATES, build_application
-from bot.telegram_alerts import AlertsRuntime, register
+from sectorbot.bot.cli import cli
+from sectorbot.bot.service import Service
+from sectorbot.bot.settings import Settings
+from sectorbot.bot.telegram import ALLOWED_UPDATES, build_application
+from sectorbot.bot.telegram_alerts import AlertsRuntime, register
 from tests.fakebotapi import BOT_USERNAME, TOKEN, FakeBotAPI, loopback_request, polling
 from tests.httpserver import LocalServer
 

@@ -39,15 +39,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.subscriptions import describe, fold, parse_stamp, stamp
-from corpus.chunking import sentence_spans
-from corpus.store import Store
-from index.gazetteer import Gazetteer
+from sectorbot.bot.subscriptions import describe, fold, parse_stamp, stamp
+from sectorbot.corpus.chunking import sentence_spans
+from sectorbot.corpus.store import Store
+from sectorbot.index.gazetteer import Gazetteer
 
 if TYPE_CHECKING:
     from telegram import Bot
 
-    from index.embedding import Embedder
+    from sectorbot.index.embedding import Embedder
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from bot.errors import SectorbotError, SettingsError
-from bot.settings import Settings, load_settings
-from corpus.errors import CorpusError
-from index.errors import IndexError_
-from index.query import QueryError
+from sectorbot.bot.errors import SectorbotError, SettingsError
+from sectorbot.bot.settings import Settings, load_settings
+from sectorbot.corpus.errors import CorpusError
+from sectorbot.index.errors import IndexError_
+from sectorbot.index.query import QueryError
 
 DOMAIN_ERRORS = (SectorbotError, CorpusError, IndexError_, QueryError)
 
@@ -23,7 +23,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _service(ctx: click.Context) -> Any:
-    from bot.service import Service
+    from sectorbot.bot.service import Service
 
     if "service" not in ctx.obj:
         ctx.obj["service"] = Service(_settings(ctx))
@@ -71,7 +71,7 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
-    from bot.logs import configure
+    from sectorbot.bot.logs import configure
 
     configure(settings.log_level, settings.log_format)
 
@@ -120,7 +120,7 @@ def reindex(ctx: click.Context, full: bool) -> None:
 @click.pass_context
 def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
     """Answer one question from the corpus, with sources."""
-    from bot.render import render_text
+    from sectorbot.bot.render import render_text
 
     service = _ready_service(ctx)
     answer = service.ask(" ".join(question))
@@ -156,7 +156,7 @@ def search(ctx: click.Context, query: tuple[str, ...], k: int, mode: str) -> Non
 @click.pass_context
 def chat(ctx: click.Context) -> None:
     """Ask questions in the terminal (an empty line or Ctrl-D ends)."""
-    from bot.terminal import run_terminal_chat
+    from sectorbot.bot.terminal import run_terminal_chat
 
     run_terminal_chat(_ready_service(ctx))
 
@@ -172,12 +172,12 @@ def run(ctx: click.Context) -> None:
         click.echo(f"sample corpus: {loaded.summary()}", err=True)
     service = _ready_service(ctx)
     if settings.telegram_bot_token:
-        from bot.telegram import run_bot
+        from sectorbot.bot.telegram import run_bot
 
         run_bot(service)
         return
     click.echo("No TELEGRAM_BOT_TOKEN set: starting the terminal chat.", err=True)
-    from bot.terminal import run_terminal_chat
+    from sectorbot.bot.terminal import run_terminal_chat
 
     run_terminal_chat(service)
 
@@ -189,7 +189,7 @@ def run(ctx: click.Context) -> None:
 @click.pass_context
 def eval_(ctx: click.Context, questions: Path, as_json: bool, show_misses: bool) -> None:
     """Recall@1, recall@5, MRR and abstention accuracy: hybrid vs BM25-only vs dense-only."""
-    from index.evaluate import evaluate, format_table, load_questions
+    from sectorbot.index.evaluate import evaluate, format_table, load_questions
 
     service = _ready_service(ctx)
     report = evaluate(service, load_questions(questions))
@@ -221,7 +221,7 @@ def _register_plugins() -> None:
     """Commands that live in their own modules (operations, feeds and alerts)."""
     import importlib
 
-    for name in ("bot.cli_ops", "bot.cli_feeds"):
+    for name in ("sectorbot.bot.cli_ops", "sectorbot.bot.cli_feeds"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
-from corpus import feedlist
+from sectorbot.corpus import feedlist
 
 
 def _service(ctx: click.Context) -> Any:
-    from bot.cli import _service as service_of
+    from sectorbot.bot.cli import _service as service_of
 
     return service_of(ctx)
 
@@ -46,7 +46,7 @@ def feeds_add(ctx: click.Context, url: str) -> None:
 @click.pass_context
 def feeds_list(ctx: click.Context) -> None:
     """The feeds followed, with their last poll, last error and next poll."""
-    from bot.poller import feed_status
+    from sectorbot.bot.poller import feed_status
 
     rows = feed_status(_service(ctx).store)
     if not rows:
@@ -79,7 +79,7 @@ def feeds_remove(ctx: click.Context, feed_id: int) -> None:
 @click.pass_context
 def poll(ctx: click.Context, everything: bool) -> None:
     """Poll the due feeds once: store new entries, reindex, queue alerts."""
-    from bot.poller import Poller
+    from sectorbot.bot.poller import Poller
 
     service = _service(ctx)
     report = Poller(service).poll(force=everything)

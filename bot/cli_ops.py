@@ -17,9 +17,9 @@ from typing import IO, Any
 
 import click
 
-from bot import ops
-from bot.settings import Settings
-from corpus.fetch import format_size
+from sectorbot.bot import ops
+from sectorbot.bot.settings import Settings
+from sectorbot.corpus.fetch import format_size
 
 
 def register(cli: click.Group) -> None:
@@ -117,7 +117,7 @@ def import_(ctx: click.Context, source: Path, no_index: bool) -> None:
 
 
 def _service(ctx: click.Context) -> Any:
-    from bot.service import Service
+    from sectorbot.bot.service import Service
 
     service = Service(_settings(ctx))
     ctx.call_on_close(service.close)

@@ -23,15 +23,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from bot.errors import SectorbotError
-from bot.settings import TOKEN_RE, Settings
-from corpus import migrations
-from corpus.fetch import format_size, one_line
+from sectorbot.bot.errors import SectorbotError
+from sectorbot.bot.settings import TOKEN_RE, Settings
+from sectorbot.corpus import migrations
+from sectorbot.corpus.fetch import format_size, one_line
 
 if TYPE_CHECKING:
-    from bot.service import Service
-    from corpus.store import Store
-    from index.vectors import Manifest, VectorIndex
+    from sectorbot.bot.service import Service
+    from sectorbot.corpus.store import Store
+    from sectorbot.index.vectors import Manifest, VectorIndex
 
 Status = Literal["OK", "WARN", "FAIL"]
 STATUS_ORDER: dict[Status, int] = {"OK": 0, "WARN": 1, "FAIL": 2}
@@ -314,8 +314,8 @@ def _import_record(store: Store, record: dict[str, Any]) -> tuple[str, str]:
 
 
 def _import_document(store: Store, record: dict[str, Any]) -> str:
-    from corpus.dates import parse_date
-    from corpus.models import Document
+    from sectorbot.corpus.dates import parse_date
+    from sectorbot.corpus.models import Document
 
     text = _text_field(record, "text")
     if not text.strip():
@@ -566,8 +566,8 @@ def _pending_migrations(conn: sqlite3.Connection) -> list[str]:
 
 
 def check_model(settings: Settings) -> tuple[Status, str]:
-    from index.embedding import get_embedder
-    from index.errors import IndexError_
+    from sectorbot.index.embedding import get_embedder
+    from sectorbot.index.errors import IndexError_
 
     started = time.perf_counter()
     embedder = get_embedder(
@@ -582,9 +582,9 @@ def check_model(settings: Settings) -> tuple[Status, str]:
 
 
 def check_index(settings: Settings, quick: bool) -> tuple[Status, str]:
-    from corpus.store import Store
-    from index.embedding import get_embedder
-    from index.vectors import IndexProblem, VectorIndex, fingerprint
+    from sectorbot.corpus.store import Store
+    from sectorbot.index.embedding import get_embedder
+    from sectorbot.index.vectors import IndexProblem, VectorIndex, fingerprint
 
     with _connect(settings.db_path) as conn:
         pending = _pending_migrations(conn)
@@ -616,8 +616,8 @@ def check_index(settings: Settings, quick: bool) -> tuple[Status, str]:
 
 def check_lexical(settings: Settings) -> tuple[Status, str]:
     """The saved BM25 index; a damaged one is rebuilt at start, so it only warns."""
-    from corpus.store import Store
-    from index.lexical import LexicalIndex, LexicalIndexProblem
+    from sectorbot.corpus.store import Store
+    from sectorbot.index.lexical import LexicalIndex, LexicalIndexProblem
 
     with _connect(settings.db_path) as conn:
         if _pending_migrations(conn):
@@ -640,7 +640,7 @@ def check_lexical(settings: Settings) -> tuple[Status, str]:
 
 def _read_index(vectors: VectorIndex, quick: bool) -> Manifest:
     """The manifest of a servable index, or IndexProblem saying what is wrong with it."""
-    from index.vectors import IndexProblem
+    from sectorbot.index.vectors import IndexProblem
 
     before = _mtime(vectors.manifest_path())
     try:
@@ -669,7 +669,7 @@ def _index_bytes(vectors: VectorIndex) -> int:
 
 def _light_index_check(vectors: VectorIndex) -> Manifest:
     # Without reading the vectors: a health check every minute must not hash a large file.
-    from index.vectors import IndexProblem
+    from sectorbot.index.vectors import IndexProblem
 
     manifest = vectors.read_manifest()
     if manifest.model != vectors.embedder.model_id:
@@ -720,8 +720,8 @@ FeedRow = tuple[str, str | None, str | None]  # url, etag, last_modified
 
 
 def _unreachable_feeds(settings: Settings, feeds: list[FeedRow]) -> list[str]:
-    from corpus.errors import FetchError
-    from corpus.fetch import Fetcher
+    from sectorbot.corpus.errors import FetchError
+    from sectorbot.corpus.fetch import Fetcher
 
     def probe(feed: FeedRow) -> str | None:
         url, etag, last_modified = feed

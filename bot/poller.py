@@ -23,18 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.alerts import InboxResult, Matcher, discard_inbox, process_inbox
-from bot.subscriptions import stamp
-from corpus import feedlist
-from corpus.errors import CorpusError
-from corpus.fetch import Fetcher, one_line
-from corpus.ingest import IngestReport, store_documents
-from corpus.loaders.feeds import parse_feed
+from sectorbot.bot.alerts import InboxResult, Matcher, discard_inbox, process_inbox
+from sectorbot.bot.subscriptions import stamp
+from sectorbot.corpus import feedlist
+from sectorbot.corpus.errors import CorpusError
+from sectorbot.corpus.fetch import Fetcher, one_line
+from sectorbot.corpus.ingest import IngestReport, store_documents
+from sectorbot.corpus.loaders.feeds import parse_feed
 
 if TYPE_CHECKING:
-    from bot.service import Service
-    from corpus.store import Store
-    from index.vectors import ReindexResult
+    from sectorbot.bot.service import Service
+    from sectorbot.corpus.store import Store
+    from sectorbot.index.vectors import ReindexResult
 
 log = logging.getLogger(__name__)
 

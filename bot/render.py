@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from index.answer import Answer, Source
+from sectorbot.index.answer import Answer, Source
 
 REFUSAL = (
     "I don't know: the reports I have don't cover that. "

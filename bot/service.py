@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings
-from corpus.fetch import Fetcher
-from corpus.ingest import IngestReport, ingest
-from corpus.store import Store
-from index.answer import Answer, compose
-from index.embedding import get_embedder
-from index.search import Mode, Retriever, SearchResult
-from index.vectors import Progress, ReindexResult, VectorIndex
+from sectorbot.bot.settings import Settings
+from sectorbot.corpus.fetch import Fetcher
+from sectorbot.corpus.ingest import IngestReport, ingest
+from sectorbot.corpus.store import Store
+from sectorbot.index.answer import Answer, compose
+from sectorbot.index.embedding import get_embedder
+from sectorbot.index.search import Mode, Retriever, SearchResult
+from sectorbot.index.vectors import Progress, ReindexResult, VectorIndex
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "corpus" / "sample"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.errors import SettingsError
+from sectorbot.bot.errors import SettingsError
 
 TOKEN_RE = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,64}$")
 BACKENDS = ("torch", "onnx", "onnx-int8")

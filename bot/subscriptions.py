@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from corpus.store import Store
-from index.gazetteer import Gazetteer
+from sectorbot.corpus.store import Store
+from sectorbot.index.gazetteer import Gazetteer
 
 if TYPE_CHECKING:
-    from index.embedding import Embedder
+    from sectorbot.index.embedding import Embedder
 
 Kind = Literal["place", "keyword", "topic"]
 

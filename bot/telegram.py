@@ -44,12 +44,12 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.errors import SettingsError
-from bot.logs import RedactToken
-from bot.ratelimit import SlidingWindowLimiter, Verdict
-from bot.service import Service
-from bot.settings import Settings
-from bot.telegram_render import (
+from sectorbot.bot.errors import SettingsError
+from sectorbot.bot.logs import RedactToken
+from sectorbot.bot.ratelimit import SlidingWindowLimiter, Verdict
+from sectorbot.bot.service import Service
+from sectorbot.bot.settings import Settings
+from sectorbot.bot.telegram_render import (
     clean,
     escape,
     render_about,
@@ -63,9 +63,9 @@ from bot.telegram_render import (
     safe_url,
     split_message,
 )
-from corpus import feedlist
-from index.answer import Answer
-from index.query import QueryError
+from sectorbot.corpus import feedlist
+from sectorbot.index.answer import Answer
+from sectorbot.index.query import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -698,7 +698,7 @@ def _add_alerts(
     app: Application, service: Service, settings: Settings, ticks: dict[str, float]
 ) -> None:
     """Subscriptions, feed polling and alert delivery live in their own module."""
-    from bot import telegram_alerts
+    from sectorbot.bot import telegram_alerts
 
     telegram_alerts.register(app, service, settings, **ticks)
     state = cast(BotState, app.bot_data[STATE_KEY])

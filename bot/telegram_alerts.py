@@ -21,12 +21,12 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, ContextTypes
 
-from bot import subscriptions as subs
-from bot.alerts import RETRY_BASE, Matcher, Sender, SendReport, outbox_status
-from bot.poller import Poller, PollReport, feed_status
-from bot.service import Service
-from bot.settings import Settings
-from corpus.store import Store
+from sectorbot.bot import subscriptions as subs
+from sectorbot.bot.alerts import RETRY_BASE, Matcher, Sender, SendReport, outbox_status
+from sectorbot.bot.poller import Poller, PollReport, feed_status
+from sectorbot.bot.service import Service
+from sectorbot.bot.settings import Settings
+from sectorbot.corpus.store import Store
 
 log = logging.getLogger(__name__)
 

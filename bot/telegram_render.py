@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.render import REFUSAL
-from index.answer import Answer, Source
+from sectorbot.bot.render import REFUSAL
+from sectorbot.index.answer import Answer, Source
 
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units of the text as shown
 TITLE_SHORT = 90

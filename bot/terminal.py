@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from bot.render import render_documents, render_text
+from sectorbot.bot.render import render_documents, render_text
 
 HELP = """Ask anything about the Pokrovsk sector. Commands:
   /sources [query]   reports I have (matching a query, or the newest)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from corpus.models import Chunk
+from sectorbot.corpus.models import Chunk
 
 TARGET_WORDS = 200
 MAX_WORDS = 250

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from corpus import migrations
-from corpus.store import Store
+from sectorbot.corpus import migrations
+from sectorbot.corpus.store import Store
 
 MAX_URL_LENGTH = 2000
 

@@ -7,7 +7,7 @@ from types import TracebackType
 
 import httpx
 
-from corpus.errors import FetchError
+from sectorbot.corpus.errors import FetchError
 
 DEFAULT_USER_AGENT = "sectorbot/0.1 (+https://github.com/sectorbot)"
 MAX_REDIRECTS = 5

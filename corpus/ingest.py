@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from corpus import migrations
-from corpus.fetch import Fetcher
-from corpus.loaders import iter_targets, load
-from corpus.models import Document, ItemError
-from corpus.store import Store
+from sectorbot.corpus import migrations
+from sectorbot.corpus.fetch import Fetcher
+from sectorbot.corpus.loaders import iter_targets, load
+from sectorbot.corpus.models import Document, ItemError
+from sectorbot.corpus.store import Store
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]

@@ -16,10 +16,10 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from corpus import migrations
-from corpus.chunking import chunk_text, word_count
-from corpus.models import Chunk, Document
-from corpus.urls import canonical_url
+from sectorbot.corpus import migrations
+from sectorbot.corpus.chunking import chunk_text, word_count
+from sectorbot.corpus.models import Chunk, Document
+from sectorbot.corpus.urls import canonical_url
 
 Status = Literal["added", "updated", "unchanged"]
 META_FIELDS = ("url", "title", "source", "author", "published", "lang")

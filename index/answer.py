@@ -11,10 +11,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from corpus.chunking import sentence_spans
-from index.gazetteer import place_ids
-from index.query import STOPWORDS, content_terms, stem
-from index.search import Hit, SearchResult
+from sectorbot.corpus.chunking import sentence_spans
+from sectorbot.index.gazetteer import place_ids
+from sectorbot.index.query import STOPWORDS, content_terms, stem
+from sectorbot.index.search import Hit, SearchResult
 
 # Calibrated on tests/eval/sample_questions.jsonl (see docs/quality.md).
 MIN_CONFIDENCE = 0.36

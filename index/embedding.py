@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.errors import IndexError_
+from sectorbot.index.errors import IndexError_
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -98,7 +98,7 @@ class Embedder:
             if self.backend == "torch":
                 model = SentenceTransformer(path, device="cpu")
             else:
-                from index.onnx_backend import load_onnx_model
+                from sectorbot.index.onnx_backend import load_onnx_model
 
                 model = load_onnx_model(path, self.backend)
         except IndexError_:

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from corpus.urls import canonical_url
-from index.answer import compose
+from sectorbot.corpus.urls import canonical_url
+from sectorbot.index.answer import compose
 
 MODES = ("hybrid", "lexical", "dense")
 LABELS = {"hybrid": "hybrid", "lexical": "BM25-only", "dense": "dense-only"}

@@ -31,8 +31,8 @@ from zipfile import BadZipFile
 
 import numpy as np
 
-from corpus.store import Store
-from index.query import stem
+from sectorbot.corpus.store import Store
+from sectorbot.index.query import stem
 
 log = logging.getLogger(__name__)
 

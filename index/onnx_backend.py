@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.errors import IndexError_
+from sectorbot.index.errors import IndexError_
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -16,11 +16,11 @@ from typing import Literal
 
 import numpy as np
 
-from corpus.store import Store, StoredChunk
-from index.gazetteer import Gazetteer
-from index.lexical import LexicalIndex, search_keys
-from index.query import STOPWORDS, Query, content_terms, parse_query
-from index.vectors import VectorIndex
+from sectorbot.corpus.store import Store, StoredChunk
+from sectorbot.index.gazetteer import Gazetteer
+from sectorbot.index.lexical import LexicalIndex, search_keys
+from sectorbot.index.query import STOPWORDS, Query, content_terms, parse_query
+from sectorbot.index.vectors import VectorIndex
 
 Mode = Literal["hybrid", "dense", "lexical"]
 CAPITALISED = re.compile(r"\b[A-ZА-ЯІЇЄҐЁ][\w'’-]*\w", re.UNICODE)

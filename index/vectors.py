@@ -24,8 +24,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from corpus.store import Store
-from index.embedding import Embedder
+from sectorbot.corpus.store import Store
+from sectorbot.index.embedding import Embedder
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1

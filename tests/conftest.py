@@ -30,14 +30,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def settings(isolated_env: Path):
-    from bot.settings import load_settings
+    from sectorbot.bot.settings import load_settings
 
     return load_settings(dotenv=None)
 
 
 @pytest.fixture
 def store(isolated_env: Path) -> Iterator:
-    from corpus.store import Store
+    from sectorbot.corpus.store import Store
 
     s = Store(isolated_env / "test.db")
     yield s
@@ -47,8 +47,8 @@ def store(isolated_env: Path) -> Iterator:
 @pytest.fixture(scope="session")
 def sample_service_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory holding the sample corpus and its index, built once per session."""
-    from bot.service import Service
-    from bot.settings import Settings
+    from sectorbot.bot.service import Service
+    from sectorbot.bot.settings import Settings
 
     data = tmp_path_factory.mktemp("sample-data")
     service = Service(Settings(data_dir=data))
@@ -64,8 +64,8 @@ def sample_service(sample_service_dir: Path, tmp_path: Path) -> Iterator:
     """A Service over a private copy of the sample data (tests may change it freely)."""
     import shutil
 
-    from bot.service import Service
-    from bot.settings import Settings
+    from sectorbot.bot.service import Service
+    from sectorbot.bot.settings import Settings
 
     data = tmp_path / "sample-copy"
     shutil.copytree(sample_service_dir, data)

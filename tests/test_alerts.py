@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from telegram import Bot
 from telegram.ext import Application
 
-from bot import subscriptions as subs
-from bot.alerts import (
+from sectorbot.bot import subscriptions as subs
+from sectorbot.bot.alerts import (
     MESSAGE_LIMIT,
     DocText,
     KeywordIndex,
@@ -35,13 +35,13 @@ from bot.alerts import (
     quiet_until,
     render_digest,
 )
-from bot.poller import MAX_BACKOFF, Poller, next_delay
-from bot.service import Service
-from bot.settings import Settings
-from bot.telegram import ALLOWED_UPDATES, build_application
-from bot.telegram_alerts import NOT_ALLOWED, AlertsRuntime, register
-from corpus import feedlist
-from index.gazetteer import Gazetteer
+from sectorbot.bot.poller import MAX_BACKOFF, Poller, next_delay
+from sectorbot.bot.service import Service
+from sectorbot.bot.settings import Settings
+from sectorbot.bot.telegram import ALLOWED_UPDATES, build_application
+from sectorbot.bot.telegram_alerts import NOT_ALLOWED, AlertsRuntime, register
+from sectorbot.corpus import feedlist
+from sectorbot.index.gazetteer import Gazetteer
 from tests.fakebotapi import BOT_USERNAME, TOKEN, Call, FakeBotAPI, loopback_request, polling
 from tests.httpserver import LocalServer
 
@@ -414,7 +414,7 @@ def seed_alerts(service: Service, chats: dict[int, str], docs: int = 1) -> None:
     """Chats subscribed to Myrnohrad and `docs` fresh feed documents naming it, queued."""
     for chat_id, kind in chats.items():
         subs.subscribe(service.store, None, subs.ChatRef(chat_id, kind), ALICE, "Myrnohrad")
-    from corpus.models import Document
+    from sectorbot.corpus.models import Document
 
     for n in range(docs):
         service.store.upsert_document(
@@ -454,7 +454,7 @@ async def test_429_and_500_are_retried_and_every_alert_arrives_once(
 async def test_restarts_between_steps_lose_nothing_and_repeat_nothing(
     tmp_path: Path, fake: FakeBotAPI
 ) -> None:
-    from corpus.models import Document
+    from sectorbot.corpus.models import Document
 
     settings = Settings(data_dir=tmp_path / "data")
     first = Service(settings)  # stores a feed document, then "crashes" before matching
@@ -632,7 +632,7 @@ async def test_slow_poll_does_not_block_answers(
 
 
 def test_cli_feeds_and_poll(server: LocalServer, isolated_env: Path) -> None:
-    from bot.cli import cli
+    from sectorbot.bot.cli import cli
 
     base = [entry("calm", "Calm night", "Nothing about the sector today.", server)]
     url = serve(server, base, '"1"')

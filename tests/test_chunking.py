@@ -3,7 +3,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus.chunking import MAX_WORDS, chunk_text, sentence_spans, word_count
+from sectorbot.corpus.chunking import MAX_WORDS, chunk_text, sentence_spans, word_count
 
 WORDS = st.sampled_from(
     ["Pokrovsk", "Myrnohrad", "forces", "advanced", "Покровськ", "Мирноград", "обстріл",

@@ -1,10 +1,10 @@
 import subprocess
-import sys
 from pathlib import Path
 
 import click
 
-from bot.cli import cli
+from sectorbot.bot.cli import cli
+from tests.commands import SECTORBOT
 from tests.conftest import ROOT
 
 
@@ -25,7 +25,7 @@ def test_every_command_is_in_the_readme() -> None:
 
 def test_help_lists_the_commands() -> None:
     out = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "--help"],
+        [*SECTORBOT, "--help"],
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert out.returncode == 0
@@ -39,7 +39,7 @@ def test_terminal_chat_answers_and_leaves_on_eof(sample_service_dir: Path, tmp_p
     data = tmp_path / "d"
     shutil.copytree(sample_service_dir, data)
     proc = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "--data-dir", str(data),
+        [*SECTORBOT, "--data-dir", str(data),
          "chat"],
         input="Who captured the lithium deposit near Shevchenko?\n/latest\nsince:soon x\n",
         capture_output=True, text=True, cwd=ROOT, timeout=300,

@@ -15,7 +15,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,9 +23,10 @@ from typing import Any
 
 import pytest
 
-from bot.service import Service
-from bot.settings import Settings
-from index.vectors import IndexProblem, VectorIndex, fingerprint
+from sectorbot.bot.service import Service
+from sectorbot.bot.settings import Settings
+from sectorbot.index.vectors import IndexProblem, VectorIndex, fingerprint
+from tests.commands import SECTORBOT
 from tests.conftest import SAMPLE
 
 PLACES = ["Pokrovsk", "Myrnohrad", "Selydove", "Novohrodivka", "Kurakhove", "Avdiivka",
@@ -40,7 +40,7 @@ ACTIONS = ["reported shelling near", "repelled an assault on", "mined the approa
            "moved the hospital out of"]  # fmt: skip
 WHEN = ["at dawn", "overnight", "on Monday", "in the afternoon", "after heavy rain",
         "under drone cover", "despite glide bombs", "for the third day"]  # fmt: skip
-CLI = [sys.executable, "-c", "from bot.cli import main; main()"]
+CLI = SECTORBOT
 
 
 # --- a deterministic corpus -------------------------------------------------------------------

@@ -19,8 +19,8 @@ import click
 import pytest
 import yaml
 
-from bot.cli import cli
-from bot.settings import Settings
+from sectorbot.bot.cli import cli
+from sectorbot.bot.settings import Settings
 from tests.conftest import ROOT
 
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -123,7 +123,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 def check_command(argv: list[str]) -> None:
     """argv must be `sectorbot <command> [options]` that the real click group accepts."""
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert argv[0] in scripts and scripts[argv[0]] == "bot.cli:main", argv
+    assert argv[0] in scripts and scripts[argv[0]] == "sectorbot.bot.cli:main", argv
     assert argv[1] in cli.commands, f"{argv[1]!r} is not a sectorbot command"
     command = cli.commands[argv[1]]
     # Parsing (not invoking) rejects unknown options and bad arguments.

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index import gazetteer
-from index.gazetteer import KINDS, Gazetteer, Place, PlaceMatch
+from sectorbot.index import gazetteer
+from sectorbot.index.gazetteer import KINDS, Gazetteer, Place, PlaceMatch
 
 G = Gazetteer.default()
 CYRILLIC = re.compile("[\u0400-\u04ff]")

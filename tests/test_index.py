@@ -6,12 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.service import Service
-from bot.settings import Settings
-from corpus.models import Document
-from index.embedding import family_prefixes, get_embedder
-from index.evaluate import evaluate, load_questions
-from index.vectors import IndexProblem, VectorIndex
+from sectorbot.bot.service import Service
+from sectorbot.bot.settings import Settings
+from sectorbot.corpus.models import Document
+from sectorbot.index.embedding import family_prefixes, get_embedder
+from sectorbot.index.evaluate import evaluate, load_questions
+from sectorbot.index.vectors import IndexProblem, VectorIndex
+from tests.commands import SECTORBOT
 from tests.conftest import ROOT
 
 QUESTIONS = ROOT / "tests" / "eval" / "sample_questions.jsonl"
@@ -23,7 +24,8 @@ def cited_ids(answer: object) -> list[str | None]:
 
 def test_cli_help_does_not_import_the_model_stack() -> None:
     code = (
-        "import sys; from bot.cli import cli; print(sorted(m for m in sys.modules if m in "
+        "import sys; from sectorbot.bot.cli import cli; "
+        "print(sorted(m for m in sys.modules if m in "
         "('torch', 'sentence_transformers', 'transformers', 'faiss')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -185,7 +187,7 @@ def test_cli_ask_repairs_a_deleted_index(sample_service_dir: Path, tmp_path: Pat
     (data / "index").mkdir()
     (data / "index" / "manifest.json").write_text("{not json")
     proc = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "--data-dir", str(data),
+        [*SECTORBOT, "--data-dir", str(data),
          "ask", "--json", "Who captured the lithium deposit near Shevchenko?"],
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip

@@ -1,11 +1,11 @@
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from corpus.fetch import Fetcher
-from corpus.ingest import ingest
-from corpus.store import Store
+from sectorbot.corpus.fetch import Fetcher
+from sectorbot.corpus.ingest import ingest
+from sectorbot.corpus.store import Store
+from tests.commands import SECTORBOT
 from tests.conftest import ROOT, SAMPLE
 from tests.httpserver import LocalServer
 
@@ -88,7 +88,7 @@ def test_sample_corpus_ingests_cleanly(store: Store) -> None:
 def test_cli_ingest_twice_reports_unchanged(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-c", "from bot.cli import main; main()", "--data-dir",
+            [*SECTORBOT, "--data-dir",
              str(tmp_path / "d"), "ingest", "--no-index", *args],
             capture_output=True, text=True, cwd=ROOT,
         )  # fmt: skip

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus.models import Document
-from corpus.store import Store
-from index import lexical
-from index.lexical import LexicalIndex, search_keys
+from sectorbot.corpus.models import Document
+from sectorbot.corpus.store import Store
+from sectorbot.index import lexical
+from sectorbot.index.lexical import LexicalIndex, search_keys
 
 WORDS = ["drone", "drones", "strike", "strikes", "pokrovsk", "myrnohrad", "assault", "shelling",
          "logistics", "road", "evacuation", "mine", "lithium", "2025", "brigade"]  # fmt: skip

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus.dates import parse_date
-from corpus.errors import FetchError
-from corpus.fetch import Fetcher
-from corpus.loaders import iter_targets, load
-from corpus.loaders.feeds import parse_feed
-from corpus.loaders.html import html_to_text
-from corpus.models import Document, ItemError
+from sectorbot.corpus.dates import parse_date
+from sectorbot.corpus.errors import FetchError
+from sectorbot.corpus.fetch import Fetcher
+from sectorbot.corpus.loaders import iter_targets, load
+from sectorbot.corpus.loaders.feeds import parse_feed
+from sectorbot.corpus.loaders.html import html_to_text
+from sectorbot.corpus.models import Document, ItemError
 from tests.httpserver import LocalServer
 
 MAX = 20_000_000

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import configure
+from sectorbot.bot.logs import configure
 
 # Shaped like a real token (digits, a colon, 35 characters) but not one.
 TOKEN = "7012345678:AAF3kq9ZLx0vbN_2mRtY8wPq-5sUeHjK1cD"

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot import ops
-from bot.cli import cli
-from bot.service import Service
-from bot.settings import Settings
-from corpus import migrations
-from corpus.models import Document
-from corpus.store import Store
+from sectorbot.bot import ops
+from sectorbot.bot.cli import cli
+from sectorbot.bot.service import Service
+from sectorbot.bot.settings import Settings
+from sectorbot.corpus import migrations
+from sectorbot.corpus.models import Document
+from sectorbot.corpus.store import Store
 from tests.conftest import ROOT
 from tests.httpserver import LocalServer
 from tests.test_crash import cli as cli_argv

@@ -1,11 +1,11 @@
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from bot.errors import SettingsError
-from bot.settings import load_settings
+from sectorbot.bot.errors import SettingsError
+from sectorbot.bot.settings import load_settings
+from tests.commands import SECTORBOT
 
 GOOD_TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
 
@@ -54,7 +54,7 @@ def test_valid_token_accepted() -> None:
 def test_invalid_setting_exits_2_with_one_line(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "SECTORBOT_LOG_FORMAT": "xml", "HOME": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "stats"],
+        [*SECTORBOT, "stats"],
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
         capture_output=True,
         text=True,

@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from corpus import migrations
-from corpus.models import Document
-from corpus.store import Store
-from corpus.urls import canonical_url
+from sectorbot.corpus import migrations
+from sectorbot.corpus.models import Document
+from sectorbot.corpus.store import Store
+from sectorbot.corpus.urls import canonical_url
 
 TEXT = "Russian forces advanced toward Pokrovsk along the highway. " * 40
 

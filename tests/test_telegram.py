@@ -22,10 +22,10 @@ import httpx
 import pytest
 from telegram.ext import Application
 
-from bot import telegram_alerts
-from bot.ratelimit import SlidingWindowLimiter, Verdict
-from bot.service import Service
-from bot.telegram import (
+from sectorbot.bot import telegram_alerts
+from sectorbot.bot.ratelimit import SlidingWindowLimiter, Verdict
+from sectorbot.bot.service import Service
+from sectorbot.bot.telegram import (
     ADMIN_COMMANDS,
     ALLOWED_UPDATES,
     EXPIRED,
@@ -37,16 +37,16 @@ from bot.telegram import (
     build_application,
     file_api_url,
 )
-from bot.telegram_render import (
+from sectorbot.bot.telegram_render import (
     escape,
     render_answer,
     render_sources,
     split_message,
     visible_length,
 )
-from corpus import feedlist
-from corpus.store import Store
-from index.answer import Answer, AnswerSentence, Source
+from sectorbot.corpus import feedlist
+from sectorbot.corpus.store import Store
+from sectorbot.index.answer import Answer, AnswerSentence, Source
 from tests.fakebotapi import (
     BOT_USERNAME,
     TOKEN,

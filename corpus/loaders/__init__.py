@@ -13,15 +13,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpus.errors import CorpusError, LoadError
-from corpus.fetch import Fetched, Fetcher, format_size, one_line
-from corpus.loaders.feeds import FEED_MEDIA_TYPES, parse_feed
-from corpus.loaders.html import parse_fetched_html, parse_html
-from corpus.loaders.jsonl import parse_jsonl
-from corpus.loaders.markdown import decode_text, parse_markdown
-from corpus.loaders.pdf import parse_pdf
-from corpus.loaders.telegram_export import parse_telegram_json
-from corpus.models import Document, ItemError
+from sectorbot.corpus.errors import CorpusError, LoadError
+from sectorbot.corpus.fetch import Fetched, Fetcher, format_size, one_line
+from sectorbot.corpus.loaders.feeds import FEED_MEDIA_TYPES, parse_feed
+from sectorbot.corpus.loaders.html import parse_fetched_html, parse_html
+from sectorbot.corpus.loaders.jsonl import parse_jsonl
+from sectorbot.corpus.loaders.markdown import decode_text, parse_markdown
+from sectorbot.corpus.loaders.pdf import parse_pdf
+from sectorbot.corpus.loaders.telegram_export import parse_telegram_json
+from sectorbot.corpus.models import Document, ItemError
 
 __all__ = ["EXTENSION_KINDS", "is_url", "iter_targets", "load", "sniff"]
 

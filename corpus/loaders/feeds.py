@@ -16,12 +16,12 @@ from typing import Any
 
 import feedparser
 
-from corpus.dates import parse_date
-from corpus.errors import CorpusError
-from corpus.fetch import Fetcher, one_line
-from corpus.loaders.html import html_to_text, parse_fetched_html
-from corpus.loaders.pdf import parse_pdf
-from corpus.models import Document, ItemError
+from sectorbot.corpus.dates import parse_date
+from sectorbot.corpus.errors import CorpusError
+from sectorbot.corpus.fetch import Fetcher, one_line
+from sectorbot.corpus.loaders.html import html_to_text, parse_fetched_html
+from sectorbot.corpus.loaders.pdf import parse_pdf
+from sectorbot.corpus.models import Document, ItemError
 
 # Below this many words an entry's own text is taken for a teaser, not the article.
 MIN_FULL_TEXT_WORDS = 80

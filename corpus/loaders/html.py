@@ -11,11 +11,11 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from corpus.dates import parse_date
-from corpus.errors import LoadError
-from corpus.fetch import Fetched
-from corpus.loaders.markdown import ref_stem
-from corpus.models import Document
+from sectorbot.corpus.dates import parse_date
+from sectorbot.corpus.errors import LoadError
+from sectorbot.corpus.fetch import Fetched
+from sectorbot.corpus.loaders.markdown import ref_stem
+from sectorbot.corpus.models import Document
 
 NO_TEXT = "no article text found"
 

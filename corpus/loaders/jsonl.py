@@ -6,10 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from corpus.dates import parse_date
-from corpus.errors import LoadError
-from corpus.fetch import one_line
-from corpus.models import Document, ItemError
+from sectorbot.corpus.dates import parse_date
+from sectorbot.corpus.errors import LoadError
+from sectorbot.corpus.fetch import one_line
+from sectorbot.corpus.models import Document, ItemError
 
 FIELDS = ("id", "title", "source", "url", "published", "lang", "text", "author")
 

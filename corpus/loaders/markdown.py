@@ -10,9 +10,9 @@ import re
 from pathlib import PurePath
 from urllib.parse import urlsplit
 
-from corpus.dates import parse_date
-from corpus.errors import LoadError
-from corpus.models import Document
+from sectorbot.corpus.dates import parse_date
+from sectorbot.corpus.errors import LoadError
+from sectorbot.corpus.models import Document
 
 FRONT_MATTER_KEYS = ("id", "title", "source", "url", "date", "lang", "author")
 BINARY = "not a text file (binary data)"

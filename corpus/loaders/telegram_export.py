@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from corpus.dates import parse_date
-from corpus.fetch import one_line
-from corpus.models import Document, ItemError
+from sectorbot.corpus.dates import parse_date
+from sectorbot.corpus.fetch import one_line
+from sectorbot.corpus.models import Document, ItemError
 
 NOT_EXPORT = "not a Telegram export (no 'messages' list)"
 TITLE_CHARS = 100
