@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
-TOKEN_RE = re.compile(r"\d{5,16}:[A-Za-z0-9_-]{30,64}")
+from sectorbot.bot.settings import TOKEN_RE
 
 
 class RedactToken(logging.Filter):

@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from sectorbot.bot.errors import SectorbotError
 from sectorbot.bot.settings import TOKEN_RE, Settings
 from sectorbot.corpus import migrations
+from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import format_size, one_line
 
 if TYPE_CHECKING:
@@ -368,7 +369,7 @@ def _import_feed(store: Store, record: dict[str, Any]) -> str:
     if not url.startswith(("http://", "https://")):
         raise LineError("feed without an http(s) url")
     row = {k: v for k, v in record.items() if k not in ("kind", "id")}
-    row.setdefault("added", migrations.now())
+    row.setdefault("added", stamp())
     return _insert_new(store, "feeds", {**row, "url": url})
 
 
@@ -470,7 +471,7 @@ def check_token(settings: Settings) -> tuple[Status, str]:
     token = settings.telegram_bot_token
     if not token:
         return "WARN", "TELEGRAM_BOT_TOKEN not set: `sectorbot run` opens the terminal chat"
-    if not TOKEN_RE.match(token):  # never echo any part of it
+    if not TOKEN_RE.fullmatch(token):  # never echo any part of it
         return "FAIL", "TELEGRAM_BOT_TOKEN is malformed"
     mode = "webhook" if settings.webhook_url else "polling"
     return "OK", f"TELEGRAM_BOT_TOKEN set and well-formed ({mode} mode)"

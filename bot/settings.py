@@ -15,7 +15,8 @@ from typing import Any
 
 from sectorbot.bot.errors import SettingsError
 
-TOKEN_RE = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,64}$")
+TOKEN_RE = re.compile(r"\d{5,16}:[A-Za-z0-9_-]{30,64}")
+"""A bot token's shape: `fullmatch` checks a setting, `sub` hides one in a log line."""
 BACKENDS = ("torch", "onnx", "onnx-int8")
 LOG_FORMATS = ("plain", "json")
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -115,7 +116,7 @@ def validate(s: Settings) -> Settings:
         raise SettingsError(f"SECTORBOT_LOG_FORMAT={s.log_format!r}: expected plain or json")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"SECTORBOT_LOG_LEVEL={s.log_level!r}: expected DEBUG, INFO, ...")
-    if s.telegram_bot_token is not None and not TOKEN_RE.match(s.telegram_bot_token):
+    if s.telegram_bot_token is not None and not TOKEN_RE.fullmatch(s.telegram_bot_token):
         raise SettingsError(
             "TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<35 characters>' from @BotFather"
         )

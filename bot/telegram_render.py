@@ -228,7 +228,7 @@ def render_ingest(report: Any, reindexed: Any | None) -> str:
 # --------------------------------------------------------------------------------- splitting
 
 # One token: a tag, a character reference, or a single character.
-_TOKEN_RE = re.compile(r"<[^<>]*>|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]{2,8});|[\s\S]")
+_PIECE_RE = re.compile(r"<[^<>]*>|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]{2,8});|[\s\S]")
 _NAMED = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"'}
 _TAG_NAME = re.compile(r"</?\s*([A-Za-z][\w-]*)")
 
@@ -255,7 +255,7 @@ def _decode(token: str) -> str:
 
 def visible_length(html_text: str) -> int:
     """How long Telegram will consider this HTML: tags dropped, entities decoded."""
-    return sum(utf16_len(_decode(t)) for t in _TOKEN_RE.findall(html_text))
+    return sum(utf16_len(_decode(t)) for t in _PIECE_RE.findall(html_text))
 
 
 def _apply(stack: list[tuple[str, str]], token: str) -> None:
@@ -282,7 +282,7 @@ def split_message(html_text: str, limit: int = MAX_MESSAGE) -> list[str]:
     """
     if visible_length(html_text) <= limit:
         return [html_text] if _decode_all(html_text).strip() else []
-    tokens = _TOKEN_RE.findall(html_text)
+    tokens = _PIECE_RE.findall(html_text)
     widths = [utf16_len(_decode(t)) for t in tokens]
     parts: list[str] = []
     stack: list[tuple[str, str]] = []
@@ -318,4 +318,4 @@ def split_message(html_text: str, limit: int = MAX_MESSAGE) -> list[str]:
 
 
 def _decode_all(html_text: str) -> str:
-    return "".join(_decode(t) for t in _TOKEN_RE.findall(html_text))
+    return "".join(_decode(t) for t in _PIECE_RE.findall(html_text))

@@ -1,12 +1,15 @@
 """One way to read the many date formats that sources use, and one way to write them.
 
-Every date the store keeps is either `YYYY-MM-DD` (the source gave only a day) or
+Every date a source gives is kept as `YYYY-MM-DD` (the source gave only a day) or
 `YYYY-MM-DDTHH:MM:SS` in UTC without an offset, so that plain string comparison sorts them.
+The store's own bookkeeping times (fetched, updated, polled, queued, sent) are `stamp()`s:
+`YYYY-MM-DDTHH:MM:SS.mmm` in UTC, one format in every table.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 
@@ -84,3 +87,14 @@ def _format_datetime(moment: datetime, original: object) -> str:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     _checked_date(moment.date(), original)
     return moment.replace(microsecond=0).isoformat()
+
+
+def stamp(seconds: float | None = None) -> str:
+    """A UTC time as the store keeps its bookkeeping times: sortable text, milliseconds."""
+    moment = datetime.fromtimestamp(time.time() if seconds is None else seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+def parse_stamp(text: str) -> float:
+    """Seconds since the epoch of a stored time (a `stamp`, or a day or second before it)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()

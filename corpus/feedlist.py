@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from sectorbot.corpus import migrations
+from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.store import Store
 
 MAX_URL_LENGTH = 2000
@@ -48,7 +48,7 @@ def add_feed(store: Store, url: str, added_by: str | None = None) -> tuple[int, 
             return feed_id, not active
         cursor = store.db.execute(
             "INSERT INTO feeds (url, added, added_by, active) VALUES (?, ?, ?, 1)",
-            [url, migrations.now(), added_by],
+            [url, stamp(), added_by],
         )
         return int(cursor.lastrowid or 0), True
 

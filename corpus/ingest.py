@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sectorbot.corpus import migrations
 from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.loaders import iter_targets, load
 from sectorbot.corpus.models import Document, ItemError
@@ -104,27 +103,12 @@ def _safe_load(
 
 
 def _start_run(store: Store, targets: list[str]) -> int:
-    with store.transaction():
-        cursor = store.db.execute(
-            "INSERT INTO ingest_runs (started, targets) VALUES (?, ?)",
-            [migrations.now(), json.dumps(targets, ensure_ascii=False)],
-        )
-    return int(cursor.lastrowid or 0)
+    return store.start_ingest_run(json.dumps(targets, ensure_ascii=False))
 
 
 def _finish_run(store: Store, run_id: int, report: IngestReport) -> None:
-    stamp = migrations.now()
+    counts = (len(report.added), len(report.updated), len(report.unchanged), len(report.failed))
     try:
-        with store.transaction():
-            store.db.execute(
-                "UPDATE ingest_runs SET finished = ?, added = ?, updated = ?, unchanged = ?, "
-                "failed = ? WHERE id = ?",
-                [stamp, len(report.added), len(report.updated), len(report.unchanged),
-                 len(report.failed), run_id],
-            )  # fmt: skip
-            store.db.conn.executemany(
-                "INSERT INTO ingest_errors (run_id, ref, reason, at) VALUES (?, ?, ?, ?)",
-                [(run_id, e.ref, e.reason, stamp) for e in report.failed],
-            )
+        store.finish_ingest_run(run_id, counts, [(e.ref, e.reason) for e in report.failed])
     except Exception as exc:  # the documents are stored; a lost run record is only logged
         log.warning("could not record ingest run %s: %s", run_id, exc)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import sqlite_utils
+
+from sectorbot.corpus.dates import stamp
 
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
@@ -147,10 +148,6 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
     db.execute("COMMIT")
 
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration the database has not seen; return the names applied."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT)")
@@ -161,7 +158,7 @@ def apply(db: sqlite_utils.Database) -> list[str]:
             continue
         with transaction(db):
             fn(db)
-            db.execute("INSERT INTO _migrations (name, applied) VALUES (?, ?)", [name, now()])
+            db.execute("INSERT INTO _migrations (name, applied) VALUES (?, ?)", [name, stamp()])
         applied.append(name)
     return applied
 
@@ -247,3 +244,20 @@ def m006_alerts(db: sqlite_utils.Database) -> None:
             INSERT OR IGNORE INTO alert_inbox (document_id, added) VALUES (new.id, new.fetched);
         END"""
     )
+
+
+@migration
+def m007_stamps_in_milliseconds(db: sqlite_utils.Database) -> None:
+    # Bookkeeping times were written to the second here and to the millisecond by alerts;
+    # one format (`dates.stamp`) keeps string comparisons between them right.
+    stamped = {
+        "documents": ("fetched", "updated"),
+        "ingest_runs": ("started", "finished"),
+        "ingest_errors": ("at",),
+        "_migrations": ("applied",),
+    }
+    for table, columns in stamped.items():
+        for column in columns:
+            db.execute(
+                f"UPDATE {table} SET {column} = {column} || '.000' WHERE length({column}) = 19"
+            )

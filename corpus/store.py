@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +18,13 @@ import sqlite_utils
 
 from sectorbot.corpus import migrations
 from sectorbot.corpus.chunking import chunk_text, word_count
+from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.models import Chunk, Document
 from sectorbot.corpus.urls import canonical_url
 
 Status = Literal["added", "updated", "unchanged"]
 META_FIELDS = ("url", "title", "source", "author", "published", "lang")
+IN_BATCH = 500  # ids in one `IN (...)` list: well below SQLite's limit on bound parameters
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,37 @@ class Store:
             row = self.db.execute(sql, list(params)).fetchone()
         return row[0] if row else None
 
+    def rows_in(
+        self, sql: str, ids: Iterable[Any], params: Sequence[Any] = (), batch: int = IN_BATCH
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Run `sql`, whose `{ids}` stands for a list of placeholders, once per batch of ids.
+
+        `params` are bound before the ids. Yields the rows of each batch as plain tuples.
+        """
+        ids = list(ids)
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            query = sql.format(ids=",".join("?" * len(part)))
+            with self.lock:
+                rows = self.db.execute(query, [*params, *part]).fetchall()
+            yield [tuple(r) for r in rows]
+
+    def execute_in(
+        self, sql: str, ids: Iterable[Any], params: Sequence[Any] = (), batch: int = IN_BATCH
+    ) -> int:
+        """Run a write whose `{ids}` stands for a list of placeholders; the rows it changed.
+
+        Call it inside `transaction()` when the batches must stand or fall together.
+        """
+        ids = list(ids)
+        changed = 0
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            query = sql.format(ids=",".join("?" * len(part)))
+            with self.lock:
+                changed += self.db.execute(query, [*params, *part]).rowcount
+        return changed
+
     # documents -------------------------------------------------------------------------
 
     def find_existing(self, doc: Document) -> dict[str, Any] | None:
@@ -134,7 +167,7 @@ class Store:
         return all((row[f] or None) == (getattr(doc, f) or None) for f in fields)
 
     def _row(self, doc: Document, digest: str) -> dict[str, Any]:
-        stamp = migrations.now()
+        now = stamp()
         return {
             "ext_id": doc.ext_id,
             "url": doc.url,
@@ -143,14 +176,14 @@ class Store:
             "source": doc.source,
             "author": doc.author,
             "published": doc.published,
-            "fetched": stamp,
+            "fetched": now,
             "lang": doc.lang,
             "content_hash": digest,
             "origin_kind": doc.origin_kind,
             "origin_ref": doc.origin_ref,
             "text": doc.text,
             "word_count": word_count(doc.text),
-            "updated": stamp,
+            "updated": now,
         }
 
     def _insert(self, doc: Document, digest: str) -> int:
@@ -165,7 +198,7 @@ class Store:
     def _update_meta(self, doc_id: int, doc: Document) -> None:
         sets = ", ".join(f"{f} = :{f}" for f in META_FIELDS)
         values = {f: getattr(doc, f) for f in META_FIELDS}
-        values.update(id=doc_id, canonical_url=canonical_url(doc.url), updated=migrations.now())
+        values.update(id=doc_id, canonical_url=canonical_url(doc.url), updated=stamp())
         self.db.execute(
             f"UPDATE documents SET {sets}, canonical_url = :canonical_url, updated = :updated "
             "WHERE id = :id",
@@ -225,41 +258,51 @@ class Store:
             return int(version), self.db.conn.total_changes
 
     def chunks_by_ids(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
-        ids = list(ids)
         out: dict[int, StoredChunk] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            with self.lock:
-                rows = self.db.execute(f"{CHUNK_SELECT} WHERE c.id IN ({marks})", part).fetchall()
+        for rows in self.rows_in(f"{CHUNK_SELECT} WHERE c.id IN ({{ids}})", ids):
             out.update({r[0]: StoredChunk(*r) for r in rows})
         return out
 
     def chunk_dates_sources(self, ids: Iterable[int]) -> dict[int, tuple[str | None, str]]:
         """Published date and publisher per chunk id, without reading the text."""
-        ids = list(ids)
+        sql = (
+            "SELECT c.id, d.published, d.source FROM chunks c "
+            "JOIN documents d ON d.id = c.document_id WHERE c.id IN ({ids})"
+        )
         out: dict[int, tuple[str | None, str]] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            with self.lock:
-                rows = self.db.execute(
-                    "SELECT c.id, d.published, d.source FROM chunks c "
-                    f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
-                    part,
-                ).fetchall()
+        for rows in self.rows_in(sql, ids):
             out.update({r[0]: (r[1], r[2]) for r in rows})
         return out
 
     def iter_chunk_texts(self, ids: list[int], batch: int = 256) -> Iterator[list[tuple[int, str]]]:
-        for i in range(0, len(ids), batch):
-            part = ids[i : i + batch]
-            marks = ",".join("?" * len(part))
-            with self.lock:
-                rows = self.db.execute(
-                    f"SELECT id, text FROM chunks WHERE id IN ({marks}) ORDER BY id", part
-                ).fetchall()
+        sql = "SELECT id, text FROM chunks WHERE id IN ({ids}) ORDER BY id"
+        for rows in self.rows_in(sql, ids, batch=batch):
             yield [(r[0], r[1]) for r in rows]
+
+    # ingest runs -----------------------------------------------------------------------
+
+    def start_ingest_run(self, targets_json: str) -> int:
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO ingest_runs (started, targets) VALUES (?, ?)", [stamp(), targets_json]
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish_ingest_run(
+        self, run_id: int, counts: tuple[int, int, int, int], errors: list[tuple[str, str]]
+    ) -> None:
+        """Record a run's end: (added, updated, unchanged, failed) and each failure's reason."""
+        now = stamp()
+        with self.transaction():
+            self.db.execute(
+                "UPDATE ingest_runs SET finished = ?, added = ?, updated = ?, unchanged = ?, "
+                "failed = ? WHERE id = ?",
+                [now, *counts, run_id],
+            )
+            self.db.conn.executemany(
+                "INSERT INTO ingest_errors (run_id, ref, reason, at) VALUES (?, ?, ?, ?)",
+                [(run_id, ref, reason, now) for ref, reason in errors],
+            )
 
     # numbers ---------------------------------------------------------------------------
 

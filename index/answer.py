@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sectorbot.corpus.chunking import sentence_spans
+from sectorbot.corpus.text import NAME_RE
 from sectorbot.index.gazetteer import place_ids
 from sectorbot.index.query import STOPWORDS, content_terms, stem
 from sectorbot.index.search import Hit, SearchResult
@@ -22,7 +23,6 @@ UNKNOWN_NAME_PENALTY = 0.2
 MAX_SOURCES = 4
 MAX_SENTENCES = 5
 MAX_SENTENCE_CHARS = 600
-NAME_RE = re.compile(r"\b[A-ZА-ЯІЇЄҐЁ][\w'’]*\w", re.UNICODE)
 CLAIM_RE = re.compile(
     r"\b(captur\w*|took|taken|seiz\w*|liberat\w*|fell to|fall of|"
     r"захопи\w*|взяли|взят\w*|освобод\w*|заня\w*|під контроль|под контроль)",

@@ -67,6 +67,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sectorbot.corpus.text import (
+    APOSTROPHES,
+    CYRILLIC_RE,
+    DASH_GAP,
+    WORD_END,
+    WORD_RE,
+    WORD_START,
+    fold,
+    literal_units,
+    trie_regex,
+)
+
 __all__ = [
     "CONTEXT_WINDOW",
     "KEYWORD_WINDOW",
@@ -89,15 +101,10 @@ CONTEXT_WINDOW = 20
 KEYWORD_WINDOW = 3
 """Words on either side within which a settlement word supports a context-needing spelling."""
 
-_APOSTROPHES = "'’‘ʼʹ`´"
 # Applied after lower-casing: one apostrophe for all variants, е for ё (keeps the length).
-_UNIFY = (("ё", "е"), *((a, "'") for a in _APOSTROPHES[1:]))
 _MARK_RE = re.compile("['\u0300\u0301]")
-_WORD_RE = re.compile(r"[^\W_]+")
-_GAP = r"(?:\s+|\s*[-‐‑‒–—―]\s*)"
 _NEXT_WORD_RE = re.compile(r"\s+([^\W_]+)(?:'(s)(?![^\W_]))?")
-_POSSESSIVE_RE = re.compile(rf"[{_APOSTROPHES}][sS]$")
-_CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
+_POSSESSIVE_RE = re.compile(rf"[{APOSTROPHES}][sS]$")
 _SPAN_LIMIT = 1000  # characters counted between a hit and an anchor place
 _NEAR_LIMIT = 160  # characters scanned on each side of a hit for nearby words
 _FAR = 1 << 30
@@ -284,7 +291,7 @@ def _add(forms: set[str], stem: str, endings: Iterable[str]) -> None:
 def _word_forms(word: str, in_phrase: bool) -> set[str]:
     """Case forms of one normalised Cyrillic word, by an ending table (see module doc)."""
     forms = {word}
-    if len(word) < (2 if in_phrase else 4) or not _CYRILLIC_RE.search(word):
+    if len(word) < (2 if in_phrase else 4) or not CYRILLIC_RE.search(word):
         return forms
     if word.endswith("ая"):  # ru feminine adjective: Великая
         _add(forms, word[:-2], ("ая", "ой", "ую", "ою"))
@@ -322,23 +329,12 @@ def _word_forms(word: str, in_phrase: bool) -> set[str]:
     return forms
 
 
-def _lowered(text: str) -> str:
-    """Lower-cased text of the same length, with apostrophes unified and ё as е."""
-    low = text.lower()
-    if len(low) != len(text):  # a few letters (İ) lower-case to two characters: keep them
-        low = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
-    for old, new in _UNIFY:
-        if old in low:
-            low = low.replace(old, new)
-    return low
-
-
 class _Normalised:
     """A text lower-cased, without in-word apostrophes and stress marks, mapped back to the
     original offsets."""
 
     def __init__(self, text: str) -> None:
-        low = _lowered(text)
+        low = fold(text)
         self.dropped: list[int] = []
         if _MARK_RE.search(low):
             keep: list[str] = []
@@ -360,17 +356,17 @@ class _Normalised:
 
     def words_before(self, pos: int, count: int) -> list[str]:
         """Up to ``count`` words ending before ``pos``."""
-        return _WORD_RE.findall(self.text, max(0, pos - _NEAR_LIMIT), pos)[-count:]
+        return WORD_RE.findall(self.text, max(0, pos - _NEAR_LIMIT), pos)[-count:]
 
     def words_after(self, pos: int, count: int) -> list[str]:
         """Up to ``count`` words starting at or after ``pos``."""
-        return _WORD_RE.findall(self.text, pos, pos + _NEAR_LIMIT)[:count]
+        return WORD_RE.findall(self.text, pos, pos + _NEAR_LIMIT)[:count]
 
     def words_between(self, start: int, end: int) -> int:
         """How many words lie in ``[start, end)``; far spans count as :data:`_FAR`."""
         if end - start > _SPAN_LIMIT:
             return _FAR
-        return len(_WORD_RE.findall(self.text, start, end))
+        return len(WORD_RE.findall(self.text, start, end))
 
 
 def _inner_apostrophe(low: str, i: int) -> bool:
@@ -382,7 +378,7 @@ def _inner_apostrophe(low: str, i: int) -> bool:
 
 def _words(text: str) -> list[str]:
     """Normalised words of a spelling or a query."""
-    return _WORD_RE.findall(_Normalised(text).text)
+    return WORD_RE.findall(_Normalised(text).text)
 
 
 def _surface_keys(spelling: str) -> set[tuple[str, ...]]:
@@ -390,7 +386,7 @@ def _surface_keys(spelling: str) -> set[tuple[str, ...]]:
     words = _words(spelling)
     if not words:
         return set()
-    if not any(_CYRILLIC_RE.search(w) for w in words):
+    if not any(CYRILLIC_RE.search(w) for w in words):
         return {tuple(words)}
     in_phrase = len(words) > 1
     options = [sorted(_word_forms(w, in_phrase)) for w in words]
@@ -398,30 +394,14 @@ def _surface_keys(spelling: str) -> set[tuple[str, ...]]:
 
 
 def _trie_regex(keys: Iterable[tuple[str, ...]]) -> str:
-    """One regular expression matching every key, shaped as a trie of characters."""
-    gap, end = "\x00", "\x01"
-    root: dict[str, Any] = {}
+    """One regular expression matching every key (a tuple of words), as a trie of characters."""
+    entries = []
     for key in keys:
-        node = root
-        for units in (key[0], *((gap, *w) for w in key[1:])):
-            for unit in units:
-                node = node.setdefault(unit, {})
-        node[end] = {}
-
-    def pattern(node: dict[str, Any]) -> str:
-        branches = [
-            (_GAP if unit == gap else re.escape(unit)) + pattern(child)
-            for unit, child in sorted(node.items())
-            if unit != end
-        ]
-        if not branches:
-            return ""
-        if len(branches) == 1 and end not in node:
-            return branches[0]
-        body = "(?:" + "|".join(branches) + ")"
-        return body + "?" if end in node else body
-
-    return r"(?<![^\W_])" + pattern(root) + r"(?![^\W_])"
+        units = literal_units(key[0])
+        for word in key[1:]:
+            units += [DASH_GAP, *literal_units(word)]
+        entries.append((units, ""))
+    return WORD_START + trie_regex(entries) + WORD_END
 
 
 class Gazetteer:
@@ -528,7 +508,7 @@ class Gazetteer:
         if hit.isalnum():  # the common case: a one-word name
             spans = [(hit, len(hit))]
         else:
-            spans = [(m.group(), m.end()) for m in _WORD_RE.finditer(hit)]
+            spans = [(m.group(), m.end()) for m in WORD_RE.finditer(hit)]
         capital = text[norm.original(start)].isupper()
         for length in range(len(spans), 0, -1):
             key = tuple(word for word, _ in spans[:length])

@@ -17,10 +17,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import threading
 import time
-import unicodedata
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
@@ -32,12 +30,11 @@ from zipfile import BadZipFile
 import numpy as np
 
 from sectorbot.corpus.store import Store
+from sectorbot.corpus.text import WORD_RE, fold_diacritics
 from sectorbot.index.query import stem
 
 log = logging.getLogger(__name__)
 
-TOKEN_RE = re.compile(r"[^\W_]+")
-DIACRITICS = re.compile(r"[\u0300-\u036f]")
 K1, B = 1.2, 0.75  # the BM25 constants FTS5 uses
 FORMAT = 1
 BATCH = 2000  # passages read from the store per query while catching up
@@ -47,16 +44,8 @@ SPOT_CHECKS = 32  # passages re-tokenized to check that a saved index belongs to
 Key = tuple[str, bool]  # (word or stem, match as a prefix)
 
 
-def fold(text: str) -> str:
-    """Lower case without diacritics: passages and questions are read the same way."""
-    text = text.lower()
-    if text.isascii():
-        return text
-    return DIACRITICS.sub("", unicodedata.normalize("NFD", text))
-
-
 def tokenize(text: str) -> list[str]:
-    return TOKEN_RE.findall(fold(text))
+    return WORD_RE.findall(fold_diacritics(text))
 
 
 def search_keys(terms: Iterable[str]) -> list[Key]:

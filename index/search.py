@@ -17,13 +17,13 @@ from typing import Literal
 import numpy as np
 
 from sectorbot.corpus.store import Store, StoredChunk
+from sectorbot.corpus.text import NAME_RE
 from sectorbot.index.gazetteer import Gazetteer
 from sectorbot.index.lexical import LexicalIndex, search_keys
 from sectorbot.index.query import STOPWORDS, Query, content_terms, parse_query
 from sectorbot.index.vectors import VectorIndex
 
 Mode = Literal["hybrid", "dense", "lexical"]
-CAPITALISED = re.compile(r"\b[A-ZА-ЯІЇЄҐЁ][\w'’-]*\w", re.UNICODE)
 RRF_K = 60
 CANDIDATES = 60
 PLACE_WEIGHT = 0.3  # lexical bonus for naming an asked-about place, relative to the best BM25
@@ -111,7 +111,7 @@ class Retriever:
     def query_places(self, text: str) -> set[str]:
         """Places a question names; a lone capitalised name counts even without context."""
         places = self.gazetteer.place_ids(text)
-        for word in CAPITALISED.findall(text):
+        for word in NAME_RE.findall(text):
             place = self.gazetteer.resolve(word)
             if place is not None and not place.ambiguous:
                 places.add(place.id)
@@ -124,7 +124,7 @@ class Retriever:
         be refused even when its other words look like the war reporting we hold.
         """
         names = []
-        for m in CAPITALISED.finditer(text):
+        for m in NAME_RE.finditer(text):
             word = re.split(r"[-'’]", m.group(0))[0]  # "French-schooled": the name is "French"
             first_word = text[: m.start()].strip() == ""
             if (first_word and not word.isupper()) or word.lower() in STOPWORDS or len(word) < 2:
@@ -191,7 +191,7 @@ class Retriever:
 
     def _place_words(self, text: str) -> set[str]:
         surfaces = [m.surface for m in self.gazetteer.find(text)]
-        surfaces += [w for w in CAPITALISED.findall(text) if self.gazetteer.resolve(w)]
+        surfaces += [w for w in NAME_RE.findall(text) if self.gazetteer.resolve(w)]
         return set(content_terms(" ".join(surfaces)))
 
     def _fuse(

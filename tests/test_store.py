@@ -59,6 +59,23 @@ def test_older_database_upgrades_in_place(tmp_path: Path) -> None:
     store.close()
 
 
+def test_times_written_to_the_second_gain_milliseconds(store: Store) -> None:
+    store.upsert_document(doc())
+    store.start_ingest_run("[]")
+    store.db.execute("UPDATE documents SET fetched = '2025-03-01T10:00:00', updated = '2025-03-02'")
+    store.db.execute("UPDATE ingest_runs SET started = '2025-03-01T10:00:05'")
+    store.db.execute("DELETE FROM _migrations WHERE name = 'm007_stamps_in_milliseconds'")
+    store.close()
+    again = Store(store.path)
+    row = again.query("SELECT fetched, updated FROM documents")[0]
+    # A day alone is a different kind of value and stays as it is.
+    assert row == {"fetched": "2025-03-01T10:00:00.000", "updated": "2025-03-02"}
+    assert again.scalar("SELECT started FROM ingest_runs") == "2025-03-01T10:00:05.000"
+    stamps = [r["applied"] for r in again.query("SELECT applied FROM _migrations")]
+    assert all(len(s) == len("2025-03-01T10:00:05.000") for s in stamps), stamps
+    again.close()
+
+
 def test_same_document_twice_changes_nothing(store: Store) -> None:
     assert store.upsert_document(doc())[0] == "added"
     before = store.chunk_ids()
