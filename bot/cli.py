@@ -5,57 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
+from sectorbot.bot import cli_feeds, cli_ops
+from sectorbot.bot.cli_common import bar_progress, ready_service, service_of, settings_of
 from sectorbot.bot.errors import SectorbotError, SettingsError
 from sectorbot.bot.settings import Settings, load_settings
-from sectorbot.corpus.errors import CorpusError
-from sectorbot.index.errors import IndexError_
-from sectorbot.index.query import QueryError
-
-DOMAIN_ERRORS = (SectorbotError, CorpusError, IndexError_, QueryError)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj["settings"]
-
-
-def _service(ctx: click.Context) -> Any:
-    from sectorbot.bot.service import Service
-
-    if "service" not in ctx.obj:
-        ctx.obj["service"] = Service(_settings(ctx))
-        ctx.call_on_close(ctx.obj["service"].close)
-    return ctx.obj["service"]
-
-
-def _ready_service(ctx: click.Context) -> Any:
-    """A service whose index is loaded, repaired or built, saying so in one line."""
-    service = _service(ctx)
-    notice = service.ensure_index(progress=_bar_progress("indexing"))
-    if notice:
-        click.echo(f"notice: {notice}", err=True)
-    return service
-
-
-def _bar_progress(label: str) -> Any:
-    """A tqdm progress bar on stderr for long runs, created on first use."""
-    state: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        if total < 200:
-            return
-        if "bar" not in state:
-            from tqdm import tqdm
-
-            state["bar"] = tqdm(total=total, desc=label, unit="passage", file=sys.stderr)
-        state["bar"].update(done - state["bar"].n)
-        if done >= total:
-            state["bar"].close()
-
-    return update
 
 
 @click.group()
@@ -85,7 +41,7 @@ def ingest(
     ctx: click.Context, targets: tuple[str, ...], channel: str | None, no_index: bool
 ) -> None:
     """Add files, folders, URLs and feeds to the corpus."""
-    service = _service(ctx)
+    service = service_of(ctx)
     from tqdm import tqdm
 
     bar = tqdm(desc="ingesting", unit="input", file=sys.stderr, disable=None, leave=False)
@@ -95,7 +51,7 @@ def ingest(
     for err in report.failed:
         click.echo(f"  failed: {err.ref}: {err.reason}")
     if not no_index and report.changed:
-        result = service.reindex(progress=_bar_progress("indexing"))
+        result = service.reindex(progress=bar_progress("indexing"))
         click.echo(f"index: +{result.added} -{result.removed} passages ({result.total} in all)")
     ctx.exit(1 if report.failed else 0)
 
@@ -105,8 +61,8 @@ def ingest(
 @click.pass_context
 def reindex(ctx: click.Context, full: bool) -> None:
     """Bring the vector index in step with the store."""
-    service = _service(ctx)
-    result = service.reindex(full=full, progress=_bar_progress("indexing"))
+    service = service_of(ctx)
+    result = service.reindex(full=full, progress=bar_progress("indexing"))
     kind = "full rebuild" if result.full else "incremental"
     click.echo(
         f"{kind}: +{result.added} -{result.removed} passages, {result.total} in all, "
@@ -122,7 +78,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
     """Answer one question from the corpus, with sources."""
     from sectorbot.bot.render import render_text
 
-    service = _ready_service(ctx)
+    service = ready_service(ctx)
     answer = service.ask(" ".join(question))
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -137,7 +93,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
 @click.pass_context
 def search(ctx: click.Context, query: tuple[str, ...], k: int, mode: str) -> None:
     """Ranked passages with their dense, lexical and fused scores."""
-    service = _ready_service(ctx)
+    service = ready_service(ctx)
     result = service.search(" ".join(query), k=k, mode=mode)
     for i, hit in enumerate(result.hits, 1):
         c = hit.chunk
@@ -158,19 +114,19 @@ def chat(ctx: click.Context) -> None:
     """Ask questions in the terminal (an empty line or Ctrl-D ends)."""
     from sectorbot.bot.terminal import run_terminal_chat
 
-    run_terminal_chat(_ready_service(ctx))
+    run_terminal_chat(ready_service(ctx))
 
 
 @cli.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """The main job: the Telegram bot with a token, else the terminal chat on the sample corpus."""
-    settings = _settings(ctx)
-    service = _service(ctx)
+    settings = settings_of(ctx)
+    service = service_of(ctx)
     loaded = service.ensure_sample()
     if loaded:
         click.echo(f"sample corpus: {loaded.summary()}", err=True)
-    service = _ready_service(ctx)
+    service = ready_service(ctx)
     if settings.telegram_bot_token:
         from sectorbot.bot.telegram import run_bot
 
@@ -191,7 +147,7 @@ def eval_(ctx: click.Context, questions: Path, as_json: bool, show_misses: bool)
     """Recall@1, recall@5, MRR and abstention accuracy: hybrid vs BM25-only vs dense-only."""
     from sectorbot.index.evaluate import evaluate, format_table, load_questions
 
-    service = _ready_service(ctx)
+    service = ready_service(ctx)
     report = evaluate(service, load_questions(questions))
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
@@ -208,7 +164,7 @@ def eval_(ctx: click.Context, questions: Path, as_json: bool, show_misses: bool)
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Documents, passages, index size, last ingest and reindex."""
-    service = _service(ctx)
+    service = service_of(ctx)
     numbers = service.stats()
     if as_json:
         click.echo(json.dumps(numbers, indent=2))
@@ -217,39 +173,18 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{key:16} {value if value is not None else '-'}")
 
 
-def _register_plugins() -> None:
-    """Commands that live in their own modules (operations, feeds and alerts)."""
-    import importlib
-
-    for name in ("sectorbot.bot.cli_ops", "sectorbot.bot.cli_feeds"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(cli)
-
-
-_register_plugins()
+for _module in (cli_ops, cli_feeds):
+    _module.register(cli)
 
 
 def main() -> None:
+    """The `sectorbot` command: click reports usage errors; ours are one line each."""
     try:
-        code = cli.main(standalone_mode=False, prog_name="sectorbot")
-        sys.exit(code if isinstance(code, int) else 0)
+        cli(prog_name="sectorbot")
     except SettingsError as exc:
         click.echo(f"sectorbot: invalid setting: {exc}", err=True)
         sys.exit(2)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
-    except DOMAIN_ERRORS as exc:
+    except SectorbotError as exc:
         click.echo(f"sectorbot: error: {exc}", err=True)
         sys.exit(1)
 

@@ -1,6 +1,6 @@
 """`sectorbot feeds add|list|remove` and `sectorbot poll`: the feed list and one poll round.
 
-`bot/cli.py` calls `register(cli)` when this module exists. Alerts that a poll queues are
+`bot/cli.py` calls `register(cli)`. Alerts that a poll queues are
 sent by the running bot (its send job), not by this command.
 """
 
@@ -10,13 +10,9 @@ from typing import Any
 
 import click
 
+from sectorbot.bot.cli_common import service_of
 from sectorbot.corpus import feedlist
-
-
-def _service(ctx: click.Context) -> Any:
-    from sectorbot.bot.cli import _service as service_of
-
-    return service_of(ctx)
+from sectorbot.corpus.errors import FeedError
 
 
 def register(cli: click.Group) -> None:
@@ -36,8 +32,8 @@ def feeds() -> None:
 def feeds_add(ctx: click.Context, url: str) -> None:
     """Follow a feed (RSS or Atom) by URL."""
     try:
-        feed_id, new = feedlist.add_feed(_service(ctx).store, url, added_by="cli")
-    except ValueError as exc:
+        feed_id, new = feedlist.add_feed(service_of(ctx).store, url, added_by="cli")
+    except FeedError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"feed {feed_id}: {'added' if new else 'already followed'}: {url.strip()}")
 
@@ -48,7 +44,7 @@ def feeds_list(ctx: click.Context) -> None:
     """The feeds followed, with their last poll, last error and next poll."""
     from sectorbot.bot.poller import feed_status
 
-    rows = feed_status(_service(ctx).store)
+    rows = feed_status(service_of(ctx).store)
     if not rows:
         click.echo("No feeds. Add one with: sectorbot feeds add URL")
         return
@@ -68,7 +64,7 @@ def feeds_list(ctx: click.Context) -> None:
 @click.pass_context
 def feeds_remove(ctx: click.Context, feed_id: int) -> None:
     """Stop following a feed (its documents stay in the corpus)."""
-    if not feedlist.remove_feed(_service(ctx).store, feed_id):
+    if not feedlist.remove_feed(service_of(ctx).store, feed_id):
         click.echo(f"No active feed {feed_id}.", err=True)
         ctx.exit(1)
     click.echo(f"feed {feed_id} removed")
@@ -81,7 +77,7 @@ def poll(ctx: click.Context, everything: bool) -> None:
     """Poll the due feeds once: store new entries, reindex, queue alerts."""
     from sectorbot.bot.poller import Poller
 
-    service = _service(ctx)
+    service = service_of(ctx)
     report = Poller(service).poll(force=everything)
     if report is None:  # cannot happen in a fresh process; kept for the type checker
         click.echo("another poll is running", err=True)

@@ -13,22 +13,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import click
 
 from sectorbot.bot import ops
-from sectorbot.bot.settings import Settings
+from sectorbot.bot.cli_common import service_of, settings_of
 from sectorbot.corpus.fetch import format_size
 
 
 def register(cli: click.Group) -> None:
     for command in (doctor, export, import_, backup):
         cli.add_command(command)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj["settings"]
 
 
 @click.command()
@@ -42,7 +38,7 @@ def doctor(ctx: click.Context, quick: bool, as_json: bool) -> None:
 
     One line per check, OK, WARN or FAIL; exits 1 when anything FAILs. Nothing is repaired.
     """
-    checks = ops.doctor(_settings(ctx), quick=quick)
+    checks = ops.doctor(settings_of(ctx), quick=quick)
     if as_json:
         click.echo(json.dumps(ops.report_json(checks), indent=2, ensure_ascii=False))
     else:
@@ -61,7 +57,7 @@ def doctor(ctx: click.Context, quick: bool, as_json: bool) -> None:
 @click.pass_context
 def export(ctx: click.Context, out: Path) -> None:
     """Documents, feeds and subscriptions as JSONL, from one consistent snapshot."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     with _output(out) as stream:
         counts = ops.export(settings, stream)
     where = "standard output" if str(out) == "-" else str(out)
@@ -103,7 +99,7 @@ def import_(ctx: click.Context, source: Path, no_index: bool) -> None:
     Each line that cannot go in is named with its reason and the rest still goes in
     (exit code 1 if any failed). Then the index is brought in step with the store.
     """
-    service = _service(ctx)
+    service = service_of(ctx)
     with _input(source) as lines:
         report = ops.import_lines(service, lines)
     for line in report.summary_lines():
@@ -114,14 +110,6 @@ def import_(ctx: click.Context, source: Path, no_index: bool) -> None:
         notice = service.ensure_index()
         click.echo(f"index: {notice or 'up to date'}")
     ctx.exit(1 if report.failed else 0)
-
-
-def _service(ctx: click.Context) -> Any:
-    from sectorbot.bot.service import Service
-
-    service = Service(_settings(ctx))
-    ctx.call_on_close(service.close)
-    return service
 
 
 @contextmanager
@@ -143,7 +131,7 @@ def backup(ctx: click.Context, dest: Path) -> None:
 
     The index is not copied: it is rebuilt from the database when needed.
     """
-    result = ops.backup(_settings(ctx), dest)
+    result = ops.backup(settings_of(ctx), dest)
     click.echo(
         f"backup: {result.path} ({format_size(result.size)}, {result.documents} documents, "
         f"{result.chunks} passages, {result.seconds:.1f} s)"

@@ -1,9 +1,13 @@
-"""Errors whose message is what a person sees. The CLI and the bot translate them; nothing else."""
+"""Errors of the bot side, under the one root that corpus/errors.py defines."""
 
+from sectorbot.corpus.errors import SectorbotError
 
-class SectorbotError(Exception):
-    """Something went wrong that a person can understand from one line."""
+__all__ = ["OperationError", "SectorbotError", "SettingsError"]
 
 
 class SettingsError(SectorbotError):
     """A setting is invalid; the message names it and says what is expected."""
+
+
+class OperationError(SectorbotError):
+    """An operation (backup, export, import) cannot run as asked; the message says why."""

@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from sectorbot.bot.errors import SectorbotError
+from sectorbot.bot.errors import OperationError
 from sectorbot.bot.settings import TOKEN_RE, Settings
 from sectorbot.corpus import migrations
 from sectorbot.corpus.dates import stamp
+from sectorbot.corpus.errors import InputError
 from sectorbot.corpus.fetch import format_size, one_line
 
 if TYPE_CHECKING:
@@ -59,10 +60,6 @@ DISK_FAIL_BYTES = 100_000_000
 DISK_WARN_BYTES = 1_000_000_000
 
 
-class OpsError(SectorbotError):
-    """An operation cannot run at all (no database, not an export file...)."""
-
-
 # ---------------------------------------------------------------------------------------
 # consistent copies
 
@@ -80,7 +77,7 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
 def copy_database(source: Path, dest: Path) -> None:
     """Copy a database that another process may be writing, as one consistent snapshot."""
     if not source.is_file():
-        raise OpsError(f"no database at {source}")
+        raise OperationError(f"no database at {source}")
     dest.unlink(missing_ok=True)
     with _connect(source) as src, _connect(dest) as dst:
         # pages=-1 copies every page in a single step under one read transaction, so the
@@ -106,7 +103,7 @@ def backup(settings: Settings, dest: Path) -> BackupResult:
     if dest.is_dir():
         dest = dest / f"sectorbot-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.db"
     if dest.resolve() == settings.db_path.resolve():
-        raise OpsError("the backup would overwrite the live database")
+        raise OperationError("the backup would overwrite the live database")
     dest.parent.mkdir(parents=True, exist_ok=True)
     # Write next to the target and rename: a half-written backup never has the final name.
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
@@ -127,7 +124,7 @@ def _checked_counts(path: Path) -> dict[str, int]:
     with _connect(path) as conn:
         problems = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
         if problems != ["ok"]:
-            raise OpsError(f"the copy failed its check: {one_line(problems[0])}")
+            raise OperationError(f"the copy failed its check: {one_line(problems[0])}")
         return {t: _count(conn, t) for t in ("documents", "chunks")}
 
 
@@ -223,7 +220,7 @@ def line_table(record: dict[str, Any]) -> str:
 # import
 
 
-class LineError(Exception):
+class LineError(InputError):
     """One line of an import file cannot go in; the message says why."""
 
 
@@ -256,7 +253,7 @@ def import_lines(service: Service, lines: Iterable[str | bytes]) -> ImportReport
     numbered = ((n, line) for n, line in enumerate(lines, start=1) if line.strip())
     first = next(numbered, None)
     if first is None:
-        raise OpsError("the import file is empty")
+        raise OperationError("the import file is empty")
     _check_header(first[1])
     for number, line in numbered:
         try:
@@ -277,9 +274,11 @@ def _check_header(line: str | bytes) -> None:
     except LineError:
         header = None
     if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
-        raise OpsError("line 1 is not a sectorbot export header (was the file made by export?)")
+        raise OperationError(
+            "line 1 is not a sectorbot export header (was the file made by export?)"
+        )
     if header.get("version") != EXPORT_VERSION:
-        raise OpsError(
+        raise OperationError(
             f"export format version {header.get('version')!r}; this sectorbot reads "
             f"version {EXPORT_VERSION}"
         )
@@ -568,7 +567,7 @@ def _pending_migrations(conn: sqlite3.Connection) -> list[str]:
 
 def check_model(settings: Settings) -> tuple[Status, str]:
     from sectorbot.index.embedding import get_embedder
-    from sectorbot.index.errors import IndexError_
+    from sectorbot.index.errors import SearchIndexError
 
     started = time.perf_counter()
     embedder = get_embedder(
@@ -576,7 +575,7 @@ def check_model(settings: Settings) -> tuple[Status, str]:
     )
     try:
         dim = embedder.dim
-    except IndexError_ as exc:
+    except SearchIndexError as exc:
         return "FAIL", str(exc)
     seconds = time.perf_counter() - started
     return "OK", f"{embedder.model_id} loads offline (dimension {dim}, {seconds:.1f} s)"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sectorbot.bot.alerts import InboxResult, Matcher, discard_inbox, process_inbox
 from sectorbot.bot.subscriptions import stamp
 from sectorbot.corpus import feedlist
-from sectorbot.corpus.errors import CorpusError
+from sectorbot.corpus.errors import FeedError, InputError
 from sectorbot.corpus.fetch import Fetcher, one_line
 from sectorbot.corpus.ingest import IngestReport, store_documents
 from sectorbot.corpus.loaders.feeds import parse_feed
@@ -142,7 +142,7 @@ class Poller:
                 continue  # a feed removed on purpose stays removed
             try:
                 feedlist.add_feed(self.store, url, added_by=f"file:{Path(path).name}")
-            except ValueError as exc:
+            except FeedError as exc:
                 log.warning("feeds file %s: skipping %r: %s", path, url, exc)
                 continue
             known.add(url)
@@ -207,7 +207,7 @@ class Poller:
         result = FeedResult(feed["id"], feed["url"], "unchanged")
         try:
             fetched = fetcher.fetch(feed["url"], feed["etag"], feed["last_modified"])
-        except CorpusError as exc:
+        except InputError as exc:
             return self._failed(feed, result, str(exc), now)
         if fetched is None:
             result.status = "not-modified"

@@ -64,8 +64,9 @@ from sectorbot.bot.telegram_render import (
     split_message,
 )
 from sectorbot.corpus import feedlist
+from sectorbot.corpus.errors import FeedError
 from sectorbot.index.answer import Answer
-from sectorbot.index.query import QueryError
+from sectorbot.index.errors import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -527,7 +528,7 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         feed_id, new = await asyncio.to_thread(
             feedlist.add_feed, store, url, str(user.id) if user else None
         )
-    except ValueError as exc:
+    except FeedError as exc:
         await _reply(message, f"Sorry: {escape(exc)}")
         return
     status = "Now following" if new else "Already following"

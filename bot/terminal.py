@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from sectorbot.bot.render import render_documents, render_text
+from sectorbot.index.errors import QueryError
 
 HELP = """Ask anything about the Pokrovsk sector. Commands:
   /sources [query]   reports I have (matching a query, or the newest)
@@ -43,7 +44,7 @@ def run_terminal_chat(service: Any) -> None:
             return
         try:
             reply = handle_line(service, line)
-        except ValueError as exc:  # a malformed filter such as since:yesterday
+        except QueryError as exc:  # a malformed filter such as since:yesterday
             reply = f"Sorry: {exc}"
         if reply is None:
             return

@@ -10,29 +10,30 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sectorbot.corpus.dates import stamp
+from sectorbot.corpus.errors import FeedError
 from sectorbot.corpus.store import Store
 
 MAX_URL_LENGTH = 2000
 
 
 def check_feed_url(url: str) -> str:
-    """The URL, trimmed; ValueError with a one-line reason unless it is a plain http(s) URL."""
+    """The URL, trimmed; FeedError with a one-line reason unless it is a plain http(s) URL."""
     url = url.strip()
     if not url:
-        raise ValueError("the feed URL is empty")
+        raise FeedError("the feed URL is empty")
     if len(url) > MAX_URL_LENGTH:
-        raise ValueError(f"the feed URL is longer than {MAX_URL_LENGTH} characters")
+        raise FeedError(f"the feed URL is longer than {MAX_URL_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise ValueError("a feed URL cannot contain spaces or control characters")
+        raise FeedError("a feed URL cannot contain spaces or control characters")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
-        raise ValueError("the feed URL is malformed") from None
+        raise FeedError("the feed URL is malformed") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError("a feed URL must start with http:// or https://")
+        raise FeedError("a feed URL must start with http:// or https://")
     if not parts.hostname:
-        raise ValueError("the feed URL has no host name")
+        raise FeedError("the feed URL has no host name")
     return url
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.loaders import iter_targets, load
-from sectorbot.corpus.models import Document, ItemError
+from sectorbot.corpus.models import Document, ItemFailure
 from sectorbot.corpus.store import Store
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class IngestReport:
     added: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)
-    failed: list[ItemError] = field(default_factory=list)
+    failed: list[ItemFailure] = field(default_factory=list)
     run_id: int | None = None
 
     @property
@@ -46,20 +46,20 @@ class IngestReport:
 
 
 def store_documents(
-    store: Store, items: Iterable[Document | ItemError], report: IngestReport
+    store: Store, items: Iterable[Document | ItemFailure], report: IngestReport
 ) -> None:
     """Store loaded items one transaction each, counting what happened to each."""
     for item in items:
-        if isinstance(item, ItemError):
+        if isinstance(item, ItemFailure):
             report.failed.append(item)
             continue
         if not item.text.strip():
-            report.failed.append(ItemError(item.origin_ref, "no text"))
+            report.failed.append(ItemFailure(item.origin_ref, "no text"))
             continue
         try:
             status, doc_id = store.upsert_document(item)
         except Exception as exc:  # a storage failure (disk full...) fails this item only
-            report.failed.append(ItemError(item.origin_ref, f"could not store: {exc}"))
+            report.failed.append(ItemFailure(item.origin_ref, f"could not store: {exc}"))
             continue
         getattr(report, status).append(doc_id)
 
@@ -94,12 +94,12 @@ def ingest(
 
 def _safe_load(
     ref: str, fetcher: Fetcher, max_bytes: int, channel: str | None
-) -> Iterable[Document | ItemError]:
+) -> Iterable[Document | ItemFailure]:
     """The loader's items; an unexpected loader failure becomes one error for this input."""
     try:
         yield from load(ref, fetcher, max_bytes, channel=channel)
     except Exception as exc:
-        yield ItemError(ref, f"could not load: {type(exc).__name__}: {exc}")
+        yield ItemFailure(ref, f"could not load: {type(exc).__name__}: {exc}")
 
 
 def _start_run(store: Store, targets: list[str]) -> int:

@@ -30,7 +30,7 @@ class Document:
 
 
 @dataclass(frozen=True)
-class ItemError:
+class ItemFailure:
     """One input that could not be loaded, with a one-line reason."""
 
     ref: str

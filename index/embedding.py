@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sectorbot.index.errors import IndexError_
+from sectorbot.index.errors import SearchIndexError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -101,11 +101,11 @@ class Embedder:
                 from sectorbot.index.onnx_backend import load_onnx_model
 
                 model = load_onnx_model(path, self.backend)
-        except IndexError_:
+        except SearchIndexError:
             raise
         except Exception as exc:
             first_line = str(exc).splitlines()[0] if str(exc) else ""
-            raise IndexError_(
+            raise SearchIndexError(
                 f"cannot load embedding model {self.model_name!r} ({self.backend}) offline: "
                 f"{type(exc).__name__}: {first_line}"
             ) from exc

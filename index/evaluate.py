@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sectorbot.corpus.errors import InputError
 from sectorbot.corpus.urls import canonical_url
 from sectorbot.index.answer import compose
 
@@ -25,9 +26,9 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
         try:
             item = json.loads(line)
         except ValueError as exc:
-            raise ValueError(f"{path}:{n}: not JSON ({exc})") from None
+            raise InputError(f"{path}:{n}: not JSON ({exc})") from None
         if not item.get("q") or not (item.get("ids") or item.get("unanswerable")):
-            raise ValueError(f"{path}:{n}: needs 'q' and 'ids' or 'unanswerable'")
+            raise InputError(f"{path}:{n}: needs 'q' and 'ids' or 'unanswerable'")
         questions.append(item)
     return questions
 

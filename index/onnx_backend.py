@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sectorbot.index.errors import IndexError_
+from sectorbot.index.errors import SearchIndexError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -24,7 +24,7 @@ def load_onnx_model(model_path: str, backend: str) -> SentenceTransformer:
         import onnxruntime  # noqa: F401
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise IndexError_(
+        raise SearchIndexError(
             f"SECTORBOT_EMBEDDING_BACKEND={backend} needs the onnx extra: "
             "pip install 'sectorbot[onnx]'"
         ) from None

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from sectorbot.index.errors import QueryError
+
 STOPWORDS = frozenset(
     """
     a an and are as at be been by can could did do does for from had has have how i in into
@@ -44,10 +46,6 @@ FILTER_RE = re.compile(r"\b(since|until|source):(\"[^\"]+\"|'[^']+'|\S+)", re.IG
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 MONTH_YEAR_RE = re.compile(r"\b([^\W\d_]{3,12})\.?\s+(?:of\s+)?((?:19|20)\d\d)\b", re.UNICODE)
 YEAR_RE = re.compile(r"\b(?:in|during|у|в|за)\s+((?:19|20)\d\d)\b", re.IGNORECASE)
-
-
-class QueryError(ValueError):
-    """A filter in the question is malformed (the message says which)."""
 
 
 @dataclass

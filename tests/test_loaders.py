@@ -20,7 +20,7 @@ from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.loaders import iter_targets, load
 from sectorbot.corpus.loaders.feeds import parse_feed
 from sectorbot.corpus.loaders.html import html_to_text
-from sectorbot.corpus.models import Document, ItemError
+from sectorbot.corpus.models import Document, ItemFailure
 from tests.httpserver import LocalServer
 
 MAX = 20_000_000
@@ -49,12 +49,12 @@ def docs_of(results: list) -> list[Document]:
     return [r for r in results if isinstance(r, Document)]
 
 
-def errors_of(results: list) -> list[ItemError]:
-    return [r for r in results if isinstance(r, ItemError)]
+def errors_of(results: list) -> list[ItemFailure]:
+    return [r for r in results if isinstance(r, ItemFailure)]
 
 
 def only_error(results: list) -> str:
-    assert len(results) == 1 and isinstance(results[0], ItemError), results
+    assert len(results) == 1 and isinstance(results[0], ItemFailure), results
     return results[0].reason
 
 
@@ -629,7 +629,7 @@ def test_file_over_the_limit_is_not_read(tmp_path: Path, fetcher: Fetcher) -> No
     with path.open("wb") as handle:
         handle.truncate(25_300_000)  # sparse: no need to write 25 MB
     results = run(path, fetcher, max_bytes=20_000_000)
-    assert results == [ItemError(str(path), "file is 25.3 MB, over the 20.0 MB limit")]
+    assert results == [ItemFailure(str(path), "file is 25.3 MB, over the 20.0 MB limit")]
 
 
 def test_url_failures_become_item_errors(server: LocalServer) -> None:
@@ -657,6 +657,6 @@ def test_url_failures_become_item_errors(server: LocalServer) -> None:
 def test_load_never_raises(tmp_path: Path, fetcher: Fetcher, data: bytes, ext: str) -> None:
     path = write(tmp_path / f"input{ext}", data)
     for result in run(path, fetcher):
-        assert isinstance(result, Document | ItemError)
-        if isinstance(result, ItemError):
+        assert isinstance(result, Document | ItemFailure)
+        if isinstance(result, ItemFailure):
             assert result.reason and "\n" not in result.reason

@@ -421,12 +421,12 @@ def test_bad_import_lines_are_named_and_the_rest_goes_in(tmp_path: Path) -> None
 
 
 def test_import_refuses_a_file_that_is_not_an_export(sample_service: Service) -> None:
-    with pytest.raises(ops.OpsError, match="not a sectorbot export header"):
+    with pytest.raises(ops.OperationError, match="not a sectorbot export header"):
         ops.import_lines(sample_service, ['{"id": "x", "text": "a JSONL corpus file"}'])
     newer = json.dumps({**ops.export_header({}), "version": 99})
-    with pytest.raises(ops.OpsError, match="version 99"):
+    with pytest.raises(ops.OperationError, match="version 99"):
         ops.import_lines(sample_service, [newer])
-    with pytest.raises(ops.OpsError, match="empty"):
+    with pytest.raises(ops.OperationError, match="empty"):
         ops.import_lines(sample_service, ["", "  "])
 
 
@@ -465,5 +465,5 @@ def test_backup_while_writing_is_a_whole_checked_copy(tmp_path: Path) -> None:
         conn.close()
     assert list(tmp_path.glob(".copy.db.*.tmp")) == []
 
-    with pytest.raises(ops.OpsError, match="overwrite the live database"):
+    with pytest.raises(ops.OperationError, match="overwrite the live database"):
         ops.backup(settings, data / "sectorbot.db")

@@ -45,6 +45,7 @@ from sectorbot.bot.telegram_render import (
     visible_length,
 )
 from sectorbot.corpus import feedlist
+from sectorbot.corpus.errors import FeedError
 from sectorbot.corpus.store import Store
 from sectorbot.index.answer import Answer, AnswerSentence, Source
 from tests.fakebotapi import (
@@ -255,7 +256,7 @@ def test_feedlist_add_list_remove(store: Store) -> None:
     feed_id, new = feedlist.add_feed(store, "https://example.org/rss.xml", "1001")
     assert new and feedlist.add_feed(store, "https://example.org/rss.xml") == (feed_id, False)
     for bad in ("ftp://example.org/x", "example.org/rss", "https://", "http://a b/"):
-        with pytest.raises(ValueError):
+        with pytest.raises(FeedError):
             feedlist.add_feed(store, bad)
     assert [f["url"] for f in feedlist.list_feeds(store)] == ["https://example.org/rss.xml"]
     assert feedlist.remove_feed(store, feed_id) and not feedlist.remove_feed(store, feed_id)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from sectorbot.corpus.errors import CorpusError, LoadError
+from sectorbot.corpus.errors import InputError, LoadError
 from sectorbot.corpus.fetch import Fetched, Fetcher, format_size, one_line
 from sectorbot.corpus.loaders.feeds import FEED_MEDIA_TYPES, parse_feed
 from sectorbot.corpus.loaders.html import parse_fetched_html, parse_html
@@ -21,7 +21,7 @@ from sectorbot.corpus.loaders.jsonl import parse_jsonl
 from sectorbot.corpus.loaders.markdown import decode_text, parse_markdown
 from sectorbot.corpus.loaders.pdf import parse_pdf
 from sectorbot.corpus.loaders.telegram_export import parse_telegram_json
-from sectorbot.corpus.models import Document, ItemError
+from sectorbot.corpus.models import Document, ItemFailure
 
 __all__ = ["EXTENSION_KINDS", "is_url", "iter_targets", "load", "sniff"]
 
@@ -75,7 +75,7 @@ def iter_targets(target: str) -> Iterator[str]:
 
 def load(
     target: str, fetcher: Fetcher, max_bytes: int, channel: str | None = None
-) -> Iterator[Document | ItemError]:
+) -> Iterator[Document | ItemFailure]:
     """Documents and per-item errors from ONE file or URL; never raises for bad input.
 
     `channel` is the public Telegram username used for post links of a Telegram export.
@@ -85,13 +85,13 @@ def load(
             yield from _load_url(target, fetcher, max_bytes)
         else:
             yield from _load_file(target, fetcher, max_bytes, channel)
-    except CorpusError as exc:
-        yield ItemError(target, one_line(str(exc)))
+    except InputError as exc:
+        yield ItemFailure(target, one_line(str(exc)))
     except Exception as exc:
         # A bug of ours or a library's, not the input's fault: keep the run going, but
         # leave the traceback in the log so that it gets fixed.
         log.exception("unexpected error loading %s", target)
-        yield ItemError(target, one_line(f"unexpected error: {type(exc).__name__}: {exc}"))
+        yield ItemFailure(target, one_line(f"unexpected error: {type(exc).__name__}: {exc}"))
 
 
 def sniff(head: bytes) -> str | None:
@@ -124,7 +124,7 @@ def _skip_xml_prolog(data: bytes) -> bytes:
 
 def _load_file(
     path: str, fetcher: Fetcher, max_bytes: int, channel: str | None
-) -> Iterator[Document | ItemError]:
+) -> Iterator[Document | ItemFailure]:
     size = _file_size(path)
     if size == 0:
         raise LoadError("empty file")
@@ -143,7 +143,7 @@ def _load_file(
 
 def _parse_text(
     kind: str, text: str, data: bytes, path: str, fetcher: Fetcher, channel: str | None
-) -> Iterator[Document | ItemError]:
+) -> Iterator[Document | ItemFailure]:
     if kind in ("markdown", "text"):
         yield parse_markdown(text, path, origin_kind=kind)
     elif kind == "html":
@@ -193,7 +193,7 @@ def _file_kind(path: str, head: bytes) -> str:
     raise LoadError(f"unsupported file type {shown}")
 
 
-def _load_url(url: str, fetcher: Fetcher, max_bytes: int) -> Iterator[Document | ItemError]:
+def _load_url(url: str, fetcher: Fetcher, max_bytes: int) -> Iterator[Document | ItemFailure]:
     fetched = fetcher.fetch(url)
     if fetched is None:  # only a conditional GET answers 304, and load makes none
         return

@@ -17,11 +17,11 @@ from typing import Any
 import feedparser
 
 from sectorbot.corpus.dates import parse_date
-from sectorbot.corpus.errors import CorpusError
+from sectorbot.corpus.errors import InputError
 from sectorbot.corpus.fetch import Fetcher, one_line
 from sectorbot.corpus.loaders.html import html_to_text, parse_fetched_html
 from sectorbot.corpus.loaders.pdf import parse_pdf
-from sectorbot.corpus.models import Document, ItemError
+from sectorbot.corpus.models import Document, ItemFailure
 
 # Below this many words an entry's own text is taken for a teaser, not the article.
 MIN_FULL_TEXT_WORDS = 80
@@ -39,21 +39,21 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SAX_POSITION_RE = re.compile(r"^<unknown>:(\d+):(\d+):\s*")
 
 
-def parse_feed(data: bytes, ref: str, fetcher: Fetcher | None) -> Iterator[Document | ItemError]:
+def parse_feed(data: bytes, ref: str, fetcher: Fetcher | None) -> Iterator[Document | ItemFailure]:
     """Documents for the entries of one feed; `ref` is its path or URL.
 
-    Never raises for bad input: a feed that cannot be read at all is one ItemError.
+    Never raises for bad input: a feed that cannot be read at all is one ItemFailure.
     `fetcher` is used for entries that carry only a summary; None skips those fetches.
     """
     try:
         parsed = _parse(data, ref)
     except Exception as exc:  # feedparser's own guards miss some mangled XML declarations
-        yield ItemError(ref, f"broken feed XML: {one_line(f'{type(exc).__name__}: {exc}')}")
+        yield ItemFailure(ref, f"broken feed XML: {one_line(f'{type(exc).__name__}: {exc}')}")
         return
     if not parsed.entries:
         problem = _feed_problem(parsed)
         if problem:
-            yield ItemError(ref, problem)
+            yield ItemFailure(ref, problem)
         return
     feed = parsed.get("feed", {})
     source = _plain(feed.get("title_detail"), feed.get("title"))
@@ -81,7 +81,7 @@ def _feed_problem(parsed: Any) -> str | None:
 
 def _entry_document(
     entry: Any, entry_ref: str, ref: str, source: str, lang: str | None, fetcher: Fetcher | None
-) -> Document | ItemError:
+) -> Document | ItemFailure:
     link = entry.get("link") or None
     doc = Document(
         text=_entry_text(entry),
@@ -99,7 +99,7 @@ def _entry_document(
         _complete_from_link(doc, fetcher)
     if not doc.text:
         reason = doc.meta.get("full_text", "").removeprefix("summary only: ")
-        return ItemError(link or entry_ref, f"entry has no text ({reason})")
+        return ItemFailure(link or entry_ref, f"entry has no text ({reason})")
     return doc
 
 
@@ -120,7 +120,7 @@ def _complete_from_link(doc: Document, fetcher: Fetcher | None) -> None:
         return
     try:
         page = _fetch_page(doc.url, fetcher)
-    except CorpusError as exc:
+    except InputError as exc:
         doc.meta["full_text"] = f"summary only: {one_line(str(exc))}"
         return
     if len(page.text) <= len(doc.text):
@@ -136,7 +136,7 @@ def _complete_from_link(doc: Document, fetcher: Fetcher | None) -> None:
 def _fetch_page(url: str, fetcher: Fetcher) -> Document:
     fetched = fetcher.fetch(url)
     if fetched is None:  # cannot happen without a conditional GET; kept for the type checker
-        raise CorpusError("not modified")
+        raise InputError("not modified")
     if fetched.media_type == "application/pdf" or fetched.body.startswith(b"%PDF-"):
         return parse_pdf(fetched.body, url, url=fetched.final_url)
     return parse_fetched_html(fetched)

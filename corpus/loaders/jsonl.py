@@ -9,13 +9,13 @@ from typing import Any
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.errors import LoadError
 from sectorbot.corpus.fetch import one_line
-from sectorbot.corpus.models import Document, ItemError
+from sectorbot.corpus.models import Document, ItemFailure
 
 FIELDS = ("id", "title", "source", "url", "published", "lang", "text", "author")
 
 
-def parse_jsonl(text: str, ref: str) -> Iterator[Document | ItemError]:
-    """One Document per good line; each bad line is an ItemError and the rest still load."""
+def parse_jsonl(text: str, ref: str) -> Iterator[Document | ItemFailure]:
+    """One Document per good line; each bad line is an ItemFailure and the rest still load."""
     first_seen: dict[str, int] = {}
     # split("\n"), not splitlines(): JSON strings may hold a raw U+2028, which is no line end.
     for number, line in enumerate(text.split("\n"), start=1):
@@ -25,12 +25,12 @@ def parse_jsonl(text: str, ref: str) -> Iterator[Document | ItemError]:
         try:
             doc = parse_line(line, line_ref)
         except LoadError as exc:
-            yield ItemError(line_ref, str(exc))
+            yield ItemFailure(line_ref, str(exc))
             continue
         if doc.ext_id is not None:
             if doc.ext_id in first_seen:
                 first = first_seen[doc.ext_id]
-                yield ItemError(line_ref, f"duplicate id '{doc.ext_id}' (first on line {first})")
+                yield ItemFailure(line_ref, f"duplicate id '{doc.ext_id}' (first on line {first})")
                 continue
             first_seen[doc.ext_id] = number
         yield doc

@@ -9,7 +9,7 @@ from typing import Any
 
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.fetch import one_line
-from sectorbot.corpus.models import Document, ItemError
+from sectorbot.corpus.models import Document, ItemFailure
 
 NOT_EXPORT = "not a Telegram export (no 'messages' list)"
 TITLE_CHARS = 100
@@ -22,26 +22,26 @@ def is_telegram_export(data: Any) -> bool:
 
 def parse_telegram_json(
     text: str, ref: str, channel: str | None = None
-) -> Iterator[Document | ItemError]:
-    """Decode the export's JSON and yield its posts; every problem is an ItemError."""
+) -> Iterator[Document | ItemFailure]:
+    """Decode the export's JSON and yield its posts; every problem is an ItemFailure."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        yield ItemError(ref, f"broken JSON: {one_line(str(exc))}")
+        yield ItemFailure(ref, f"broken JSON: {one_line(str(exc))}")
         return
     yield from parse_telegram_export(data, ref, channel)
 
 
 def parse_telegram_export(
     data: Any, ref: str, channel: str | None = None
-) -> Iterator[Document | ItemError]:
+) -> Iterator[Document | ItemFailure]:
     """Posts of an already decoded export.
 
     `channel` is the public username (with or without "@" or "t.me/") used for post links
     when the export itself does not name one; without either, links use the private form.
     """
     if not is_telegram_export(data):
-        yield ItemError(ref, NOT_EXPORT)
+        yield ItemFailure(ref, NOT_EXPORT)
         return
     name = str(data.get("name") or "")
     chat_id = _chat_id(data.get("id"))
@@ -76,12 +76,12 @@ def post_url(post_id: object, username: str | None, chat_id: str) -> str | None:
 
 def _post(
     message: dict[str, Any], text: str, ref: str, name: str, chat_id: str, username: str | None
-) -> Document | ItemError:
+) -> Document | ItemFailure:
     post_id = message.get("id")
     try:
         published = _post_date(message)
     except ValueError as exc:
-        return ItemError(f"{ref}#{post_id}", str(exc))
+        return ItemFailure(f"{ref}#{post_id}", str(exc))
     meta = {}
     if isinstance(message.get("forwarded_from"), str):
         meta["forwarded_from"] = message["forwarded_from"]
