@@ -29,7 +29,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -50,7 +50,6 @@ from sectorbot.bot.ratelimit import SlidingWindowLimiter, Verdict
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.bot.telegram_render import (
-    clean,
     escape,
     render_about,
     render_answer,
@@ -63,6 +62,7 @@ from sectorbot.bot.telegram_render import (
     safe_url,
     split_message,
 )
+from sectorbot.bot.telegram_reply import after_command, message_text, reply, typing
 from sectorbot.corpus import feedlist
 from sectorbot.corpus.errors import FeedError
 from sectorbot.index.answer import Answer
@@ -183,31 +183,6 @@ def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
 # ---------------------------------------------------------------------------------- helpers
 
 
-async def _reply(message: Message, html: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
-    """Send HTML as one or more messages; the keyboard goes under the last one."""
-    parts = split_message(html) or ["(empty)"]
-    for i, part in enumerate(parts):
-        await message.reply_text(part, reply_markup=keyboard if i == len(parts) - 1 else None)
-
-
-async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
-    # Only a courtesy: a failure here must not cost the user the answer.
-    try:
-        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-    except TelegramError as exc:
-        log.debug("typing action failed: %s", exc)
-
-
-def _text(update: Update) -> str:
-    message = update.effective_message
-    return clean(message.text or "") if message else ""
-
-
-def _after_command(text: str) -> str:
-    """What follows `/command` or `/command@bot`, with newlines kept."""
-    return re.sub(r"^\s*/\S*\s*", "", text, count=1)
-
-
 @functools.lru_cache(maxsize=8)
 def _mention_re(username: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w@])@{re.escape(username)}(?!\w)", re.IGNORECASE)
@@ -254,7 +229,7 @@ async def _throttled(update: Update, context: ContextTypes.DEFAULT_TYPE, message
     key = update.effective_user.id if update.effective_user else message.chat_id
     verdict = limiter.check(key)
     if verdict is Verdict.NOTIFY:
-        await _reply(
+        await reply(
             message,
             f"You're asking faster than I can answer: at most {limiter.limit} questions a "
             f"minute. Try again in {limiter.retry_after(key):.0f} s.",
@@ -271,41 +246,41 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     state = _state(context)
     question = question.strip()
     if not any(ch.isalnum() for ch in question):
-        await _reply(message, USAGE_EMPTY)
+        await reply(message, USAGE_EMPTY)
         return
     if len(question) > MAX_QUESTION:
-        await _reply(
+        await reply(
             message,
             f"That is {len(question):,} characters; please keep a question under "
             f"{MAX_QUESTION:,} characters.",
         )
         return
-    await _typing(context, message.chat_id)
+    await typing(context, message.chat_id)
     try:
         answer = await asyncio.to_thread(state.service.ask, question)
     except QueryError as exc:
-        await _reply(message, f"Sorry: {escape(exc)}")
+        await reply(message, f"Sorry: {escape(exc)}")
         return
     keyboard = _answer_keyboard(state.answers.put(answer)) if answer.answered else None
-    await _reply(message, render_answer(answer), keyboard)
+    await reply(message, render_answer(answer), keyboard)
 
 
 async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """In a private chat any text is a question."""
-    await _answer(update, context, _text(update))
+    await _answer(update, context, message_text(update))
 
 
 async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A group message that mentions the bot or replies to it is a question."""
-    await _answer(update, context, _strip_mention(_text(update), context.bot.username))
+    await _answer(update, context, _strip_mention(message_text(update), context.bot.username))
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/ask <question>: the way to ask in groups (works everywhere)."""
-    question = _strip_mention(_after_command(_text(update)), context.bot.username)
+    question = _strip_mention(after_command(message_text(update)), context.bot.username)
     if not question.strip():
         if update.effective_message:
-            await _reply(update.effective_message, USAGE_ASK)
+            await reply(update.effective_message, USAGE_ASK)
         return
     await _answer(update, context, question)
 
@@ -341,7 +316,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start: what the bot is and how to ask."""
     if update.effective_message:
-        await _reply(
+        await reply(
             update.effective_message,
             "Hello! I answer questions about the Pokrovsk sector of the war, quoting the "
             "reports I hold and citing each one.\n\n"
@@ -359,7 +334,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     lines = ["<b>How to use me</b>", "Send a question (in groups: /ask or mention me).", ""]
     lines += [f"/{name} — {escape(text)}" for name, text in commands]
     lines += ["", "Filters: since:2025-01-01 until:2025-02-01 in a question narrow the dates."]
-    await _reply(update.effective_message, "\n".join(lines))
+    await reply(update.effective_message, "\n".join(lines))
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -367,37 +342,39 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is None:
         return
-    query = " ".join(_after_command(_text(update)).split())[:MAX_QUESTION]
+    query = " ".join(after_command(message_text(update)).split())[:MAX_QUESTION]
     if query and await _throttled(update, context, message):  # a query costs a search
         return
     try:
         rows = await asyncio.to_thread(_state(context).service.sources, query or None)
     except QueryError as exc:
-        await _reply(message, f"Sorry: {escape(exc)}")
+        await reply(message, f"Sorry: {escape(exc)}")
         return
     heading = f"Reports matching “{query}”" if query else "The newest reports"
-    await _reply(message, render_documents(rows, heading))
+    await reply(message, render_documents(rows, heading))
 
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/latest: the newest reports."""
     if update.effective_message:
         rows = await asyncio.to_thread(_state(context).service.latest)
-        await _reply(update.effective_message, render_documents(rows, "The newest reports"))
+        await reply(update.effective_message, render_documents(rows, "The newest reports"))
 
 
 async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/about: corpus size, date range, index freshness and model."""
     if update.effective_message:
         info = await asyncio.to_thread(_state(context).service.about)
-        await _reply(update.effective_message, render_about(info))
+        await reply(update.effective_message, render_about(info))
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command the bot does not have (private chats only; groups may have other bots)."""
     if update.effective_message:
-        command = _text(update).split(maxsplit=1)[0][:64] if _text(update).strip() else "?"
-        await _reply(
+        command = (
+            message_text(update).split(maxsplit=1)[0][:64] if message_text(update).strip() else "?"
+        )
+        await reply(
             update.effective_message,
             f"I don't know {escape(command)}. /help lists what I can do.",
         )
@@ -406,7 +383,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos and the like in a private chat."""
     if update.effective_message:
-        await _reply(update.effective_message, "I can only read text. Please type a question.")
+        await reply(update.effective_message, "I can only read text. Please type a question.")
 
 
 # ----------------------------------------------------------------------------- admin commands
@@ -415,8 +392,8 @@ async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def not_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admin commands from anyone else: a polite no, and nothing runs."""
     if update.effective_message:
-        command = _text(update).split(maxsplit=1)[0].split("@")[0]
-        await _reply(
+        command = message_text(update).split(maxsplit=1)[0].split("@")[0]
+        await reply(
             update.effective_message,
             f"Sorry, {escape(command)} is only for the bot's administrators.",
         )
@@ -429,11 +406,11 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     state = _state(context)
     if state.job is not None:
-        await _reply(message, f"A reindex is already running. {state.job.describe()}")
+        await reply(message, f"A reindex is already running. {state.job.describe()}")
         return
     args = [a.lower() for a in context.args or []]
     if args not in ([], ["full"]):
-        await _reply(message, "Usage: /reindex, or /reindex full to rebuild from scratch.")
+        await reply(message, "Usage: /reindex, or /reindex full to rebuild from scratch.")
         return
     # Claimed before the first await, so two /reindex at once cannot both start one.
     job = state.job = ReindexJob(full=args == ["full"])
@@ -493,7 +470,7 @@ async def ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     urls = list(context.args or [])
     if not urls:
-        await _reply(message, "Usage: /ingest &lt;url&gt; [url…] (http or https).")
+        await reply(message, "Usage: /ingest &lt;url&gt; [url…] (http or https).")
         return
     bad = [u for u in urls if safe_url(u) is None]
     if bad or len(urls) > MAX_INGEST_URLS:
@@ -502,15 +479,15 @@ async def ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if bad
             else f"At most {MAX_INGEST_URLS} URLs at a time."
         )
-        await _reply(message, reason)
+        await reply(message, reason)
         return
     service = _state(context).service
-    await _reply(message, f"Fetching {len(urls)} page{'s' if len(urls) > 1 else ''}…")
-    await _typing(context, message.chat_id)
+    await reply(message, f"Fetching {len(urls)} page{'s' if len(urls) > 1 else ''}…")
+    await typing(context, message.chat_id)
     report = await asyncio.to_thread(service.ingest, urls)
     # Questions go on meanwhile: the index swaps in the new passages only when done.
     reindexed = await asyncio.to_thread(service.reindex) if report.changed else None
-    await _reply(message, render_ingest(report, reindexed))
+    await reply(message, render_ingest(report, reindexed))
 
 
 async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -519,7 +496,7 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None:
         return
     if len(context.args or []) != 1:
-        await _reply(message, "Usage: /addfeed &lt;url&gt;")
+        await reply(message, "Usage: /addfeed &lt;url&gt;")
         return
     url = (context.args or [""])[0]
     user = update.effective_user
@@ -529,17 +506,17 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             feedlist.add_feed, store, url, str(user.id) if user else None
         )
     except FeedError as exc:
-        await _reply(message, f"Sorry: {escape(exc)}")
+        await reply(message, f"Sorry: {escape(exc)}")
         return
     status = "Now following" if new else "Already following"
-    await _reply(message, f"{status} feed #{feed_id}: {escape(url)}")
+    await reply(message, f"{status} feed #{feed_id}: {escape(url)}")
 
 
 async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/feeds: the feeds followed."""
     if update.effective_message:
         rows = await asyncio.to_thread(feedlist.list_feeds, _state(context).service.store)
-        await _reply(update.effective_message, render_feeds(rows))
+        await reply(update.effective_message, render_feeds(rows))
 
 
 async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -549,12 +526,12 @@ async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     args = context.args or []
     if len(args) != 1 or not args[0].lstrip("#").isdigit():
-        await _reply(message, "Usage: /removefeed &lt;id&gt; (see /feeds for the ids)")
+        await reply(message, "Usage: /removefeed &lt;id&gt; (see /feeds for the ids)")
         return
     feed_id = int(args[0].lstrip("#"))
     removed = await asyncio.to_thread(feedlist.remove_feed, _state(context).service.store, feed_id)
     text = f"Stopped following feed #{feed_id}." if removed else f"No active feed #{feed_id}."
-    await _reply(message, text)
+    await reply(message, text)
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -567,7 +544,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "answers_cached": len(state.answers),
             "reindex_running": state.job.describe() if state.job else "no",
         }
-        await _reply(update.effective_message, render_stats(numbers, bot))
+        await reply(update.effective_message, render_stats(numbers, bot))
 
 
 # ------------------------------------------------------------------------------- errors & setup

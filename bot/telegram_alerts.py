@@ -9,15 +9,12 @@ The poll job runs the blocking poll in a worker thread, so questions keep being 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Bot, Message, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, ContextTypes
 
@@ -26,6 +23,8 @@ from sectorbot.bot.alerts import RETRY_BASE, Matcher, Sender, SendReport, outbox
 from sectorbot.bot.poller import Poller, PollReport, feed_status
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
+from sectorbot.bot.telegram_render import escape
+from sectorbot.bot.telegram_reply import after_command, reply
 from sectorbot.corpus.store import Store
 
 log = logging.getLogger(__name__)
@@ -135,9 +134,9 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, chat = await _managed(update, context)
     if message and chat:
         runtime = runtime_of(context)
-        text = _after_command(message.text or "")
+        text = after_command(message.text or "")
         if not text.strip():
-            await _reply(message, subs.usage())
+            await reply(message, subs.usage())
         else:
             user = update.effective_user
             result = await asyncio.to_thread(
@@ -148,7 +147,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 user.id if user else None,
                 text,
             )
-            await _reply(message, result.message())
+            await reply(message, result.message())
     raise ApplicationHandlerStop
 
 
@@ -156,7 +155,7 @@ async def list_subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE)
     """/subscriptions: the chat's subscriptions, numbered."""
     message, chat = update.effective_message, _chat_ref(update)
     if message and chat:
-        await _reply(message, subs.format_list(runtime_of(context).service.store, chat.chat_id))
+        await reply(message, subs.format_list(runtime_of(context).service.store, chat.chat_id))
     raise ApplicationHandlerStop
 
 
@@ -165,8 +164,8 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message, chat = await _managed(update, context)
     if message and chat:
         store = runtime_of(context).service.store
-        await _reply(
-            message, subs.unsubscribe(store, chat.chat_id, _after_command(message.text or ""))
+        await reply(
+            message, subs.unsubscribe(store, chat.chat_id, after_command(message.text or ""))
         )
     raise ApplicationHandlerStop
 
@@ -176,7 +175,7 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, chat = await _managed(update, context)
     if message and chat:
         store = runtime_of(context).service.store
-        await _reply(message, subs.set_digest(store, chat, _after_command(message.text or "")))
+        await reply(message, subs.set_digest(store, chat, after_command(message.text or "")))
     raise ApplicationHandlerStop
 
 
@@ -185,7 +184,7 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, chat = await _managed(update, context)
     if message and chat:
         store = runtime_of(context).service.store
-        await _reply(message, subs.set_quiet(store, chat, _after_command(message.text or "")))
+        await reply(message, subs.set_quiet(store, chat, after_command(message.text or "")))
     raise ApplicationHandlerStop
 
 
@@ -195,9 +194,9 @@ async def alertstatus(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     runtime = runtime_of(context)
     if message:
         if user is None or user.id not in runtime.settings.admin_ids:
-            await _reply(message, "This command is for the bot's administrators.")
+            await reply(message, "This command is for the bot's administrators.")
         else:
-            await _reply(message, render_status(runtime.service.store))
+            await reply(message, render_status(runtime.service.store))
     raise ApplicationHandlerStop
 
 
@@ -212,12 +211,12 @@ def render_status(store: Store, now: float | None = None) -> str:
             "never polled" if not feed["last_polled"] else f"last poll {_when(feed['last_polled'])}"
         )
         if feed["last_error"]:
-            state += f", <b>failing</b> ({feed['failures']}×): {_esc(feed['last_error'])}"
+            state += f", <b>failing</b> ({feed['failures']}×): {escape(feed['last_error'])}"
         elif feed["last_ok"]:
             state += ", ok"
         next_poll = _when(feed["next_poll"]) if feed["next_poll"] else "now"
         lines.append(
-            f"{feed['id']}. {_esc(feed['title'] or feed['url'])} — {state}; next {next_poll}"
+            f"{feed['id']}. {escape(feed['title'] or feed['url'])} — {state}; next {next_poll}"
         )
     lines += [
         "",
@@ -229,7 +228,7 @@ def render_status(store: Store, now: float | None = None) -> str:
         f"subscriptions {numbers['subscriptions']}",
     ]
     if numbers["last_error"]:
-        lines.append(f"last send error: {_esc(numbers['last_error'])}")
+        lines.append(f"last send error: {escape(numbers['last_error'])}")
     return "\n".join(lines)
 
 
@@ -245,7 +244,7 @@ async def _managed(
         return None, None
     if await _may_manage(update, context, chat):
         return message, chat
-    await _reply(message, NOT_ALLOWED)
+    await reply(message, NOT_ALLOWED)
     return None, None
 
 
@@ -278,18 +277,5 @@ def _chat_ref(update: Update) -> subs.ChatRef | None:
     return subs.ChatRef(chat.id, chat.type, title)
 
 
-def _after_command(text: str) -> str:
-    """What follows `/command` or `/command@bot`, newlines kept."""
-    return re.sub(r"^\s*/\S*\s*", "", text, count=1)
-
-
-async def _reply(message: Message, text: str) -> None:
-    await message.reply_text(text, parse_mode=ParseMode.HTML)
-
-
 def _when(value: str) -> str:
     return value[:16].replace("T", " ") + " UTC"
-
-
-def _esc(text: str) -> str:
-    return html.escape(str(text), quote=False)

@@ -1,0 +1,49 @@
+"""The one way the bot answers a message in Telegram, and how it reads the text it got.
+
+Every reply goes through `reply`: the HTML it is given (built with `telegram_render.escape`
+around anything a user or a report wrote) is split at Telegram's 4,096-character limit, and
+a keyboard, if any, goes under the last part.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from sectorbot.bot.telegram_render import clean, split_message
+
+log = logging.getLogger(__name__)
+
+_COMMAND = re.compile(r"^\s*/\S*\s*")
+
+
+async def reply(message: Message, html: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+    """Send HTML as one or more messages in answer to `message`."""
+    parts = split_message(html) or ["(empty)"]
+    for i, part in enumerate(parts):
+        await message.reply_text(part, reply_markup=keyboard if i == len(parts) - 1 else None)
+
+
+async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+    """Show "typing…" while an answer is worked out."""
+    # Only a courtesy: a failure here must not cost the user the answer.
+    try:
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    except TelegramError as exc:
+        log.debug("typing action failed: %s", exc)
+
+
+def message_text(update: Update) -> str:
+    """The text of the update's message, safe to encode (no lone surrogates)."""
+    message = update.effective_message
+    return clean(message.text or "") if message else ""
+
+
+def after_command(text: str) -> str:
+    """What follows `/command` or `/command@bot`, with newlines kept."""
+    return _COMMAND.sub("", text, count=1)
