@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sectorbot.bot.settings import Settings
+from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.ingest import IngestReport, ingest
 from sectorbot.corpus.store import Store
@@ -72,7 +73,7 @@ class Service:
 
     def ensure_sample(self) -> IngestReport | None:
         """Load the bundled sample corpus into an empty store."""
-        if self.store.scalar("SELECT count(*) FROM documents"):
+        if self.store.document_count():
             return None
         return self.ingest([str(SAMPLE_DIR)])
 
@@ -89,7 +90,7 @@ class Service:
     def reindex(self, full: bool = False, progress: Progress | None = None) -> ReindexResult:
         result = self.vectors.reindex(full=full, progress=progress)
         self.retriever.lexical_index.settle()
-        self.counters.last_reindex = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        self.counters.last_reindex = stamp()
         return result
 
     # questions -------------------------------------------------------------------------
@@ -110,20 +111,19 @@ class Service:
         if not query:
             return self.latest(limit)
         result = self.retriever.search(query, k=limit)
-        return [self._doc_row(h.chunk.document_id) for h in result.hits]
+        return self.documents(h.chunk.document_id for h in result.hits)
 
     def latest(self, limit: int = 8) -> list[dict[str, Any]]:
-        return self.store.query(
-            "SELECT id, title, source, published, url FROM documents "
-            "ORDER BY coalesce(published, '') DESC, id DESC LIMIT ?",
-            [limit],
-        )
+        """The newest documents by publication date: id, title, source, published, url."""
+        return self.store.newest_documents(limit)
 
-    def _doc_row(self, doc_id: int) -> dict[str, Any]:
-        rows = self.store.query(
-            "SELECT id, title, source, published, url FROM documents WHERE id = ?", [doc_id]
-        )
-        return rows[0]
+    def documents(self, doc_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Documents by id, in the order given (unknown ids left out)."""
+        return self.store.document_rows(doc_ids)
+
+    def passages(self, chunk_ids: Iterable[int]) -> dict[int, str]:
+        """The text of the given passages by id."""
+        return {cid: chunk.text for cid, chunk in self.store.chunks_by_ids(chunk_ids).items()}
 
     def about(self) -> dict[str, Any]:
         counts = self.store.counts()

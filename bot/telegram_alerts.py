@@ -1,8 +1,7 @@
 """Alerts in Telegram: /subscribe and friends, and the jobs that poll feeds and send alerts.
 
-`register(app, service, settings)` adds everything to an `Application` built by
-`bot.telegram.build_application`. The command handlers sit in their own handler group (-1),
-ahead of the adapter's catch-all handlers, and stop further handling once they answered.
+`handlers()` are the alert commands for the bot's handler table; `register(app, service,
+settings)` builds the alerts runtime and starts its jobs.
 The poll job runs the blocking poll in a worker thread, so questions keep being answered.
 """
 
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 
 from telegram import Bot, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, ContextTypes
+from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes
 
 from sectorbot.bot import subscriptions as subs
 from sectorbot.bot.alerts import RETRY_BASE, Matcher, Sender, SendReport, outbox_status
@@ -30,7 +29,6 @@ from sectorbot.corpus.store import Store
 log = logging.getLogger(__name__)
 
 KEY = "alerts"
-HANDLER_GROUP = -1
 POLL_TICK = 30.0  # seconds between checks for due feeds (each feed has its own interval)
 SEND_TICK = 5.0  # seconds between looks at the outbox
 COMMANDS = [
@@ -74,7 +72,7 @@ def register(
     send_tick: float = SEND_TICK,
     retry_base: float = RETRY_BASE,
 ) -> AlertsRuntime:
-    """Add the alert commands and jobs to `app` (a second call returns the first runtime)."""
+    """Build the alerts runtime and start its jobs (a second call returns the first runtime)."""
     if KEY in app.bot_data:
         return app.bot_data[KEY]
     matcher = Matcher(service.store, service.embedder)
@@ -82,21 +80,23 @@ def register(
         service, settings, matcher, Poller(service, matcher), Sender(service.store, retry_base)
     )
     app.bot_data[KEY] = runtime
-    handlers: dict[str, Handler] = {
-        "subscribe": subscribe,
-        "subscriptions": list_subscriptions,
-        "unsubscribe": unsubscribe,
-        "digest": digest,
-        "quiet": quiet,
-        "alertstatus": alertstatus,
-    }
-    for name, callback in handlers.items():
-        app.add_handler(CommandHandler(name, callback), group=HANDLER_GROUP)
     if app.job_queue is None:
         raise RuntimeError("alerts need python-telegram-bot's job queue (the [job-queue] extra)")
     app.job_queue.run_repeating(poll_job, interval=poll_tick, first=poll_tick, name="alerts-poll")
     app.job_queue.run_repeating(send_job, interval=send_tick, first=send_tick, name="alerts-send")
     return runtime
+
+
+def handlers() -> list[BaseHandler]:
+    """The alert commands, for the bot's handler table (ahead of its catch-alls)."""
+    return [
+        CommandHandler("subscribe", subscribe),
+        CommandHandler("subscriptions", list_subscriptions),
+        CommandHandler("unsubscribe", unsubscribe),
+        CommandHandler("digest", digest),
+        CommandHandler("quiet", quiet),
+        CommandHandler("alertstatus", alertstatus),
+    ]
 
 
 def runtime_of(context: ContextTypes.DEFAULT_TYPE) -> AlertsRuntime:
@@ -148,7 +148,6 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 text,
             )
             await reply(message, result.message())
-    raise ApplicationHandlerStop
 
 
 async def list_subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -156,7 +155,6 @@ async def list_subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE)
     message, chat = update.effective_message, _chat_ref(update)
     if message and chat:
         await reply(message, subs.format_list(runtime_of(context).service.store, chat.chat_id))
-    raise ApplicationHandlerStop
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -167,7 +165,6 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await reply(
             message, subs.unsubscribe(store, chat.chat_id, after_command(message.text or ""))
         )
-    raise ApplicationHandlerStop
 
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -176,7 +173,6 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message and chat:
         store = runtime_of(context).service.store
         await reply(message, subs.set_digest(store, chat, after_command(message.text or "")))
-    raise ApplicationHandlerStop
 
 
 async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -185,7 +181,6 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message and chat:
         store = runtime_of(context).service.store
         await reply(message, subs.set_quiet(store, chat, after_command(message.text or "")))
-    raise ApplicationHandlerStop
 
 
 async def alertstatus(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -197,7 +192,6 @@ async def alertstatus(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             await reply(message, "This command is for the bot's administrators.")
         else:
             await reply(message, render_status(runtime.service.store))
-    raise ApplicationHandlerStop
 
 
 def render_status(store: Store, now: float | None = None) -> str:

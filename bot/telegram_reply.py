@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -22,11 +22,30 @@ log = logging.getLogger(__name__)
 _COMMAND = re.compile(r"^\s*/\S*\s*")
 
 
-async def reply(message: Message, html: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
-    """Send HTML as one or more messages in answer to `message`."""
+async def reply(
+    message: Message,
+    html: str,
+    keyboard: InlineKeyboardMarkup | None = None,
+    quote: bool | None = None,
+) -> Message:
+    """Send HTML as one or more messages in answer to `message`; the last one sent.
+
+    `quote` None quotes in groups only (Telegram's default); True always shows what is
+    answered, as for a button pressed under an older message.
+    """
     parts = split_message(html) or ["(empty)"]
     for i, part in enumerate(parts):
-        await message.reply_text(part, reply_markup=keyboard if i == len(parts) - 1 else None)
+        last = i == len(parts) - 1
+        sent = await message.reply_text(
+            part, reply_markup=keyboard if last else None, do_quote=quote
+        )
+    return sent
+
+
+async def send(bot: Bot, chat_id: int, html: str) -> None:
+    """Send HTML to a chat, split like `reply`, when there is no message to answer."""
+    for part in split_message(html) or ["(empty)"]:
+        await bot.send_message(chat_id, part)
 
 
 async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:

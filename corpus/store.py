@@ -24,6 +24,7 @@ from sectorbot.corpus.urls import canonical_url
 
 Status = Literal["added", "updated", "unchanged"]
 META_FIELDS = ("url", "title", "source", "author", "published", "lang")
+LISTING = "id, title, source, published, url"  # what a list of reports shows of each
 IN_BATCH = 500  # ids in one `IN (...)` list: well below SQLite's limit on bound parameters
 
 
@@ -224,6 +225,26 @@ class Store:
         with self.transaction():
             cursor = self.db.execute("DELETE FROM documents WHERE id = ?", [doc_id])
         return cursor.rowcount > 0
+
+    def document_count(self) -> int:
+        return int(self.scalar("SELECT count(*) FROM documents") or 0)
+
+    def newest_documents(self, limit: int) -> list[dict[str, Any]]:
+        """The newest documents by publication date (undated last), as listing rows."""
+        return self.query(
+            f"SELECT {LISTING} FROM documents "
+            "ORDER BY coalesce(published, '') DESC, id DESC LIMIT ?",
+            [limit],
+        )
+
+    def document_rows(self, doc_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Listing rows of the given documents, in the order given; unknown ids left out."""
+        ids = list(dict.fromkeys(doc_ids))
+        found: dict[int, dict[str, Any]] = {}
+        keys = LISTING.split(", ")
+        for rows in self.rows_in(f"SELECT {LISTING} FROM documents WHERE id IN ({{ids}})", ids):
+            found.update({r[0]: dict(zip(keys, r, strict=True)) for r in rows})
+        return [found[i] for i in ids if i in found]
 
     def document(self, doc_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM documents WHERE id = ?", [doc_id])

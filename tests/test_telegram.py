@@ -28,15 +28,14 @@ from sectorbot.bot.service import Service
 from sectorbot.bot.telegram import (
     ADMIN_COMMANDS,
     ALLOWED_UPDATES,
-    EXPIRED,
     PUBLIC_COMMANDS,
     SORRY,
-    STATE_KEY,
     AnswerCache,
     BotState,
     build_application,
     file_api_url,
 )
+from sectorbot.bot.telegram_questions import EXPIRED
 from sectorbot.bot.telegram_render import (
     escape,
     render_answer,
@@ -44,6 +43,7 @@ from sectorbot.bot.telegram_render import (
     split_message,
     visible_length,
 )
+from sectorbot.bot.telegram_state import app_state
 from sectorbot.corpus import feedlist
 from sectorbot.corpus.errors import FeedError
 from sectorbot.corpus.store import Store
@@ -108,7 +108,7 @@ async def running(fake: FakeBotAPI, service: Service, **changes: Any) -> AsyncIt
 
 
 def state(app: Application) -> BotState:
-    return app.bot_data[STATE_KEY]
+    return app_state(app)
 
 
 async def say(fake: FakeBotAPI, chat: int, user: int, text: str, **kw: Any) -> Call:

@@ -1,0 +1,189 @@
+"""Admin commands in Telegram: /reindex, /ingest, /addfeed, /feeds, /removefeed, /stats,
+and the polite refusal everyone else gets for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from telegram import Message, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from sectorbot.bot.telegram_render import (
+    escape,
+    render_feeds,
+    render_ingest,
+    render_stats,
+    safe_url,
+)
+from sectorbot.bot.telegram_reply import message_text, reply, typing
+from sectorbot.bot.telegram_state import BotState, ReindexJob, state_of
+from sectorbot.corpus import feedlist
+from sectorbot.corpus.errors import FeedError
+
+log = logging.getLogger(__name__)
+
+MAX_INGEST_URLS = 20
+
+
+async def not_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admin commands from anyone else: a polite no, and nothing runs."""
+    if update.effective_message:
+        command = message_text(update).split(maxsplit=1)[0].split("@")[0]
+        await reply(
+            update.effective_message,
+            f"Sorry, {escape(command)} is only for the bot's administrators.",
+        )
+
+
+async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reindex [full]: rebuild the index in the background, one run at a time."""
+    message = update.effective_message
+    if message is None:
+        return
+    state = state_of(context)
+    if state.job is not None:
+        await reply(message, f"A reindex is already running. {state.job.describe()}")
+        return
+    args = [a.lower() for a in context.args or []]
+    if args not in ([], ["full"]):
+        await reply(message, "Usage: /reindex, or /reindex full to rebuild from scratch.")
+        return
+    # Claimed before the first await, so two /reindex at once cannot both start one.
+    job = state.job = ReindexJob(full=args == ["full"])
+    context.application.create_task(_run_reindex(message, state, job), update=update)
+
+
+async def _run_reindex(message: Message, state: BotState, job: ReindexJob) -> None:
+    """Run one reindex in a worker thread, editing one status message as it goes."""
+    try:
+        shown = job.describe()
+        status = await reply(message, escape(shown))
+        # Searches keep using the current index; the new one is swapped in at the end.
+        worker = asyncio.ensure_future(
+            asyncio.to_thread(state.service.reindex, job.full, job.progress)
+        )
+        while True:
+            finished, _ = await asyncio.wait({worker}, timeout=state.progress_every)
+            if finished:
+                break
+            shown = await _edit_status(status, job.describe(), shown)
+        state.job = None  # done: a new /reindex may start while we report on this one
+        try:
+            result = worker.result()
+        except Exception:
+            log.exception("reindex failed")
+            final = (
+                f"Reindex failed after {time.monotonic() - job.started:.0f} s; the previous "
+                "index is still in use. The log has the details."
+            )
+        else:
+            final = (
+                f"Reindex finished in {result.seconds:.1f} s: {result.added} passages "
+                f"embedded, {result.removed} removed, {result.total} in the index."
+            )
+        await _edit_status(status, final, shown)
+    finally:
+        if state.job is job:  # never release a newer job
+            state.job = None
+
+
+async def _edit_status(status: Message, text: str, shown: str) -> str:
+    """Edit the status message unless the text is unchanged; returns what is now shown."""
+    if text == shown:  # Telegram refuses an edit that changes nothing
+        return shown
+    try:
+        await status.edit_text(escape(text))
+    except TelegramError as exc:  # the status is a courtesy; the reindex goes on
+        log.warning("could not update the reindex status: %s", exc)
+        return shown
+    return text
+
+
+async def ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ingest <url> [url…]: fetch, store and index web pages."""
+    message = update.effective_message
+    if message is None:
+        return
+    urls = list(context.args or [])
+    if not urls:
+        await reply(message, "Usage: /ingest &lt;url&gt; [url…] (http or https).")
+        return
+    bad = [u for u in urls if safe_url(u) is None]
+    if bad or len(urls) > MAX_INGEST_URLS:
+        reason = (
+            f"Not an http(s) URL: {escape(bad[0][:200])}"
+            if bad
+            else f"At most {MAX_INGEST_URLS} URLs at a time."
+        )
+        await reply(message, reason)
+        return
+    service = state_of(context).service
+    await reply(message, f"Fetching {len(urls)} page{'s' if len(urls) > 1 else ''}…")
+    await typing(context, message.chat_id)
+    report = await asyncio.to_thread(service.ingest, urls)
+    # Questions go on meanwhile: the index swaps in the new passages only when done.
+    reindexed = await asyncio.to_thread(service.reindex) if report.changed else None
+    await reply(message, render_ingest(report, reindexed))
+
+
+async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/addfeed <url>: follow a feed."""
+    message = update.effective_message
+    if message is None:
+        return
+    if len(context.args or []) != 1:
+        await reply(message, "Usage: /addfeed &lt;url&gt;")
+        return
+    url = (context.args or [""])[0]
+    user = update.effective_user
+    store = state_of(context).service.store
+    try:
+        feed_id, new = await asyncio.to_thread(
+            feedlist.add_feed, store, url, str(user.id) if user else None
+        )
+    except FeedError as exc:
+        await reply(message, f"Sorry: {escape(exc)}")
+        return
+    status = "Now following" if new else "Already following"
+    await reply(message, f"{status} feed #{feed_id}: {escape(url)}")
+
+
+async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/feeds: the feeds followed."""
+    if update.effective_message:
+        rows = await asyncio.to_thread(feedlist.list_feeds, state_of(context).service.store)
+        await reply(update.effective_message, render_feeds(rows))
+
+
+async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/removefeed <id>: stop following a feed (its history is kept)."""
+    message = update.effective_message
+    if message is None:
+        return
+    args = context.args or []
+    if len(args) != 1 or not args[0].lstrip("#").isdigit():
+        await reply(message, "Usage: /removefeed &lt;id&gt; (see /feeds for the ids)")
+        return
+    feed_id = int(args[0].lstrip("#"))
+    removed = await asyncio.to_thread(
+        feedlist.remove_feed, state_of(context).service.store, feed_id
+    )
+    text = f"Stopped following feed #{feed_id}." if removed else f"No active feed #{feed_id}."
+    await reply(message, text)
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats: numbers about the corpus, the index and the questions asked."""
+    if update.effective_message:
+        state = state_of(context)
+        numbers = await asyncio.to_thread(state.service.stats)
+        bot = {
+            "bot_uptime_s": round(time.monotonic() - state.started),
+            "answers_cached": len(state.answers),
+            "reindex_running": state.job.describe() if state.job else "no",
+        }
+        await reply(update.effective_message, render_stats(numbers, bot))

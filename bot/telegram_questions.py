@@ -1,0 +1,225 @@
+"""Questions in Telegram: private messages, /ask, mentions and replies in groups, the
+Sources/More buttons, and the public commands (/start, /help, /sources, /latest, /about).
+
+Service calls are synchronous and CPU-bound, so handlers run them in worker threads
+(`asyncio.to_thread`) and the event loop stays free for other chats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import ContextTypes, filters
+
+from sectorbot.bot.ratelimit import Verdict
+from sectorbot.bot.telegram_render import (
+    escape,
+    render_about,
+    render_answer,
+    render_documents,
+    render_more,
+    render_sources,
+)
+from sectorbot.bot.telegram_reply import after_command, message_text, reply, send, typing
+from sectorbot.bot.telegram_state import is_admin, state_of
+from sectorbot.index.errors import QueryError
+
+MAX_QUESTION = 1000  # characters; longer is almost always a paste, not a question
+EXAMPLE = "Who captured the lithium deposit near Shevchenko?"
+EXPIRED = "That answer has expired. Please ask the question again."
+USAGE_ASK = f"Ask me a question after the command, e.g.\n/ask {escape(EXAMPLE)}"
+USAGE_EMPTY = f"Please send me a question in words, e.g.\n{escape(EXAMPLE)}"
+
+
+@functools.lru_cache(maxsize=8)
+def _mention_re(username: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w@])@{re.escape(username)}(?!\w)", re.IGNORECASE)
+
+
+def _strip_mention(text: str, username: str | None) -> str:
+    return _mention_re(username).sub(" ", text) if username else text
+
+
+def _answer_keyboard(key: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Sources", callback_data=f"src:{key}"),
+                InlineKeyboardButton("More", callback_data=f"more:{key}"),
+            ]
+        ]
+    )
+
+
+class AddressedInGroup(filters.MessageFilter):
+    """Group messages meant for the bot: they mention it or reply to one of its messages."""
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
+            return True
+        username = bot.username
+        return bool(username and message.text and _mention_re(username).search(message.text))
+
+
+async def _throttled(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
+    """Count one search for this user; True (after one notice per window) when over the limit."""
+    limiter = state_of(context).limiter
+    key = update.effective_user.id if update.effective_user else message.chat_id
+    verdict = limiter.check(key)
+    if verdict is Verdict.NOTIFY:
+        await reply(
+            message,
+            f"You're asking faster than I can answer: at most {limiter.limit} questions a "
+            f"minute. Try again in {limiter.retry_after(key):.0f} s.",
+        )
+    return verdict is not Verdict.ALLOW
+
+
+async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    """Check, rate-limit and answer one question, with Sources/More buttons."""
+    message = update.effective_message
+    # Checked before anything else, so that a flood of bad input is throttled as well.
+    if message is None or await _throttled(update, context, message):
+        return
+    state = state_of(context)
+    question = question.strip()
+    if not any(ch.isalnum() for ch in question):
+        await reply(message, USAGE_EMPTY)
+        return
+    if len(question) > MAX_QUESTION:
+        await reply(
+            message,
+            f"That is {len(question):,} characters; please keep a question under "
+            f"{MAX_QUESTION:,} characters.",
+        )
+        return
+    await typing(context, message.chat_id)
+    try:
+        answer = await asyncio.to_thread(state.service.ask, question)
+    except QueryError as exc:
+        await reply(message, f"Sorry: {escape(exc)}")
+        return
+    keyboard = _answer_keyboard(state.answers.put(answer)) if answer.answered else None
+    await reply(message, render_answer(answer), keyboard)
+
+
+async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a private chat any text is a question."""
+    await _answer(update, context, message_text(update))
+
+
+async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group message that mentions the bot or replies to it is a question."""
+    await _answer(update, context, _strip_mention(message_text(update), context.bot.username))
+
+
+async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask <question>: the way to ask in groups (works everywhere)."""
+    question = _strip_mention(after_command(message_text(update)), context.bot.username)
+    if not question.strip():
+        if update.effective_message:
+            await reply(update.effective_message, USAGE_ASK)
+        return
+    await _answer(update, context, question)
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The Sources / More buttons under an answer."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    kind, _, key = (query.data or "").partition(":")
+    answer = state_of(context).answers.get(key) if kind in ("src", "more") else None
+    if answer is None:
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    await query.answer()
+    if kind == "src":
+        html = render_sources(answer)
+    else:
+        ids = [s.chunk_id for s in answer.more]
+        passages = await asyncio.to_thread(state_of(context).service.passages, ids)
+        html = render_more(answer, passages)
+    if isinstance(query.message, Message):
+        await reply(query.message, html, quote=True)
+    else:  # too old for Telegram to include: send it plainly
+        await send(context.bot, chat.id, html)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: what the bot is and how to ask."""
+    if update.effective_message:
+        await reply(
+            update.effective_message,
+            "Hello! I answer questions about the Pokrovsk sector of the war, quoting the "
+            "reports I hold and citing each one.\n\n"
+            f"Just send me a question, e.g.\n<i>{escape(EXAMPLE)}</i>\n\n"
+            "In a group, use /ask or mention me. /help lists everything.",
+        )
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: the commands this user may use."""
+    if not update.effective_message:
+        return
+    state = state_of(context)
+    commands = state.public_commands + (state.admin_commands if is_admin(update, context) else [])
+    lines = ["<b>How to use me</b>", "Send a question (in groups: /ask or mention me).", ""]
+    lines += [f"/{name} — {escape(text)}" for name, text in commands]
+    lines += ["", "Filters: since:2025-01-01 until:2025-02-01 in a question narrow the dates."]
+    await reply(update.effective_message, "\n".join(lines))
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sources [query]: reports matching a query, or the newest ones."""
+    message = update.effective_message
+    if message is None:
+        return
+    query = " ".join(after_command(message_text(update)).split())[:MAX_QUESTION]
+    if query and await _throttled(update, context, message):  # a query costs a search
+        return
+    try:
+        rows = await asyncio.to_thread(state_of(context).service.sources, query or None)
+    except QueryError as exc:
+        await reply(message, f"Sorry: {escape(exc)}")
+        return
+    heading = f"Reports matching “{query}”" if query else "The newest reports"
+    await reply(message, render_documents(rows, heading))
+
+
+async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/latest: the newest reports."""
+    if update.effective_message:
+        rows = await asyncio.to_thread(state_of(context).service.latest)
+        await reply(update.effective_message, render_documents(rows, "The newest reports"))
+
+
+async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/about: corpus size, date range, index freshness and model."""
+    if update.effective_message:
+        info = await asyncio.to_thread(state_of(context).service.about)
+        await reply(update.effective_message, render_about(info))
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command the bot does not have (private chats only; groups may have other bots)."""
+    if update.effective_message:
+        command = (
+            message_text(update).split(maxsplit=1)[0][:64] if message_text(update).strip() else "?"
+        )
+        await reply(
+            update.effective_message,
+            f"I don't know {escape(command)}. /help lists what I can do.",
+        )
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos and the like in a private chat."""
+    if update.effective_message:
+        await reply(update.effective_message, "I can only read text. Please type a question.")
