@@ -17,7 +17,9 @@ from typing import IO
 
 import click
 
-from sectorbot.bot import ops
+from sectorbot.bot import doctor as health
+from sectorbot.bot import transfer
+from sectorbot.bot.backup import backup as make_backup
 from sectorbot.bot.cli_common import service_of, settings_of
 from sectorbot.corpus.fetch import format_size
 
@@ -38,12 +40,12 @@ def doctor(ctx: click.Context, quick: bool, as_json: bool) -> None:
 
     One line per check, OK, WARN or FAIL; exits 1 when anything FAILs. Nothing is repaired.
     """
-    checks = ops.doctor(settings_of(ctx), quick=quick)
+    checks = health.doctor(settings_of(ctx), quick=quick)
     if as_json:
-        click.echo(json.dumps(ops.report_json(checks), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(health.report_json(checks), indent=2, ensure_ascii=False))
     else:
-        click.echo(ops.format_report(checks))
-    ctx.exit(1 if ops.worst(checks) == "FAIL" else 0)
+        click.echo(health.format_report(checks))
+    ctx.exit(1 if health.worst(checks) == "FAIL" else 0)
 
 
 @click.command()
@@ -59,7 +61,7 @@ def export(ctx: click.Context, out: Path) -> None:
     """Documents, feeds and subscriptions as JSONL, from one consistent snapshot."""
     settings = settings_of(ctx)
     with _output(out) as stream:
-        counts = ops.export(settings, stream)
+        counts = transfer.export(settings, stream)
     where = "standard output" if str(out) == "-" else str(out)
     listed = ", ".join(f"{n} {table}" for table, n in counts.items())
     click.echo(f"exported {listed} to {where}", err=True)
@@ -101,7 +103,7 @@ def import_(ctx: click.Context, source: Path, no_index: bool) -> None:
     """
     service = service_of(ctx)
     with _input(source) as lines:
-        report = ops.import_lines(service, lines)
+        report = transfer.import_lines(service, lines)
     for line in report.summary_lines():
         click.echo(line)
     for number, reason in report.failed:
@@ -131,7 +133,7 @@ def backup(ctx: click.Context, dest: Path) -> None:
 
     The index is not copied: it is rebuilt from the database when needed.
     """
-    result = ops.backup(settings_of(ctx), dest)
+    result = make_backup(settings_of(ctx), dest)
     click.echo(
         f"backup: {result.path} ({format_size(result.size)}, {result.documents} documents, "
         f"{result.chunks} passages, {result.seconds:.1f} s)"

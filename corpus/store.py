@@ -6,6 +6,7 @@ Each document is written in one transaction, so a crash never leaves half a docu
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -246,6 +247,29 @@ class Store:
             found.update({r[0]: dict(zip(keys, r, strict=True)) for r in rows})
         return [found[i] for i in ids if i in found]
 
+    def set_fetched(self, doc_id: int, fetched: str) -> None:
+        """When a document was first fetched (an import keeps the original time)."""
+        with self.transaction():
+            self.db.execute("UPDATE documents SET fetched = ? WHERE id = ?", [fetched, doc_id])
+
+    def insert_if_new(self, table: str, row: dict[str, Any]) -> bool | None:
+        """Insert a row unless one with the same key is there; None if no column fits.
+
+        Columns this schema lacks (an export from a newer version) are left out. Only key
+        clashes are passed over: a row that breaks NOT NULL raises `sqlite3.Error`.
+        """
+        columns = set(self.db[table].columns_dict)
+        values = {k: v for k, v in row.items() if k in columns}
+        if not values:
+            return None
+        names = ", ".join(f'"{k}"' for k in values)
+        marks = ", ".join("?" * len(values))
+        # ON CONFLICT DO NOTHING rather than OR IGNORE, which would also drop rows silently.
+        sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING'
+        with self.transaction():
+            cursor = self.db.execute(sql, list(values.values()))
+        return cursor.rowcount > 0
+
     def document(self, doc_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM documents WHERE id = ?", [doc_id])
         return rows[0] if rows else None
@@ -256,8 +280,9 @@ class Store:
         with self.lock:
             return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()]
 
-    def chunk_count(self) -> int:
-        return int(self.scalar("SELECT count(*) FROM chunks") or 0)
+    def chunk_count(self, after: int = 0) -> int:
+        """How many passages are stored (with ids above `after`)."""
+        return int(self.scalar("SELECT count(*) FROM chunks WHERE id > ?", [after]) or 0)
 
     def last_chunk_id_assigned(self) -> int:
         """The highest chunk id ever given out; ids are never reused, even after deletes."""
@@ -336,3 +361,86 @@ class Store:
             "last_published": self.scalar("SELECT max(published) FROM documents"),
             "last_ingest": self.scalar("SELECT max(finished) FROM ingest_runs"),
         }
+
+
+class DatabaseFile:
+    """A store's file opened as it is, without migrating: for copies, exports and checks.
+
+    Operations may run while the bot writes the same file from another process, and
+    `doctor` must change nothing, so none of this goes through `Store` (which migrates).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        # Autocommit: nothing here should leave a transaction (and its locks) open.
+        conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def copy_to(self, dest: Path) -> None:
+        """Copy the database as one consistent snapshot, even while another process writes."""
+        dest.unlink(missing_ok=True)
+        with self.connect() as src, DatabaseFile(dest).connect() as dst:
+            # pages=-1 copies every page in a single step under one read transaction, so the
+            # copy is a snapshot even while the bot commits; smaller steps would restart on
+            # every write from another connection.
+            src.backup(dst, pages=-1)
+            # The copy inherits WAL mode; DELETE mode makes it one self-contained file.
+            dst.execute("PRAGMA journal_mode = DELETE")
+        with dest.open("rb") as fh:
+            os.fsync(fh.fileno())
+
+    def problems(self, quick: bool) -> list[str]:
+        """What SQLite's own check finds wrong (`quick_check` or `integrity_check`)."""
+        pragma = "quick_check" if quick else "integrity_check"
+        with self.connect() as conn:
+            found = [r[0] for r in conn.execute(f"PRAGMA {pragma}").fetchall()]
+        return [] if found == ["ok"] else found
+
+    def broken_references(self) -> list[str]:
+        """Tables holding rows that point at rows that do not exist."""
+        with self.connect() as conn:
+            return [r[0] for r in conn.execute("PRAGMA foreign_key_check").fetchall()]
+
+    def fts_problem(self) -> str | None:
+        """FTS5's own check of the full-text index against the passages."""
+        with self.connect() as conn:
+            try:
+                conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+            except sqlite3.DatabaseError as exc:
+                return str(exc)
+        return None
+
+    def has_table(self, table: str) -> bool:
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        with self.connect() as conn:
+            return conn.execute(sql, [table]).fetchone() is not None
+
+    def count(self, table: str) -> int:
+        with self.connect() as conn:
+            return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+
+    def applied_migrations(self) -> set[str]:
+        if not self.has_table("_migrations"):
+            return set()
+        with self.connect() as conn:
+            return {r[0] for r in conn.execute("SELECT name FROM _migrations").fetchall()}
+
+    def rows(self, table: str, order_by_id: bool) -> Iterator[dict[str, Any]]:
+        """Every row of a table as a dict, in id order when asked."""
+        order = " ORDER BY id" if order_by_id else ""
+        with self.connect() as conn:
+            for row in conn.execute(f'SELECT * FROM "{table}"{order}'):
+                yield dict(row)
+
+    def active_feeds(self) -> list[tuple[str, str | None, str | None]]:
+        """(url, etag, last_modified) of the feeds being followed, oldest first."""
+        sql = "SELECT url, etag, last_modified FROM feeds WHERE active = 1 ORDER BY id"
+        with self.connect() as conn:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]  # type: ignore[misc]

@@ -11,14 +11,14 @@ import sqlite3
 import subprocess
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from sectorbot.bot import ops
+from sectorbot.bot import backup, doctor, transfer
 from sectorbot.bot.cli import cli
+from sectorbot.bot.errors import OperationError
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus import migrations
@@ -84,7 +84,7 @@ def read_export(path: Path) -> tuple[dict, list[dict]]:
 
 
 def assert_header_matches(header: dict, records: list[dict]) -> None:
-    assert Counter(ops.line_table(r) for r in records) == Counter(
+    assert Counter(transfer.line_table(r) for r in records) == Counter(
         {t: n for t, n in header["counts"].items() if n}
     )
 
@@ -156,7 +156,7 @@ def test_doctor_warns_on_unreachable_feeds_and_a_stale_index(sample_service: Ser
                 sample_service.store.db.execute(
                     "INSERT INTO feeds (url, added) VALUES (?, '2025-01-01T00:00:00')", [url]
                 )
-        checks = {c.name: c for c in ops.doctor(settings)}
+        checks = {c.name: c for c in doctor.doctor(settings)}
     assert checks["feeds"].status == "WARN"
     assert "1 of 2 feeds unreachable" in checks["feeds"].detail
     assert "/gone.xml: HTTP 404" in checks["feeds"].detail
@@ -164,10 +164,10 @@ def test_doctor_warns_on_unreachable_feeds_and_a_stale_index(sample_service: Ser
 
     write_corpus(settings.data_dir.parent / "new", 2, seed=11, sentences=3)
     assert sample_service.ingest([str(settings.data_dir.parent / "new")]).ok
-    checks = {c.name: c for c in ops.doctor(settings, quick=True)}
+    checks = {c.name: c for c in doctor.doctor(settings, quick=True)}
     assert checks["index"].status == "WARN" and "sectorbot reindex" in checks["index"].detail
     assert checks["lexical"].status == "OK" and "2 stored since" in checks["lexical"].detail
-    assert ops.worst(checks.values()) == "WARN"
+    assert doctor.worst(checks.values()) == "WARN"
 
 
 def test_doctor_warns_on_a_damaged_lexical_index_and_changes_nothing(
@@ -175,13 +175,13 @@ def test_doctor_warns_on_a_damaged_lexical_index_and_changes_nothing(
 ) -> None:
     data = sample_copy(sample_service_dir, tmp_path / "data")
     saved = data / "index" / "lexical.npz"
-    checks = {c.name: c for c in ops.doctor(Settings(data_dir=data), quick=True)}
+    checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
     assert checks["lexical"].status == "OK" and "47 passages saved, 0 stored since" in (
         checks["lexical"].detail
     )
     saved.write_bytes(saved.read_bytes()[:300])
     damaged = saved.read_bytes()
-    checks = {c.name: c for c in ops.doctor(Settings(data_dir=data), quick=True)}
+    checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
     assert checks["lexical"].status == "WARN"
     assert (
         checks["lexical"].detail
@@ -197,7 +197,7 @@ def test_doctor_reports_pending_migrations_and_applies_none(tmp_path: Path) -> N
     conn = sqlite3.connect(str(data / "sectorbot.db"), isolation_level=None)
     conn.execute("DELETE FROM _migrations WHERE name = ?", [last])
     conn.close()
-    checks = {c.name: c for c in ops.doctor(Settings(data_dir=data), quick=True)}
+    checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
     assert checks["database"].status == "WARN"
     assert "1 migrations pending" in checks["database"].detail
     assert checks["index"].status == "WARN" and "not checked" in checks["index"].detail
@@ -245,58 +245,43 @@ def test_export_then_import_answers_the_same_with_the_same_sources(
         imported.close()
 
 
-@pytest.fixture
-def extra_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A table of our own among the exported ones, standing for subscriptions and alerts."""
-    monkeypatch.setattr(ops, "EXTRA_TABLES", {"ops_test_notes": ()})
-    yield "ops_test_notes"
-
-
-def make_notes_table(data: Path) -> None:
-    conn = sqlite3.connect(str(data / "sectorbot.db"), isolation_level=None)
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS ops_test_notes (chat_id INTEGER, place TEXT NOT NULL, "
-        "vector BLOB, PRIMARY KEY (chat_id, place))"
-    )
-    conn.close()
-
-
-def test_import_twice_changes_nothing(
-    sample_service_dir: Path, tmp_path: Path, extra_table: str
-) -> None:
+def test_import_twice_changes_nothing(sample_service_dir: Path, tmp_path: Path) -> None:
     source = sample_copy(sample_service_dir, tmp_path / "source")
-    make_notes_table(source)
     conn = sqlite3.connect(str(source / "sectorbot.db"), isolation_level=None)
     conn.execute("INSERT INTO feeds (url, added, etag) VALUES ('https://e.org/rss', 'x', 'e1')")
-    conn.executemany(
-        "INSERT INTO ops_test_notes VALUES (?, ?, ?)",
-        [(-100, "Pokrovsk", None), (-100, "Мирноград", bytes(range(256)))],
+    conn.execute(
+        "INSERT INTO chats (chat_id, type, title, created, updated) "
+        "VALUES (-100, 'supergroup', 'Volunteers', 'x', 'x')"
     )
+    conn.executemany(
+        "INSERT INTO subscriptions (chat_id, kind, value, normalized, vector, created) "
+        "VALUES (-100, ?, ?, ?, ?, 'x')",
+        [("place", "Pokrovsk", "pokrovsk", None), ("topic", "Мирноград", "мирноград",
+                                                   bytes(range(256)))],
+    )  # fmt: skip
     conn.close()
     out = tmp_path / "export.jsonl"
     with out.open("w", encoding="utf-8") as fh:
-        counts = ops.export(Settings(data_dir=source), fh)
-    assert counts == {"documents": 47, "feeds": 1, "ops_test_notes": 2}
+        counts = transfer.export(Settings(data_dir=source), fh)
+    assert counts == {"documents": 47, "feeds": 1, "chats": 1, "subscriptions": 2}
 
     target = tmp_path / "target"
     code, first = invoke("--data-dir", target, "import", "--no-index", out)
     assert code == 0, first
-    # A table this data directory lacks is skipped and said so, not an error.
-    assert "ops_test_notes: 2 rows skipped (no such table here)" in first
-    make_notes_table(target)
-    code, with_table = invoke("--data-dir", target, "import", "--no-index", out)
-    assert "ops_test_notes: added 2, updated 0, unchanged 0" in with_table
+    assert "subscriptions: added 2, updated 0, unchanged 0" in first
 
-    tables = ("documents", "chunks", "feeds", "ops_test_notes")
+    tables = ("documents", "chunks", "feeds", "chats", "subscriptions")
     before = {t: dump(target, t) for t in tables}
     code, second = invoke("--data-dir", target, "import", "--no-index", out)
     assert code == 0, second
     assert "documents: added 0, updated 0, unchanged 47" in second
     assert "feeds: added 0, updated 0, unchanged 1" in second
-    assert "ops_test_notes: added 0, updated 0, unchanged 2" in second
+    assert "subscriptions: added 0, updated 0, unchanged 2" in second
     assert {t: dump(target, t) for t in tables} == before
     assert before["feeds"][0][1:3] == ("https://e.org/rss", None) and "e1" in before["feeds"][0]
-    assert before["ops_test_notes"] == dump(source, "ops_test_notes")  # BLOBs too
+    # Kept whole, BLOBs too; the ids are the receiving store's own.
+    columns = "chat_id, kind, value, normalized, vector"
+    assert dump(target, "subscriptions", columns) == dump(source, "subscriptions", columns)
 
 
 def test_chats_and_subscriptions_move_and_old_reports_raise_no_alerts(
@@ -365,7 +350,7 @@ def test_export_while_ingesting_is_a_consistent_snapshot(tmp_path: Path) -> None
     try:
         while not done.is_set() or not exports:
             buffer = io.StringIO()
-            ops.export(settings, buffer)
+            transfer.export(settings, buffer)
             exports.append(buffer.getvalue())
     finally:
         thread.join()
@@ -386,7 +371,7 @@ def test_bad_import_lines_are_named_and_the_rest_goes_in(tmp_path: Path) -> None
             "url": "https://example.org/m", "published": "2025-02-01",
             "text": "About 3,000 residents remained in Myrnohrad, the police said."}  # fmt: skip
     lines = [
-        json.dumps(ops.export_header({"documents": 3, "feeds": 2})),
+        json.dumps(transfer.export_header({"documents": 3, "feeds": 2})),
         json.dumps(good),
         '{"kind": "document", "title": "cut off',
         json.dumps({**good, "url": "https://example.org/x", "text": "  "}),
@@ -421,13 +406,13 @@ def test_bad_import_lines_are_named_and_the_rest_goes_in(tmp_path: Path) -> None
 
 
 def test_import_refuses_a_file_that_is_not_an_export(sample_service: Service) -> None:
-    with pytest.raises(ops.OperationError, match="not a sectorbot export header"):
-        ops.import_lines(sample_service, ['{"id": "x", "text": "a JSONL corpus file"}'])
-    newer = json.dumps({**ops.export_header({}), "version": 99})
-    with pytest.raises(ops.OperationError, match="version 99"):
-        ops.import_lines(sample_service, [newer])
-    with pytest.raises(ops.OperationError, match="empty"):
-        ops.import_lines(sample_service, ["", "  "])
+    with pytest.raises(OperationError, match="not a sectorbot export header"):
+        transfer.import_lines(sample_service, ['{"id": "x", "text": "a JSONL corpus file"}'])
+    newer = json.dumps({**transfer.export_header({}), "version": 99})
+    with pytest.raises(OperationError, match="version 99"):
+        transfer.import_lines(sample_service, [newer])
+    with pytest.raises(OperationError, match="empty"):
+        transfer.import_lines(sample_service, ["", "  "])
 
 
 # --- backup ----------------------------------------------------------------------------------
@@ -465,5 +450,5 @@ def test_backup_while_writing_is_a_whole_checked_copy(tmp_path: Path) -> None:
         conn.close()
     assert list(tmp_path.glob(".copy.db.*.tmp")) == []
 
-    with pytest.raises(ops.OperationError, match="overwrite the live database"):
-        ops.backup(settings, data / "sectorbot.db")
+    with pytest.raises(OperationError, match="overwrite the live database"):
+        backup.backup(settings, data / "sectorbot.db")

@@ -1,0 +1,56 @@
+"""`sectorbot backup`: a consistent, checked copy of the store while the bot keeps running.
+
+The index is not copied: it is derived, and rebuilt from the database when needed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sectorbot.bot.errors import OperationError
+from sectorbot.bot.settings import Settings
+from sectorbot.corpus.fetch import one_line
+from sectorbot.corpus.store import DatabaseFile
+
+
+@dataclass
+class BackupResult:
+    path: Path
+    size: int
+    documents: int
+    chunks: int
+    seconds: float
+
+
+def copy_database(source: Path, dest: Path) -> None:
+    """Copy a database that another process may be writing, as one consistent snapshot."""
+    if not source.is_file():
+        raise OperationError(f"no database at {source}")
+    DatabaseFile(source).copy_to(dest)
+
+
+def backup(settings: Settings, dest: Path) -> BackupResult:
+    """Write a consistent, checked copy of the store to `dest` (a file or a folder)."""
+    started = time.perf_counter()
+    if dest.is_dir():
+        dest = dest / f"sectorbot-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.db"
+    if dest.resolve() == settings.db_path.resolve():
+        raise OperationError("the backup would overwrite the live database")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Write next to the target and rename: a half-written backup never has the final name.
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        copy_database(settings.db_path, tmp)
+        copy = DatabaseFile(tmp)
+        problems = copy.problems(quick=True)
+        if problems:
+            raise OperationError(f"the copy failed its check: {one_line(problems[0])}")
+        documents, chunks = copy.count("documents"), copy.count("chunks")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    seconds = time.perf_counter() - started
+    return BackupResult(dest, dest.stat().st_size, documents, chunks, seconds)

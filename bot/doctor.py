@@ -1,0 +1,376 @@
+"""`sectorbot doctor`: health checks of settings, data directory, database, model, indexes,
+feeds and disk.
+
+Doctor only reports: it never repairs, creates or migrates anything, and it may run while the
+bot runs (the database is read through `DatabaseFile`, which does not migrate).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from sectorbot.bot.settings import TOKEN_RE, Settings
+from sectorbot.corpus import migrations
+from sectorbot.corpus.fetch import format_size, one_line
+from sectorbot.corpus.store import DatabaseFile
+
+if TYPE_CHECKING:
+    from sectorbot.index.vectors import Manifest, VectorIndex
+
+Status = Literal["OK", "WARN", "FAIL"]
+STATUS_ORDER: dict[Status, int] = {"OK": 0, "WARN": 1, "FAIL": 2}
+FEED_CHECK_TIMEOUT = 5.0
+# Below this size even a quick check hashes and loads the index file (milliseconds); above
+# it a health check that runs every minute only reads the manifest.
+QUICK_HASH_LIMIT = 64_000_000
+DISK_FAIL_BYTES = 100_000_000
+DISK_WARN_BYTES = 1_000_000_000
+
+
+@dataclass
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+def worst(checks: Iterable[Check]) -> Status:
+    return max((c.status for c in checks), key=STATUS_ORDER.__getitem__, default="OK")
+
+
+def doctor(settings: Settings, quick: bool = False) -> list[Check]:
+    """Every check in display order. `quick` skips the model, the feeds and deep scans."""
+    checks = [
+        _guarded("settings", lambda: check_settings(settings)),
+        _guarded("token", lambda: check_token(settings)),
+        data_dir := _guarded("data dir", lambda: check_data_dir(settings)),
+    ]
+    database = None
+    if data_dir.status != "FAIL":
+        database = _guarded("database", lambda: check_database(settings, quick))
+        checks.append(database)
+    if not quick:
+        checks.append(_guarded("model", lambda: check_model(settings)))
+    if database and database.status != "FAIL" and settings.db_path.is_file():
+        checks.append(_guarded("index", lambda: check_index(settings, quick)))
+        checks.append(_guarded("lexical", lambda: check_lexical(settings)))
+        if not quick:
+            checks.append(_guarded("feeds", lambda: check_feeds(settings)))
+    checks.append(_guarded("disk", lambda: check_disk(settings)))
+    return checks
+
+
+def _guarded(name: str, check: Callable[[], tuple[Status, str]]) -> Check:
+    # A check that crashes is itself a finding; the report must still come out whole.
+    try:
+        status, detail = check()
+    except Exception as exc:
+        status, detail = "FAIL", f"check crashed: {type(exc).__name__}: {one_line(str(exc))}"
+    return Check(name, status, detail)
+
+
+def format_report(checks: list[Check]) -> str:
+    lines = [f"{c.status:<5} {c.name:<9} {c.detail}" for c in checks]
+    tally = Counter(c.status for c in checks)
+    lines.append(f"doctor: {tally['OK']} OK, {tally['WARN']} WARN, {tally['FAIL']} FAIL")
+    return "\n".join(lines)
+
+
+def report_json(checks: list[Check]) -> dict[str, Any]:
+    return {"status": worst(checks), "checks": [asdict(c) for c in checks]}
+
+
+def check_settings(settings: Settings) -> tuple[Status, str]:
+    # Settings are validated when the CLI starts: getting here means they are valid.
+    return "OK", (
+        f"valid; data dir {settings.data_dir}, model {settings.embedding_model} "
+        f"({settings.embedding_backend}), logs {settings.log_format}/{settings.log_level}"
+    )
+
+
+def check_token(settings: Settings) -> tuple[Status, str]:
+    token = settings.telegram_bot_token
+    if not token:
+        return "WARN", "TELEGRAM_BOT_TOKEN not set: `sectorbot run` opens the terminal chat"
+    if not TOKEN_RE.fullmatch(token):  # never echo any part of it
+        return "FAIL", "TELEGRAM_BOT_TOKEN is malformed"
+    mode = "webhook" if settings.webhook_url else "polling"
+    return "OK", f"TELEGRAM_BOT_TOKEN set and well-formed ({mode} mode)"
+
+
+def check_data_dir(settings: Settings) -> tuple[Status, str]:
+    path = settings.data_dir
+    if path.exists() and not path.is_dir():
+        return "FAIL", f"{path} exists but is not a directory"
+    if not path.exists():
+        parent = _existing_ancestor(path)
+        if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+            return "OK", f"{path} does not exist yet and will be created"
+        return "FAIL", f"{path} does not exist and {parent} does not let it be created"
+    # Really write: os.access misjudges read-only mounts, ACLs and full disks.
+    try:
+        fd, name = tempfile.mkstemp(dir=path, prefix=".doctor-")
+        try:
+            os.write(fd, b"sectorbot doctor\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(name)
+    except OSError as exc:
+        return "FAIL", f"{path} is not writable: {exc.strerror or exc}"
+    return "OK", f"{path} is writable"
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for candidate in (path, *path.absolute().parents):
+        if candidate.exists():
+            return candidate
+    return Path("/")
+
+
+def check_database(settings: Settings, quick: bool) -> tuple[Status, str]:
+    path = settings.db_path
+    if not path.exists():
+        return "WARN", "no database yet: `sectorbot run` loads the sample, `ingest` adds more"
+    db = DatabaseFile(path)
+    try:
+        problem = _integrity_problem(db, quick)
+        if problem:
+            return "FAIL", problem
+        schema_status, schema = _schema_state(db)
+        counts = f"{db.count('documents')} documents, {db.count('chunks')} passages"
+    except sqlite3.DatabaseError as exc:
+        return "FAIL", f"{path} cannot be read: {one_line(str(exc))}"
+    check = "quick check" if quick else "integrity check"
+    return schema_status, f"{check} ok; {counts}; {schema}"
+
+
+def _integrity_problem(db: DatabaseFile, quick: bool) -> str | None:
+    problems = db.problems(quick)
+    if problems:
+        pragma = "quick_check" if quick else "integrity_check"
+        return f"{pragma} found {len(problems)} problems, first: {one_line(problems[0])}"
+    if quick:
+        return None
+    broken = db.broken_references()
+    if broken:
+        return f"{len(broken)} rows point at rows that do not exist (first in {broken[0]})"
+    fts = db.fts_problem()
+    if fts:
+        return f"the full-text index disagrees with the passages ({one_line(fts)})"
+    return None
+
+
+def _known_migrations() -> list[str]:
+    return [name for name, _ in migrations.MIGRATIONS]
+
+
+def _schema_state(db: DatabaseFile) -> tuple[Status, str]:
+    if not db.has_table("_migrations"):
+        return "FAIL", "not a sectorbot database (no _migrations table)"
+    known = _known_migrations()
+    pending = _pending_migrations(db)
+    unknown = sorted(db.applied_migrations() - set(known))
+    if unknown:
+        return "WARN", f"schema has migrations this version does not know ({unknown[0]}, ...)"
+    if pending:
+        return "WARN", f"{len(pending)} migrations pending (applied at the next start)"
+    return "OK", f"schema current ({len(known)} migrations)"
+
+
+def _pending_migrations(db: DatabaseFile) -> list[str]:
+    applied = db.applied_migrations()
+    return [name for name in _known_migrations() if name not in applied]
+
+
+def check_model(settings: Settings) -> tuple[Status, str]:
+    from sectorbot.index.embedding import get_embedder
+    from sectorbot.index.errors import SearchIndexError
+
+    started = time.perf_counter()
+    embedder = get_embedder(
+        settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
+    )
+    try:
+        dim = embedder.dim
+    except SearchIndexError as exc:
+        return "FAIL", str(exc)
+    seconds = time.perf_counter() - started
+    return "OK", f"{embedder.model_id} loads offline (dimension {dim}, {seconds:.1f} s)"
+
+
+def check_index(settings: Settings, quick: bool) -> tuple[Status, str]:
+    from sectorbot.corpus.store import Store
+    from sectorbot.index.embedding import get_embedder
+    from sectorbot.index.vectors import IndexProblem, VectorIndex, fingerprint
+
+    if _pending_migrations(DatabaseFile(settings.db_path)):
+        # Opening the store would migrate it, and doctor changes nothing.
+        return "WARN", "not checked while migrations are pending (see database)"
+    store = Store(settings.db_path)
+    try:
+        embedder = get_embedder(
+            settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
+        )
+        vectors = VectorIndex(settings.index_dir, store, embedder, settings.approx_index_threshold)
+        ids = store.chunk_ids()
+        try:
+            manifest = _read_index(vectors, quick)
+        except IndexProblem as problem:
+            return _index_problem(str(problem), len(ids))
+    finally:
+        store.close()
+    if manifest.fingerprint != fingerprint(ids):
+        return "WARN", (
+            f"index is out of step with the store ({manifest.count} passages indexed, "
+            f"{len(ids)} stored): run `sectorbot reindex`"
+        )
+    large = quick and _index_bytes(vectors) > QUICK_HASH_LIMIT
+    verified = "manifest checked, file too large to hash quickly" if large else "checksum ok"
+    return "OK", f"{manifest.count} passages ({manifest.kind}, {verified}), built {manifest.built}"
+
+
+def check_lexical(settings: Settings) -> tuple[Status, str]:
+    """The saved BM25 index; a damaged one is rebuilt at start, so it only warns."""
+    from sectorbot.corpus.store import Store
+    from sectorbot.index.lexical import LexicalIndex, LexicalIndexProblem
+
+    if _pending_migrations(DatabaseFile(settings.db_path)):
+        return "WARN", "not checked while migrations are pending (see database)"
+    store = Store(settings.db_path)
+    try:
+        index = LexicalIndex(store, settings.index_dir)
+        stored = store.chunk_count()
+        if index.path is None or not index.path.exists():
+            return "OK", f"not saved yet: read from the {stored} stored passages at start"
+        try:
+            index.read_saved()
+        except LexicalIndexProblem as problem:
+            return "WARN", f"{problem}: rebuilt from the store at the next start"
+        newer = store.chunk_count(after=index.max_id)
+        return "OK", f"{index.count()} passages saved, {newer} stored since (read at start)"
+    finally:
+        store.close()
+
+
+def _read_index(vectors: VectorIndex, quick: bool) -> Manifest:
+    """The manifest of a servable index, or IndexProblem saying what is wrong with it."""
+    from sectorbot.index.vectors import IndexProblem
+
+    before = _mtime(vectors.manifest_path())
+    try:
+        return _index_manifest(vectors, quick)
+    except IndexProblem:
+        if _mtime(vectors.manifest_path()) == before:
+            raise
+    # The running bot swapped in a new index between our reads (and removed the old file):
+    # that is no damage, so look once more.
+    return _index_manifest(vectors, quick)
+
+
+def _index_manifest(vectors: VectorIndex, quick: bool) -> Manifest:
+    if quick and _index_bytes(vectors) > QUICK_HASH_LIMIT:
+        return _light_index_check(vectors)
+    return vectors.load_checked()[1]
+
+
+def _index_bytes(vectors: VectorIndex) -> int:
+    try:
+        manifest = vectors.read_manifest()
+        return (vectors.directory / manifest.file).stat().st_size
+    except Exception:  # load_checked then names the problem
+        return 0
+
+
+def _light_index_check(vectors: VectorIndex) -> Manifest:
+    # Without reading the vectors: a health check every minute must not hash a large file.
+    from sectorbot.index.vectors import IndexProblem
+
+    manifest = vectors.read_manifest()
+    if manifest.model != vectors.embedder.model_id:
+        raise IndexProblem(
+            f"index was built with {manifest.model}, settings ask for {vectors.embedder.model_id}"
+        )
+    if not (vectors.directory / manifest.file).is_file():
+        raise IndexProblem(f"index file {manifest.file} is missing")
+    return manifest
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _index_problem(problem: str, stored: int) -> tuple[Status, str]:
+    if problem == "no index yet":
+        if stored == 0:
+            return "OK", "no passages yet, so no index needed"
+        return "WARN", f"no index yet for {stored} passages: run `sectorbot reindex`"
+    # The bot would rebuild it at start, but a damaged file means something (disk, a person,
+    # another version) broke it, and a full rebuild of a large corpus takes a long time.
+    return "FAIL", f"{problem}: run `sectorbot reindex`"
+
+
+def check_feeds(settings: Settings) -> tuple[Status, str]:
+    feeds = DatabaseFile(settings.db_path).active_feeds()
+    if not feeds:
+        return "OK", "no active feeds"
+    failures = _unreachable_feeds(settings, feeds)
+    if not failures:
+        return "OK", f"{len(feeds)} active feeds reachable"
+    # Feeds are other people's servers: an outage there is worth a look, not a failed
+    # health check (the poller retries with backoff on its own).
+    shown = "; ".join(failures[:3]) + (" ..." if len(failures) > 3 else "")
+    return "WARN", f"{len(failures)} of {len(feeds)} feeds unreachable: {shown}"
+
+
+FeedRow = tuple[str, str | None, str | None]  # url, etag, last_modified
+
+
+def _unreachable_feeds(settings: Settings, feeds: list[FeedRow]) -> list[str]:
+    from sectorbot.corpus.errors import FetchError
+    from sectorbot.corpus.fetch import Fetcher
+
+    def probe(feed: FeedRow) -> str | None:
+        url, etag, last_modified = feed
+        try:
+            # A conditional GET: an unchanged feed answers 304 with no body.
+            fetcher.fetch(url, etag=etag, last_modified=last_modified)
+        except FetchError as exc:
+            return str(exc)
+        return None
+
+    timeout = min(FEED_CHECK_TIMEOUT, settings.fetch_timeout)
+    with Fetcher(timeout, settings.max_file_bytes) as fetcher, ThreadPoolExecutor(8) as pool:
+        return [r for r in pool.map(probe, feeds) if r]
+
+
+def check_disk(settings: Settings) -> tuple[Status, str]:
+    where = _existing_ancestor(settings.data_dir)
+    free = shutil.disk_usage(where).free
+    index_bytes = _tree_size(settings.index_dir)
+    text = f"{format_size(free)} free at {where}"
+    if free < DISK_FAIL_BYTES or free < index_bytes:
+        # A reindex writes the new vectors file beside the old one before the swap.
+        return "FAIL", f"{text}: ingest and reindex will fail"
+    if free < DISK_WARN_BYTES:
+        return "WARN", f"{text}: less than {format_size(DISK_WARN_BYTES)}"
+    return "OK", text
+
+
+def _tree_size(path: Path) -> int:
+    if not path.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())

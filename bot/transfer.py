@@ -1,0 +1,272 @@
+"""`sectorbot export` and `import`: the store as JSONL, and back into another data directory.
+
+An export is read from one consistent snapshot of the live database, so it may run while the
+bot runs. An import stores each line on its own: a bad line is named and skipped, and
+importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from sectorbot.bot.alerts import discard_inbox
+from sectorbot.bot.backup import copy_database
+from sectorbot.bot.errors import OperationError
+from sectorbot.bot.settings import Settings
+from sectorbot.corpus.dates import parse_date, stamp
+from sectorbot.corpus.errors import InputError
+from sectorbot.corpus.fetch import one_line
+from sectorbot.corpus.models import Document
+from sectorbot.corpus.store import DatabaseFile
+
+if TYPE_CHECKING:
+    from sectorbot.bot.service import Service
+    from sectorbot.corpus.store import Store
+
+EXPORT_FORMAT = "sectorbot-export"
+EXPORT_VERSION = 1
+# Tables of the alerts, exported so that moving the bot keeps who follows what. Listed
+# parents first (foreign keys). Each names the
+# columns an import leaves out because the receiving store assigns them.
+EXTRA_TABLES: dict[str, tuple[str, ...]] = {
+    "chats": (),  # the chat id is Telegram's: kept
+    # A new id here; UNIQUE (chat_id, kind, normalized) makes a repeated import a no-op.
+    "subscriptions": ("id",),
+}
+# Not exported: `alerts` and `alert_inbox` point at document ids of this store, which an
+# import assigns anew; imported documents are kept out of the alert inbox instead.
+CORE_KINDS = {"documents": "document", "feeds": "feed"}
+
+
+def export(settings: Settings, out: IO[str]) -> dict[str, int]:
+    """Write the store as JSONL (a header line, then one line per row); return the counts."""
+    with tempfile.TemporaryDirectory(prefix="sectorbot-export-") as tmp:
+        snapshot = DatabaseFile(Path(tmp) / "snapshot.db")
+        copy_database(settings.db_path, snapshot.path)
+        # Counts and rows come from the same frozen copy, so the header always matches.
+        tables = [t for t in (*CORE_KINDS, *EXTRA_TABLES) if snapshot.has_table(t)]
+        counts = {t: snapshot.count(t) for t in tables}
+        out.write(_json(export_header(counts)) + "\n")
+        for table in tables:
+            # Core tables in id order (an import then assigns ids in the same order); other
+            # features' tables as they are, since they may have no rowid.
+            for row in snapshot.rows(table, order_by_id=table in CORE_KINDS):
+                out.write(_json(_export_line(table, row)) + "\n")
+    return counts
+
+
+def export_header(counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "kind": "header",
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "exported_at": stamp(),
+        "counts": counts,
+    }
+
+
+def _export_line(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    row = {key: _encode(value) for key, value in row.items()}
+    if table in CORE_KINDS:
+        return {"kind": CORE_KINDS[table], **row}
+    return {"kind": "row", "table": table, "data": row}
+
+
+def _encode(value: Any) -> Any:
+    # SQLite values are numbers, text, NULL or BLOBs; only a BLOB (a topic's vector) needs
+    # wrapping, and since no column holds an object, the wrapper cannot be mistaken.
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode("ascii")}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"base64"}:
+        try:
+            return base64.b64decode(value["base64"], validate=True)
+        except (ValueError, TypeError):
+            raise LineError("a base64 value that does not decode") from None
+    if isinstance(value, dict | list):
+        raise LineError(f"a value of type {type(value).__name__} where SQLite wants a scalar")
+    return value
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def line_table(record: dict[str, Any]) -> str:
+    """The table an export line belongs to (what the header's counts are keyed by)."""
+    kinds = {kind: table for table, kind in CORE_KINDS.items()}
+    return kinds.get(record.get("kind", ""), str(record.get("table")))
+
+
+# ---------------------------------------------------------------------------------------
+# import
+
+
+class LineError(InputError):
+    """One line of an import file cannot go in; the message says why."""
+
+
+@dataclass
+class ImportReport:
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+    def count(self, table: str, status: str) -> None:
+        self.counts.setdefault(table, Counter())[status] += 1
+
+    def summary_lines(self) -> list[str]:
+        lines = [
+            f"{table}: added {c['added']}, updated {c['updated']}, unchanged {c['unchanged']}"
+            for table, c in self.counts.items()
+        ]
+        lines.append(f"failed lines: {len(self.failed)}")
+        return lines
+
+
+def import_lines(service: Service, lines: Iterable[str | bytes]) -> ImportReport:
+    """Put an export's rows into the service's store; bad lines are reported and skipped.
+
+    `lines` may be bytes (a file opened in binary mode): then one line that is not UTF-8 is
+    reported like any other bad line instead of stopping the whole import.
+    """
+    report = ImportReport()
+    numbered = ((n, line) for n, line in enumerate(lines, start=1) if line.strip())
+    first = next(numbered, None)
+    if first is None:
+        raise OperationError("the import file is empty")
+    _check_header(first[1])
+    for number, line in numbered:
+        try:
+            table, status = _import_record(service.store, _parse(line))
+        except LineError as exc:
+            report.failed.append((number, str(exc)))
+            continue
+        report.count(table, status)
+    return report
+
+
+def _check_header(line: str | bytes) -> None:
+    try:
+        header = _parse(line)
+    except LineError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+        raise OperationError(
+            "line 1 is not a sectorbot export header (was the file made by export?)"
+        )
+    if header.get("version") != EXPORT_VERSION:
+        raise OperationError(
+            f"export format version {header.get('version')!r}; this sectorbot reads "
+            f"version {EXPORT_VERSION}"
+        )
+
+
+def _parse(line: str | bytes) -> dict[str, Any]:
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LineError(f"not UTF-8 text (byte {exc.start + 1})") from None
+    try:
+        record = json.loads(line.rstrip("\r\n"))
+    except json.JSONDecodeError as exc:
+        raise LineError(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise LineError("not a JSON object")
+    return record
+
+
+def _import_record(store: Store, record: dict[str, Any]) -> tuple[str, str]:
+    kind = record.get("kind")
+    try:
+        if kind == "document":
+            return "documents", _import_document(store, record)
+        if kind == "feed":
+            return "feeds", _import_feed(store, record)
+        if kind == "row":
+            return _import_row(store, record)
+    except sqlite3.Error as exc:
+        raise LineError(f"could not store: {one_line(str(exc))}") from None
+    raise LineError(f"unknown kind {kind!r}")
+
+
+def _import_document(store: Store, record: dict[str, Any]) -> str:
+    text = _text_field(record, "text")
+    if not text.strip():
+        raise LineError("document without text")
+    try:
+        published = parse_date(_text_field(record, "published") or None)
+    except ValueError as exc:
+        raise LineError(str(exc)) from None
+    doc = Document(
+        text=text,
+        title=_text_field(record, "title"),
+        url=_text_field(record, "url") or None,
+        source=_text_field(record, "source"),
+        author=_text_field(record, "author") or None,
+        published=published,
+        lang=_text_field(record, "lang") or None,
+        origin_kind=_text_field(record, "origin_kind") or "import",
+        origin_ref=_text_field(record, "origin_ref") or "import",
+        ext_id=_text_field(record, "ext_id") or None,
+    )
+    status, doc_id = store.upsert_document(doc)
+    if status == "added":
+        _settle_imported(store, doc_id, record.get("fetched"))
+    return status
+
+
+def _settle_imported(store: Store, doc_id: int, fetched: Any) -> None:
+    """An imported document is history, not news."""
+    if isinstance(fetched, str) and fetched:
+        store.set_fetched(doc_id, fetched)  # when it was first fetched, not when it moved
+    # The alerts trigger queues every new feed document; chats must not be alerted about
+    # old reports because the bot moved to another machine.
+    discard_inbox(store, [doc_id])
+
+
+def _text_field(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise LineError(f"field '{key}' should be a string, not {type(value).__name__}")
+    return value
+
+
+def _import_feed(store: Store, record: dict[str, Any]) -> str:
+    url = _text_field(record, "url").strip()
+    if not url.startswith(("http://", "https://")):
+        raise LineError("feed without an http(s) url")
+    row = {k: v for k, v in record.items() if k not in ("kind", "id")}
+    row.setdefault("added", stamp())
+    return _insert_new(store, "feeds", {**row, "url": url})
+
+
+def _import_row(store: Store, record: dict[str, Any]) -> tuple[str, str]:
+    table, data = record.get("table"), record.get("data")
+    if table not in EXTRA_TABLES:
+        raise LineError(f"table {table!r} is not one that import writes")
+    if not isinstance(data, dict):
+        raise LineError("row without a 'data' object")
+    kept = {k: _decode(v) for k, v in data.items() if k not in EXTRA_TABLES[table]}
+    return table, _insert_new(store, table, kept)
+
+
+def _insert_new(store: Store, table: str, row: dict[str, Any]) -> str:
+    """Insert a row unless one with the same key is there already (then it stays as is)."""
+    added = store.insert_if_new(table, row)
+    if added is None:
+        raise LineError(f"no column of table {table} in this line")
+    return "added" if added else "unchanged"
