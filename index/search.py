@@ -36,8 +36,6 @@ class Hit:
     score: float = 0.0
     dense: float | None = None  # cosine similarity
     lexical: float | None = None  # BM25 (higher is better)
-    dense_rank: int | None = None
-    lexical_rank: int | None = None
     places: set[str] = field(default_factory=set)
 
 
@@ -45,7 +43,6 @@ class Hit:
 class SearchResult:
     query: Query
     hits: list[Hit]
-    query_vector: np.ndarray | None
     query_places: set[str]
     unknown_names: list[str] = field(default_factory=list)  # names the corpus never mentions
 
@@ -106,7 +103,7 @@ class Retriever:
         hits.sort(key=lambda h: h.score, reverse=True)
         if diverse:
             hits = diversify(hits, limit=k)
-        return SearchResult(query, hits[:k], qvec, places, unknown)
+        return SearchResult(query, hits[:k], places, unknown)
 
     def query_places(self, text: str) -> set[str]:
         """Places a question names; a lone capitalised name counts even without context."""
@@ -206,12 +203,12 @@ class Retriever:
         for rank, (cid, score) in enumerate(dense):
             if cid in chunks:
                 hit = hits.setdefault(cid, Hit(chunks[cid]))
-                hit.dense, hit.dense_rank = score, rank + 1
+                hit.dense = score
                 hit.score += 1.0 / (RRF_K + rank + 1)
         for rank, (cid, score) in enumerate(lexical):
             if cid in chunks:
                 hit = hits.setdefault(cid, Hit(chunks[cid]))
-                hit.lexical, hit.lexical_rank = score, rank + 1
+                hit.lexical = score
                 hit.score += 1.0 / (RRF_K + rank + 1)
         newest = self.newest_date()
         for hit in hits.values():
