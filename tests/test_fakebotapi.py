@@ -352,20 +352,22 @@ async def test_empty_text_is_rejected(api: FakeBotAPI, text: str) -> None:
             await bot.send_message(ALICE, text, parse_mode=ParseMode.HTML)
 
 
+@pytest.mark.parametrize("parse_mode", ["Markdown", "MarkdownV2"])
 @pytest.mark.asyncio
-async def test_markdown_v2(api: FakeBotAPI) -> None:
+async def test_markdown_is_refused(api: FakeBotAPI, parse_mode: str) -> None:
+    # sectorbot sends only HTML, so the fake parses nothing else: Markdown must fail loudly.
     async with make_bot(api) as bot:
-        message = await bot.send_message(
-            ALICE,
-            r"*bold* _it_ ||spoiler|| [link](https://example.com) 1\.5",
-            parse_mode="MarkdownV2",
-        )
-        assert message.text == "bold it spoiler link 1.5"
-        assert [e.type for e in message.entities] == ["bold", "italic", "spoiler", "text_link"]
-        with pytest.raises(BadRequest, match="reserved and must be escaped"):
-            await bot.send_message(ALICE, "Price: 1.5", parse_mode="MarkdownV2")
-        with pytest.raises(BadRequest, match="end of bold entity at byte offset 0"):
-            await bot.send_message(ALICE, "*open", parse_mode="MarkdownV2")
+        with pytest.raises(BadRequest, match=r"(?i)supports only HTML"):
+            await bot.send_message(ALICE, "*bold*", parse_mode=parse_mode)
+        sent = await bot.send_message(ALICE, "v1")
+        with pytest.raises(BadRequest, match=r"(?i)supports only HTML"):
+            await bot.edit_message_text("*v2*", ALICE, sent.message_id, parse_mode=parse_mode)
+    assert api.rejected[-1].error_code == 400
+    assert api.rejected[-1].description == (
+        f"Bad Request: unsupported parse_mode {parse_mode!r}: "
+        "the fake Bot API server supports only HTML"
+    )
+    assert [c.text for c in api.messages_to(ALICE, include_edits=True)] == ["v1"]
 
 
 @pytest.mark.asyncio
