@@ -11,7 +11,7 @@ import click
 from sectorbot.bot import cli_feeds, cli_ops
 from sectorbot.bot.cli_common import bar_progress, ready_service, service_of, settings_of
 from sectorbot.bot.errors import SectorbotError, SettingsError
-from sectorbot.bot.settings import Settings, load_settings
+from sectorbot.bot.settings import Settings, load_settings, webhook_problem
 
 
 @click.group()
@@ -122,6 +122,9 @@ def chat(ctx: click.Context) -> None:
 def run(ctx: click.Context) -> None:
     """The main job: the Telegram bot with a token, else the terminal chat on the sample corpus."""
     settings = settings_of(ctx)
+    problem = webhook_problem(settings) if settings.telegram_bot_token else None
+    if problem:  # before anything loads: the bot must not start at all
+        raise SettingsError(problem)
     service = service_of(ctx)
     loaded = service.ensure_sample()
     if loaded:
@@ -179,6 +182,9 @@ for _module in (cli_ops, cli_feeds):
 
 def main() -> None:
     """The `sectorbot` command: click reports usage errors; ours are one line each."""
+    from sectorbot.bot.logs import redact_uncaught
+
+    redact_uncaught()
     try:
         cli(prog_name="sectorbot")
     except SettingsError as exc:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from sectorbot.bot.settings import TOKEN_RE, Settings
+from sectorbot.bot.settings import TOKEN_RE, Settings, webhook_problem
 from sectorbot.corpus import migrations
 from sectorbot.corpus.fetch import format_size, one_line
 from sectorbot.corpus.store import DatabaseFile
@@ -104,7 +104,10 @@ def check_token(settings: Settings) -> tuple[Status, str]:
         return "WARN", "TELEGRAM_BOT_TOKEN not set: `sectorbot run` opens the terminal chat"
     if not TOKEN_RE.fullmatch(token):  # never echo any part of it
         return "FAIL", "TELEGRAM_BOT_TOKEN is malformed"
-    mode = "webhook" if settings.webhook_url else "polling"
+    problem = webhook_problem(settings)
+    if problem:
+        return "FAIL", problem
+    mode = "webhook with a secret" if settings.webhook_url else "polling"
     return "OK", f"TELEGRAM_BOT_TOKEN set and well-formed ({mode} mode)"
 
 

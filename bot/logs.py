@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import threading
+import traceback
+from types import TracebackType
 
 from sectorbot.bot.settings import TOKEN_RE
+
+
+def redact(text: str) -> str:
+    """`text` with anything shaped like a bot token replaced by `<token>`."""
+    return TOKEN_RE.sub("<token>", text)
 
 
 class RedactToken(logging.Filter):
@@ -14,7 +23,7 @@ class RedactToken(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if TOKEN_RE.search(message):
-            record.msg = TOKEN_RE.sub("<token>", message)
+            record.msg = redact(message)
             record.args = None
         return True
 
@@ -23,7 +32,7 @@ class PlainFormatter(logging.Formatter):
     """Plain lines; a traceback is redacted too (the filter above only sees the message)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return TOKEN_RE.sub("<token>", super().format(record))
+        return redact(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,11 +44,31 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if record.exc_info:
-            data["exc"] = TOKEN_RE.sub("<token>", self.formatException(record.exc_info))
+            data["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(data, ensure_ascii=False)
 
 
+def _print_redacted(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
+
+
+def _print_thread_redacted(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        _print_redacted(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def redact_uncaught() -> None:
+    """Print uncaught exceptions, in any thread, without a token in them."""
+    # A library may put the token into an exception's message (python-telegram-bot's
+    # InvalidToken does); an uncaught one is printed by these hooks, not by a handler.
+    sys.excepthook = _print_redacted
+    threading.excepthook = _print_thread_redacted
+
+
 def configure(level: str = "INFO", fmt: str = "plain") -> None:
+    """Log lines for the process, plain or JSON, with tokens masked."""
     handler = logging.StreamHandler()
     handler.addFilter(RedactToken())
     if fmt == "json":

@@ -7,11 +7,14 @@ Every variable is `SECTORBOT_<FIELD>` except the token, which is `TELEGRAM_BOT_T
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sectorbot.bot.errors import SettingsError
 
@@ -19,6 +22,19 @@ TOKEN_RE = re.compile(r"\d{5,16}:[A-Za-z0-9_-]{30,64}")
 """A bot token's shape: `fullmatch` checks a setting, `sub` hides one in a log line."""
 BACKENDS = ("torch", "onnx", "onnx-int8")
 LOG_FORMATS = ("plain", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Numbers must be above zero and at most these: far beyond any sensible use, and below
+# where a value would break the program somewhere far from the setting (a read of 10^22
+# bytes, a timeout of infinity).
+UPPER_LIMITS: dict[str, int] = {
+    "embedding_batch_size": 4096,
+    "approx_index_threshold": 1_000_000_000,
+    "max_file_bytes": 2_000_000_000,
+    "fetch_timeout": 3600,
+    "questions_per_minute": 10_000,
+    "poll_interval": 7 * 24 * 3600,
+    "webhook_port": 65535,
+}
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
@@ -105,6 +121,41 @@ def load_settings(
     return validate(Settings(**values))
 
 
+def _webhook_url_ok(url: str) -> bool:
+    """https with a host, or plain http to this machine (a TLS proxy in front of it)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and _is_loopback(host)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def webhook_problem(s: Settings) -> str | None:
+    """Why webhook mode must not start with these settings, or None."""
+    if s.webhook_url and not s.webhook_secret:
+        # Without the secret anyone who learns the URL can post updates as any user, admins
+        # included; Telegram sends the secret in a header that the webhook then checks.
+        return (
+            "SECTORBOT_WEBHOOK_SECRET is required with SECTORBOT_WEBHOOK_URL: without it "
+            "anyone who finds the URL can post forged updates"
+        )
+    return None
+
+
 def validate(s: Settings) -> Settings:
     """Check every setting; raise SettingsError naming the first bad one."""
     if s.embedding_backend not in BACKENDS:
@@ -114,32 +165,26 @@ def validate(s: Settings) -> Settings:
         )
     if s.log_format not in LOG_FORMATS:
         raise SettingsError(f"SECTORBOT_LOG_FORMAT={s.log_format!r}: expected plain or json")
-    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise SettingsError(f"SECTORBOT_LOG_LEVEL={s.log_level!r}: expected DEBUG, INFO, ...")
+    if s.log_level.upper() not in LOG_LEVELS:
+        raise SettingsError(
+            f"SECTORBOT_LOG_LEVEL={s.log_level!r}: expected one of " + ", ".join(LOG_LEVELS)
+        )
     if s.telegram_bot_token is not None and not TOKEN_RE.fullmatch(s.telegram_bot_token):
         raise SettingsError(
             "TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<35 characters>' from @BotFather"
         )
     if not re.match(r"^https?://[^\s/]+", s.telegram_api_url):
         raise SettingsError("SECTORBOT_TELEGRAM_API_URL must be an http(s) URL")
-    positive = {
-        "embedding_batch_size": s.embedding_batch_size,
-        "approx_index_threshold": s.approx_index_threshold,
-        "max_file_bytes": s.max_file_bytes,
-        "fetch_timeout": s.fetch_timeout,
-        "questions_per_minute": s.questions_per_minute,
-        "poll_interval": s.poll_interval,
-        "webhook_port": s.webhook_port,
-    }
-    for name, value in positive.items():
-        if value <= 0:
+    for name, top in UPPER_LIMITS.items():
+        value = getattr(s, name)
+        if not math.isfinite(value) or value <= 0:
             raise SettingsError(f"{_env_name(name)}={value}: must be greater than zero")
-    if (
-        s.webhook_url
-        and not s.webhook_url.startswith("https://")
-        and "127.0.0.1" not in (s.webhook_url)
-    ):
-        raise SettingsError("SECTORBOT_WEBHOOK_URL must start with https://")
+        if value > top:
+            raise SettingsError(f"{_env_name(name)}={value}: must be at most {top:,}")
+    if s.webhook_url and not _webhook_url_ok(s.webhook_url):
+        raise SettingsError(
+            "SECTORBOT_WEBHOOK_URL must be an https:// URL (plain http only on a loopback host)"
+        )
     if s.webhook_secret is not None and not re.match(r"^[A-Za-z0-9_-]{1,256}$", s.webhook_secret):
         raise SettingsError("SECTORBOT_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and -")
     return s

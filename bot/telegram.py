@@ -18,7 +18,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -40,7 +40,7 @@ from sectorbot.bot.errors import SettingsError
 from sectorbot.bot.logs import RedactToken
 from sectorbot.bot.ratelimit import SlidingWindowLimiter
 from sectorbot.bot.service import Service
-from sectorbot.bot.settings import Settings
+from sectorbot.bot.settings import Settings, webhook_problem
 from sectorbot.bot.telegram_reply import send
 from sectorbot.bot.telegram_state import STATE_KEY, AnswerCache, BotState, app_state
 
@@ -219,9 +219,11 @@ def _add_alerts(
     telegram_alerts.register(app, service, settings, **ticks)
 
 
-def run_bot(service: Service) -> None:
-    """Serve until interrupted: long polling, or a webhook when one is configured."""
+def _serve(service: Service) -> None:
     settings = service.settings
+    problem = webhook_problem(settings)
+    if problem:
+        raise SettingsError(problem)
     app = build_application(service, settings)
     if settings.webhook_url:
         log.info("serving a webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
@@ -236,3 +238,15 @@ def run_bot(service: Service) -> None:
     else:
         log.info("polling the Bot API for updates")
         app.run_polling(allowed_updates=ALLOWED_UPDATES)
+
+
+def run_bot(service: Service) -> None:
+    """Serve until interrupted: long polling, or a webhook when one is configured."""
+    try:
+        _serve(service)
+    except InvalidToken:
+        # PTB's message quotes the token; ours says what to do and quotes nothing.
+        raise SettingsError(
+            "Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?): "
+            "copy the current token from @BotFather"
+        ) from None

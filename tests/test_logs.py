@@ -5,11 +5,17 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from sectorbot.bot.logs import configure
+from tests.commands import SECTORBOT
+from tests.fakebotapi import FakeBotAPI
 
 # Shaped like a real token (digits, a colon, 35 characters) but not one.
 TOKEN = "7012345678:AAF3kq9ZLx0vbN_2mRtY8wPq-5sUeHjK1cD"
@@ -104,3 +110,35 @@ def test_things_that_only_look_a_bit_like_tokens_stay(fmt: str, capture: io.Stri
     log = configured(fmt, capture)
     log.info("chat 12345: answered at 2025-01-06T10:00:00 in 0.2 s")
     assert "chat 12345: answered at 2025-01-06T10:00:00" in capture.getvalue()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_rejected_token_is_never_printed(fmt: str, tmp_path: Path) -> None:
+    """Telegram answers 401: one line saying so, exit 2, and the token nowhere in the output."""
+    with FakeBotAPI() as api:  # it knows only its own token, so it refuses this one
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "HF_HUB_OFFLINE": "1",
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "SECTORBOT_TELEGRAM_API_URL": api.base_url,
+            "SECTORBOT_DATA_DIR": str(tmp_path / "data"),
+            "SECTORBOT_LOG_FORMAT": fmt,
+        }
+        proc = subprocess.run(
+            [*SECTORBOT, "run"], env=env, capture_output=True, text=True, timeout=300
+        )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output[-2000:]
+    assert TOKEN.split(":")[1] not in output
+    assert "Telegram rejected TELEGRAM_BOT_TOKEN" in proc.stderr.splitlines()[-1]
+
+
+def test_an_uncaught_exception_is_printed_without_the_token(tmp_path: Path) -> None:
+    code = (
+        "from sectorbot.bot.logs import redact_uncaught; redact_uncaught(); "
+        f"raise RuntimeError('rejected: {TOKEN}')"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "RuntimeError: rejected: <token>" in proc.stderr and TOKEN not in proc.stderr
