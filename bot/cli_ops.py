@@ -60,6 +60,8 @@ def doctor(ctx: click.Context, quick: bool, as_json: bool) -> None:
 def export(ctx: click.Context, out: Path) -> None:
     """Documents, feeds and subscriptions as JSONL, from one consistent snapshot."""
     settings = settings_of(ctx)
+    if str(out) != "-":
+        transfer.check_export_path(settings, out)
     with _output(out) as stream:
         counts = transfer.export(settings, stream)
     where = "standard output" if str(out) == "-" else str(out)
@@ -102,8 +104,9 @@ def import_(ctx: click.Context, source: Path, no_index: bool) -> None:
     (exit code 1 if any failed). Then the index is brought in step with the store.
     """
     service = service_of(ctx)
-    with _input(source) as lines:
-        report = transfer.import_lines(service, lines)
+    limit = settings_of(ctx).max_file_bytes
+    with _input(source) as stream:
+        report = transfer.import_lines(service, transfer.bounded_lines(stream, limit), limit)
     for line in report.summary_lines():
         click.echo(line)
     for number, reason in report.failed:

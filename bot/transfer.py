@@ -12,7 +12,7 @@ import json
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from sectorbot.bot.errors import OperationError
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.dates import parse_date, stamp
 from sectorbot.corpus.errors import InputError
-from sectorbot.corpus.fetch import one_line
+from sectorbot.corpus.fetch import format_size, one_line
 from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import DatabaseFile
 
@@ -134,21 +134,60 @@ class ImportReport:
         return lines
 
 
-def import_lines(service: Service, lines: Iterable[str | bytes]) -> ImportReport:
+def check_export_path(settings: Settings, out: Path) -> None:
+    """Refuse to write an export where it could replace the store or the index."""
+    data = settings.data_dir.resolve()
+    target = out.resolve()
+    if target == data or data in target.parents:
+        raise OperationError(
+            f"{out} is inside the data directory {settings.data_dir}: an export there could "
+            "overwrite the live database; write it somewhere else"
+        )
+
+
+def bounded_lines(stream: IO[bytes], limit: int, block: int = 1 << 16) -> Iterator[bytes | int]:
+    """The lines of a binary stream; a line longer than `limit` bytes comes as its length.
+
+    A line is never held whole past the limit, so one huge record cannot exhaust memory.
+    """
+    held: list[bytes] = []
+    size = 0
+    while chunk := stream.read(block):
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            size += end - start
+            if size <= limit:
+                held.append(chunk[start:end])
+            yield b"".join(held) if size <= limit else size
+            held, size, start = [], 0, end + 1
+        size += len(chunk) - start
+        if size <= limit:
+            held.append(chunk[start:])
+        else:
+            held = []
+    if size:
+        yield b"".join(held) if size <= limit else size
+
+
+def import_lines(
+    service: Service, lines: Iterable[str | bytes | int], max_line_bytes: int | None = None
+) -> ImportReport:
     """Put an export's rows into the service's store; bad lines are reported and skipped.
 
     `lines` may be bytes (a file opened in binary mode): then one line that is not UTF-8 is
-    reported like any other bad line instead of stopping the whole import.
+    reported like any other bad line instead of stopping the whole import. An int stands for
+    a line that was too long to read (see `bounded_lines`).
     """
+    limit = max_line_bytes or service.settings.max_file_bytes
     report = ImportReport()
-    numbered = ((n, line) for n, line in enumerate(lines, start=1) if line.strip())
+    numbered = ((n, line) for n, line in enumerate(lines, start=1) if _not_blank(line))
     first = next(numbered, None)
     if first is None:
         raise OperationError("the import file is empty")
     _check_header(first[1])
     for number, line in numbered:
         try:
-            table, status = _import_record(service.store, _parse(line))
+            table, status = _import_record(service.store, _parse(line, limit))
         except LineError as exc:
             report.failed.append((number, str(exc)))
             continue
@@ -156,9 +195,13 @@ def import_lines(service: Service, lines: Iterable[str | bytes]) -> ImportReport
     return report
 
 
-def _check_header(line: str | bytes) -> None:
+def _not_blank(line: str | bytes | int) -> bool:
+    return isinstance(line, int) or bool(line.strip())
+
+
+def _check_header(line: str | bytes | int) -> None:
     try:
-        header = _parse(line)
+        header = _parse(line, limit=1_000_000)
     except LineError:
         header = None
     if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
@@ -172,7 +215,11 @@ def _check_header(line: str | bytes) -> None:
         )
 
 
-def _parse(line: str | bytes) -> dict[str, Any]:
+def _parse(line: str | bytes | int, limit: int) -> dict[str, Any]:
+    size = line if isinstance(line, int) else len(line)
+    if size > limit:
+        raise LineError(f"the line is {format_size(size)}, over the {format_size(limit)} limit")
+    assert not isinstance(line, int)
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
@@ -182,6 +229,8 @@ def _parse(line: str | bytes) -> dict[str, Any]:
         record = json.loads(line.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         raise LineError(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise LineError("JSON nested too deeply to read") from None
     if not isinstance(record, dict):
         raise LineError("not a JSON object")
     return record

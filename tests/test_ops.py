@@ -366,7 +366,9 @@ def test_export_while_ingesting_is_a_consistent_snapshot(tmp_path: Path) -> None
     assert len(set(seen)) > 1, "every export saw the same state: nothing ran concurrently"
 
 
-def test_bad_import_lines_are_named_and_the_rest_goes_in(tmp_path: Path) -> None:
+def test_bad_import_lines_are_named_and_the_rest_goes_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = {"kind": "document", "title": "Myrnohrad police", "source": "Suspilne",
             "url": "https://example.org/m", "published": "2025-02-01",
             "text": "About 3,000 residents remained in Myrnohrad, the police said."}  # fmt: skip
@@ -382,9 +384,13 @@ def test_bad_import_lines_are_named_and_the_rest_goes_in(tmp_path: Path) -> None
         json.dumps({**good, "url": "https://example.org/n", "title": 42}),
         json.dumps({"kind": "row", "table": "documents", "data": {}}),
         json.dumps({**good, "url": "https://example.org/2", "text": "Second report on it."}),
+        '{"kind": "document", "text": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        json.dumps({**good, "url": "https://example.org/big", "text": "war " * 100_000}),
+        json.dumps({**good, "url": "https://example.org/3", "text": "Third report on it."}),
     ]
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(("\n".join(lines) + "\n").encode() + b'{"kind": "\xff"}\n')
+    monkeypatch.setenv("SECTORBOT_MAX_FILE_BYTES", "300000")  # the big line is 400 kB
     code, output = invoke("--data-dir", tmp_path / "data", "import", "--no-index", path)
     assert code == 1
     failed = [line.strip() for line in output.splitlines() if line.startswith("  line ")]
@@ -396,13 +402,28 @@ def test_bad_import_lines_are_named_and_the_rest_goes_in(tmp_path: Path) -> None
         "line 7: feed without an http(s) url",
         "line 9: field 'title' should be a string, not int",
         "line 10: table 'documents' is not one that import writes",
-        "line 12: not UTF-8 text (byte 11)",
+        "line 12: JSON nested too deeply to read",
+        "line 13: the line is 400.1 kB, over the 300.0 kB limit",
+        "line 15: not UTF-8 text (byte 11)",
     ]
-    assert "documents: added 2, updated 0, unchanged 0" in output
+    assert "documents: added 3, updated 0, unchanged 0" in output
     assert "feeds: added 1, updated 0, unchanged 0" in output
-    assert "failed lines: 8" in output
+    assert "failed lines: 10" in output
     titles = [row[0] for row in dump(tmp_path / "data", "documents", "title")]
-    assert titles == ["Myrnohrad police", "Myrnohrad police"]
+    assert titles == ["Myrnohrad police"] * 3
+
+
+def test_export_never_writes_into_the_data_directory(
+    sample_service_dir: Path, tmp_path: Path
+) -> None:
+    data = sample_copy(sample_service_dir, tmp_path / "data")
+    before = (data / "sectorbot.db").read_bytes()
+    for target in (data / "sectorbot.db", data / "index" / "x.jsonl", data / "new.jsonl"):
+        with pytest.raises(OperationError, match="is inside the data directory"):
+            invoke("--data-dir", data, "export", "--out", target)
+    assert (data / "sectorbot.db").read_bytes() == before
+    code, _ = invoke("--data-dir", data, "export", "--out", tmp_path / "elsewhere.jsonl")
+    assert code == 0 and (tmp_path / "elsewhere.jsonl").stat().st_size > 0
 
 
 def test_import_refuses_a_file_that_is_not_an_export(sample_service: Service) -> None:
