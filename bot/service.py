@@ -20,6 +20,7 @@ from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.ingest import IngestReport, ingest
 from sectorbot.corpus.store import Store
+from sectorbot.corpus.text import without_surrogates
 from sectorbot.index.answer import Answer, compose
 from sectorbot.index.embedding import get_embedder
 from sectorbot.index.search import Mode, Retriever, SearchResult
@@ -96,7 +97,7 @@ class Service:
     # questions -------------------------------------------------------------------------
 
     def search(self, question: str, k: int = 8, mode: Mode = "hybrid") -> SearchResult:
-        return self.retriever.search(question, k=k, mode=mode)
+        return self.retriever.search(without_surrogates(question), k=k, mode=mode)
 
     def ask(self, question: str) -> Answer:
         started = time.perf_counter()
@@ -110,7 +111,7 @@ class Service:
         """Documents matching a query (by title, source or text), or the newest ones."""
         if not query:
             return self.latest(limit)
-        result = self.retriever.search(query, k=limit)
+        result = self.search(query, k=limit)
         return self.documents(h.chunk.document_id for h in result.hits)
 
     def latest(self, limit: int = 8) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sectorbot.bot.render import REFUSAL
+from sectorbot.corpus.text import without_surrogates
 from sectorbot.index.answer import Answer, Source
 
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units of the text as shown
@@ -22,17 +23,11 @@ EXCERPT = 600
 STANCE_LABELS = {"claim": "Claim", "denial": "Denial"}
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean(text: str) -> str:
-    """Text safe to encode: lone UTF-16 surrogates (JSON allows them) become U+FFFD."""
-    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def escape(text: object) -> str:
     """Text for Telegram HTML: the four characters Telegram knows an entity for, escaped."""
-    return clean(str(text)).translate(_ESCAPES)
+    return without_surrogates(str(text)).translate(_ESCAPES)
 
 
 def shorten(text: str, limit: int) -> str:

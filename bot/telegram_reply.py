@@ -15,7 +15,8 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from sectorbot.bot.telegram_render import clean, split_message
+from sectorbot.bot.telegram_render import split_message
+from sectorbot.corpus.text import without_surrogates
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
 def message_text(update: Update) -> str:
     """The text of the update's message, safe to encode (no lone surrogates)."""
     message = update.effective_message
-    return clean(message.text or "") if message else ""
+    return without_surrogates(message.text or "") if message else ""
 
 
 def after_command(text: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 APOSTROPHES = "'’‘ʼʹ`´"
 _UNIFY = str.maketrans(dict.fromkeys(APOSTROPHES[1:], "'") | {"ё": "е"})
 _COMBINING = re.compile(r"[\u0300-\u036f]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 WORD_RE = re.compile(r"[^\W_]+")
 """A run of letters and digits: the word of the lexical index, the gazetteer and alerts."""
@@ -24,6 +25,16 @@ DASH_GAP = r"(?:\s+|\s*[-‐‑‒–—―]\s*)"
 """What may stand between two words of a name: spaces or a dash of any kind."""
 WORD_START = r"(?<![^\W_])"
 WORD_END = r"(?![^\W_])"
+
+
+def without_surrogates(text: str) -> str:
+    """Text safe to encode: lone surrogates become U+FFFD.
+
+    They arrive from JSON (which allows them) and from undecodable bytes in command-line
+    arguments or a terminal (Python keeps those as surrogates); tokenizers, SQLite and
+    Telegram all refuse them.
+    """
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def fold(text: str) -> str:

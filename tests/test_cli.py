@@ -48,3 +48,34 @@ def test_terminal_chat_answers_and_leaves_on_eof(sample_service_dir: Path, tmp_p
     assert "Sources:" in proc.stdout and "[1]" in proc.stdout
     assert "https://tass.com/" in proc.stdout
     assert "Sorry: since:soon is not a date" in proc.stdout
+
+
+def test_undecodable_bytes_in_a_question_are_no_crash(
+    sample_service_dir: Path, tmp_path: Path
+) -> None:
+    """A stray byte in an argument or a terminal line: an answer, not a traceback."""
+    import json
+    import shutil
+
+    data = tmp_path / "d"
+    shutil.copytree(sample_service_dir, data)
+    # subprocess writes the lone surrogate back as the raw byte 0xff.
+    ask = subprocess.run(
+        [*SECTORBOT, "--data-dir", str(data), "ask", "--json", "Pokrovsk \udcff"],
+        capture_output=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert ask.returncode == 0, ask.stderr.decode(errors="replace")[-2000:]
+    assert "answered" in json.loads(ask.stdout)
+    chat = subprocess.run(
+        [*SECTORBOT, "--data-dir", str(data), "chat"],
+        input=b"Pokrovsk \xff\n/latest\n",
+        capture_output=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert chat.returncode == 0, chat.stderr.decode(errors="replace")[-2000:]
+    assert b"Traceback" not in chat.stderr
+    latest = subprocess.run(
+        [*SECTORBOT, "--data-dir", str(data), "chat"],
+        input=b"/latest\n", capture_output=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    newest = [line for line in latest.stdout.splitlines() if line[:2] == b"20"]
+    assert newest and all(line in chat.stdout.splitlines() for line in newest)
