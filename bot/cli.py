@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -192,6 +193,12 @@ def main() -> None:
         sys.exit(2)
     except SectorbotError as exc:
         click.echo(f"sectorbot: error: {exc}", err=True)
+        sys.exit(1)
+    except sqlite3.DatabaseError as exc:  # damage found after the store opened
+        click.echo(
+            f"sectorbot: error: the database failed ({exc}); `sectorbot doctor` checks it",
+            err=True,
+        )
         sys.exit(1)
 
 

@@ -96,6 +96,8 @@ def _convert(name: str, kind: str, raw: str) -> Any:
             return int(value) if kind == "int" else float(value)
     except ValueError:
         raise SettingsError(f"{_env_name(name)}={raw!r} is not a valid {kind}") from None
+    if kind == "Path" and not value:
+        raise SettingsError(f"{_env_name(name)} is empty: give it a folder, or leave it unset")
     if kind.startswith("Path"):
         return Path(value).expanduser() if value else None
     if kind.endswith("| None"):

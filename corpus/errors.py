@@ -11,6 +11,10 @@ class SectorbotError(Exception):
     """Something went wrong that a person can understand from one line."""
 
 
+class StoreError(SectorbotError):
+    """The database cannot be opened or written; the message says why and what to do."""
+
+
 class InputError(SectorbotError):
     """An input (file, URL, feed, record) cannot be used; the message says which and why."""
 

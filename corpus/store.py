@@ -20,6 +20,7 @@ import sqlite_utils
 from sectorbot.corpus import migrations
 from sectorbot.corpus.chunking import chunk_text, word_count
 from sectorbot.corpus.dates import stamp
+from sectorbot.corpus.errors import StoreError
 from sectorbot.corpus.models import Chunk, Document
 from sectorbot.corpus.urls import canonical_url
 
@@ -57,14 +58,25 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            self._open(str(path))
+        except OSError as exc:
+            raise StoreError(f"cannot use {self.path}: {exc.strerror or exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_database_problem(self.path, exc)) from None
+
+    def _open(self, path: str) -> None:
+        if path != ":memory:":
+            folder = self.path.parent
+            if folder.exists() and not folder.is_dir():
+                raise StoreError(f"the data directory {folder} is a file, not a folder")
+            folder.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute("PRAGMA busy_timeout = 10000")
-        if str(path) != ":memory:":
+        if path != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL still keeps every commit atomic and the file consistent after
             # a process crash; only a power cut can lose the last few commits.
@@ -361,6 +373,16 @@ class Store:
             "last_published": self.scalar("SELECT max(published) FROM documents"),
             "last_ingest": self.scalar("SELECT max(finished) FROM ingest_runs"),
         }
+
+
+def _database_problem(path: Path, exc: sqlite3.DatabaseError) -> str:
+    reason = str(exc)
+    if "readonly" in reason or "unable to open" in reason:
+        return f"cannot open {path} for writing ({reason}): is the data directory read-only?"
+    return (
+        f"{path} is not a usable sectorbot database ({reason}): `sectorbot doctor` checks it; "
+        "restore a backup or move the file away to start afresh"
+    )
 
 
 class DatabaseFile:

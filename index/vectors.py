@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,8 +25,10 @@ from typing import Any
 import faiss
 import numpy as np
 
+from sectorbot.corpus.fetch import format_size, one_line
 from sectorbot.corpus.store import Store
 from sectorbot.index.embedding import Embedder
+from sectorbot.index.errors import SearchIndexError
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
@@ -78,6 +81,34 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+MANIFEST_TYPES = {"version": int, "dim": int, "count": int}  # every other field is text
+DISK_MARGIN = 1.2  # free space wanted for a new index file, over its expected size
+
+
+def _manifest_from(data: Any) -> Manifest:
+    """A manifest from parsed JSON, or TypeError naming the first field of the wrong type."""
+    if not isinstance(data, dict):
+        raise TypeError("not a JSON object")
+    for name in Manifest.__dataclass_fields__:
+        kind = MANIFEST_TYPES.get(name, str)
+        value = data.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise TypeError(f"field {name!r} should be {kind.__name__}, not {value!r:.40}")
+    return Manifest(**{name: data[name] for name in Manifest.__dataclass_fields__})
+
+
+def _check_room(directory: Path, count: int, dim: int) -> None:
+    """Refuse, before any embedding, to build an index the disk cannot hold."""
+    needed = int(count * dim * 4 * DISK_MARGIN) + (1 << 20)
+    where = directory if directory.exists() else directory.parent
+    free = shutil.disk_usage(where).free
+    if free < needed:
+        raise SearchIndexError(
+            f"not enough disk space to write the index: it needs about {format_size(needed)}, "
+            f"{format_size(free)} is free in {where}"
+        )
+
+
 class IndexProblem(Exception):
     """Why the index on disk cannot be served as it is (one line)."""
 
@@ -107,8 +138,7 @@ class VectorIndex:
         if not path.exists():
             raise IndexProblem("no index yet")
         try:
-            data = json.loads(path.read_text())
-            manifest = Manifest(**data)
+            manifest = _manifest_from(json.loads(path.read_text()))
         except (ValueError, TypeError) as exc:
             raise IndexProblem(f"index manifest is unreadable ({exc})") from None
         if manifest.version != MANIFEST_VERSION:
@@ -171,6 +201,8 @@ class VectorIndex:
                 have = _ids_of(base)
             stale = np.setdiff1d(have, wanted)
             missing = np.setdiff1d(wanted, have)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            _check_room(self.directory, len(wanted), self.embedder.dim)
             new_index = self._empty() if full else faiss.clone_index(base)
             if len(stale):
                 new_index.remove_ids(stale)
@@ -221,10 +253,14 @@ class VectorIndex:
         name = f"vectors-{generation}.faiss"
         path = self.directory / name
         tmp = path.with_name(f".{name}.tmp")
-        faiss.write_index(index, str(tmp))
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            faiss.write_index(index, str(tmp))
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as exc:
+            tmp.unlink(missing_ok=True)  # a partial file is never left behind
+            raise SearchIndexError(f"could not write the index: {one_line(str(exc))}") from None
         manifest = Manifest(
             version=MANIFEST_VERSION,
             model=self.embedder.model_id,
