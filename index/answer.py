@@ -82,10 +82,14 @@ def _coverage(terms: list[str], text: str) -> float:
     return sum(1 for t in terms if stem(t) in lowered) / len(terms)
 
 
+# Words people type as search-engine operators; alone they ask nothing.
+SEARCH_OPERATORS = frozenset({"and", "or", "not", "near"})
+
+
 def confidence(result: SearchResult) -> float:
     """How sure retrieval is that the corpus speaks to the question, in 0..1."""
-    if not result.hits:
-        return 0.0
+    if not result.hits or not (set(result.query.terms) - SEARCH_OPERATORS or result.query_places):
+        return 0.0  # nothing to look for: operators, punctuation or stopwords alone
     top = result.hits[:MAX_SOURCES]
     terms = [t for t in result.query.terms if not t.isdigit()]
     cover = max(_coverage(terms, h.chunk.title + " " + h.chunk.text) for h in top)

@@ -42,6 +42,7 @@ MONTHS = {
     "січня": 1, "лютого": 2, "березня": 3, "квітня": 4, "травня": 5, "червня": 6,
     "липня": 7, "серпня": 8, "вересня": 9, "жовтня": 10, "листопада": 11, "грудня": 12,
 }  # fmt: skip
+FILTER_EXAMPLES = {"since": "2025-01-31", "until": "2025-01-31", "source": "ISW"}
 FILTER_RE = re.compile(r"\b(since|until|source):(\"[^\"]+\"|'[^']+'|\S+)", re.IGNORECASE)
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 MONTH_YEAR_RE = re.compile(r"\b([^\W\d_]{3,12})\.?\s+(?:of\s+)?((?:19|20)\d\d)\b", re.UNICODE)
@@ -91,6 +92,8 @@ def parse_query(question: str) -> Query:
     for name, raw in FILTER_RE.findall(question):
         value = raw.strip("\"'")
         name = name.lower()
+        if not value.strip():
+            raise QueryError(f"{name}: needs a value (e.g. {name}:{FILTER_EXAMPLES[name]})")
         if name == "source":
             q.sources.append(value)
         elif name == "since":

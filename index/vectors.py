@@ -295,8 +295,13 @@ class VectorIndex:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def info(self) -> dict[str, Any]:
-        m = self.manifest
-        return asdict(m) if m else {}
+        """The manifest of the index served, or of the one on disk when none is loaded."""
+        if self.manifest is not None:
+            return asdict(self.manifest)
+        try:
+            return asdict(self.read_manifest())
+        except IndexProblem:
+            return {}
 
 
 def _kind(index: faiss.Index) -> str:

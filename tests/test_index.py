@@ -10,7 +10,9 @@ from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.models import Document
 from sectorbot.index.embedding import family_prefixes, get_embedder
+from sectorbot.index.errors import QueryError
 from sectorbot.index.evaluate import evaluate, load_questions
+from sectorbot.index.query import parse_query
 from sectorbot.index.vectors import IndexProblem, VectorIndex
 from tests.commands import SECTORBOT
 from tests.conftest import ROOT
@@ -202,3 +204,23 @@ def test_settings_reach_the_index(tmp_path: Path) -> None:
     svc = Service(Settings(data_dir=tmp_path / "d", approx_index_threshold=5))
     assert svc.vectors.approx_threshold == 5
     svc.close()
+
+
+def test_operators_alone_are_not_a_question(sample_service: Service) -> None:
+    for question in ("AND OR NOT *", "*", "NOT NEAR"):
+        assert not sample_service.ask(question).answered, question
+
+
+def test_an_empty_filter_is_an_error_not_ignored() -> None:
+    for question in ('Pokrovsk source:""', "Pokrovsk since:''"):
+        with pytest.raises(QueryError, match="needs a value"):
+            parse_query(question)
+
+
+def test_stats_show_the_index_on_disk_before_it_is_loaded(sample_service_dir: Path) -> None:
+    service = Service(Settings(data_dir=sample_service_dir))
+    try:
+        numbers = service.stats()
+        assert numbers["index_passages"] == numbers["chunks"] and numbers["index_kind"] == "flat"
+    finally:
+        service.close()
