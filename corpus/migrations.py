@@ -6,7 +6,7 @@ always at a known version. Add new ones at the end; never edit one that has ship
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import sqlite_utils
@@ -148,12 +148,14 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
     db.execute("COMMIT")
 
 
-def apply(db: sqlite_utils.Database) -> list[str]:
-    """Apply every migration the database has not seen; return the names applied."""
+def apply(
+    db: sqlite_utils.Database, listed: Sequence[tuple[str, Migration]] = MIGRATIONS
+) -> list[str]:
+    """Apply every migration of `listed` the database has not seen; return the names applied."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT)")
     done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
     applied = []
-    for name, fn in MIGRATIONS:
+    for name, fn in listed:
         if name in done:
             continue
         with transaction(db):
