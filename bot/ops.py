@@ -249,12 +249,15 @@ def import_lines(service: Service, lines: Iterable[str | bytes]) -> ImportReport
     `lines` may be bytes (a file opened in binary mode): then one line that is not UTF-8 is
     reported like any other bad line instead of stopping the whole import.
     """
+    from sectorbot.bot.alerts.store import AlertStore
+
     report = ImportReport()
     numbered = ((n, line) for n, line in enumerate(lines, start=1) if line.strip())
     first = next(numbered, None)
     if first is None:
         raise OperationError("the import file is empty")
     _check_header(first[1])
+    AlertStore(service.store)  # creates the feeds, chats and subscriptions tables if missing
     for number, line in numbered:
         try:
             table, status = _import_record(service.store, _parse(line))
@@ -544,7 +547,7 @@ def _integrity_problem(conn: sqlite3.Connection, quick: bool) -> str | None:
 def _schema_state(conn: sqlite3.Connection) -> tuple[Status, str]:
     if not _has_table(conn, "_migrations"):
         return "FAIL", "not a sectorbot database (no _migrations table)"
-    known = [name for name, _ in migrations.MIGRATIONS]
+    known = [name for listed in _migration_lists() for name, _ in listed]
     pending = _pending_migrations(conn)
     unknown = sorted(_applied_migrations(conn) - set(known))
     if unknown:
@@ -560,9 +563,19 @@ def _applied_migrations(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM _migrations").fetchall()}
 
 
+def _migration_lists() -> list[list[tuple[str, migrations.Migration]]]:
+    from sectorbot.bot.alerts import migrations as alert_migrations
+
+    return [migrations.MIGRATIONS, alert_migrations.MIGRATIONS]
+
+
 def _pending_migrations(conn: sqlite3.Connection) -> list[str]:
     applied = _applied_migrations(conn)
-    return [name for name, _ in migrations.MIGRATIONS if name not in applied]
+    corpus, alerts = _migration_lists()
+    # The alert tables come with the alerts runtime (the bot, `sectorbot feeds`, import): a
+    # database that never had them is not behind, it has no alerts yet.
+    listed = [*corpus, *alerts] if applied & {name for name, _ in alerts} else corpus
+    return [name for name, _ in listed if name not in applied]
 
 
 def check_model(settings: Settings) -> tuple[Status, str]:

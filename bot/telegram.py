@@ -44,6 +44,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from sectorbot.bot import telegram_alerts
 from sectorbot.bot.errors import SettingsError
 from sectorbot.bot.logs import RedactToken
 from sectorbot.bot.ratelimit import SlidingWindowLimiter, Verdict
@@ -63,7 +64,6 @@ from sectorbot.bot.telegram_render import (
     split_message,
 )
 from sectorbot.bot.telegram_reply import after_command, message_text, reply, typing
-from sectorbot.corpus import feedlist
 from sectorbot.corpus.errors import FeedError
 from sectorbot.index.answer import Answer
 from sectorbot.index.errors import QueryError
@@ -500,10 +500,10 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     url = (context.args or [""])[0]
     user = update.effective_user
-    store = _state(context).service.store
+    runtime = telegram_alerts.runtime_of(context)
     try:
         feed_id, new = await asyncio.to_thread(
-            feedlist.add_feed, store, url, str(user.id) if user else None
+            runtime.add_feed, url, str(user.id) if user else None
         )
     except FeedError as exc:
         await reply(message, f"Sorry: {escape(exc)}")
@@ -515,7 +515,7 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/feeds: the feeds followed."""
     if update.effective_message:
-        rows = await asyncio.to_thread(feedlist.list_feeds, _state(context).service.store)
+        rows = await asyncio.to_thread(telegram_alerts.runtime_of(context).list_feeds)
         await reply(update.effective_message, render_feeds(rows))
 
 
@@ -529,7 +529,7 @@ async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(message, "Usage: /removefeed &lt;id&gt; (see /feeds for the ids)")
         return
     feed_id = int(args[0].lstrip("#"))
-    removed = await asyncio.to_thread(feedlist.remove_feed, _state(context).service.store, feed_id)
+    removed = await asyncio.to_thread(telegram_alerts.runtime_of(context).remove_feed, feed_id)
     text = f"Stopped following feed #{feed_id}." if removed else f"No active feed #{feed_id}."
     await reply(message, text)
 
@@ -659,6 +659,7 @@ def build_application(
     app.add_handler(CommandHandler("feeds", feeds, filters=admins))
     app.add_handler(CommandHandler("removefeed", removefeed, filters=admins))
     app.add_handler(CommandHandler("stats", stats, filters=admins))
+    _add_alerts(app, service, settings, alert_ticks or {})  # before the catch-all handlers
     app.add_handler(CommandHandler([name for name, _ in ADMIN_COMMANDS], not_admin))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, private_text))
     app.add_handler(
@@ -668,7 +669,6 @@ def build_application(
     app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text))
     app.add_handler(CallbackQueryHandler(button))
     app.add_error_handler(on_error)
-    _add_alerts(app, service, settings, alert_ticks or {})
     return app
 
 
@@ -676,9 +676,17 @@ def _add_alerts(
     app: Application, service: Service, settings: Settings, ticks: dict[str, float]
 ) -> None:
     """Subscriptions, feed polling and alert delivery live in their own module."""
-    from sectorbot.bot import telegram_alerts
+    from sectorbot.bot.alerts import AlertsRuntime
 
-    telegram_alerts.register(app, service, settings, **ticks)
+    runtime = AlertsRuntime.open(service, settings, retry_base=ticks.get("retry_base"))
+    app.bot_data[telegram_alerts.ALERTS_KEY] = runtime
+    app.add_handlers(telegram_alerts.handlers())
+    telegram_alerts.start_jobs(
+        app,
+        runtime,
+        poll_tick=ticks.get("poll_tick", telegram_alerts.POLL_TICK),
+        send_tick=ticks.get("send_tick", telegram_alerts.SEND_TICK),
+    )
     state = cast(BotState, app.bot_data[STATE_KEY])
     state.public_commands += telegram_alerts.COMMANDS
     state.admin_commands += telegram_alerts.ADMIN_COMMANDS
