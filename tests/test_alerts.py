@@ -10,6 +10,7 @@ import asyncio
 import email.utils
 import html
 import random
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 from telegram import Bot
 from telegram.ext import Application
@@ -227,6 +229,47 @@ def test_fresh_database_has_the_schema_it_had_before_the_alerts_moved(tmp_path: 
     assert applied == {name for name, _ in (*migrations.MIGRATIONS, *alert_migrations.MIGRATIONS)}
     both = {n for n, _ in migrations.MIGRATIONS} & {n for n, _ in alert_migrations.MIGRATIONS}
     assert not both  # one `_migrations` table: a name in two lists would run only once
+    store.close()
+
+
+def old_database(path: Path) -> None:
+    """A database as it was when the alert tables were corpus migrations, with old times."""
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT)")
+    moved = dict(alert_migrations.MIGRATIONS)
+    corpus = dict(migrations.MIGRATIONS)
+    for name in ["m001_documents", "m002_chunks", "m003_feeds", "m004_ingest_runs",
+                 "m005_subscriptions", "m006_alerts", "m007_stamps_in_milliseconds"]:  # fmt: skip
+        (corpus.get(name) or moved[name])(db)
+        db.execute("INSERT INTO _migrations VALUES (?, '2025-03-01T09:00:00.000')", [name])
+    db.execute("INSERT INTO feeds (url, added) VALUES ('https://e.org/rss', '2025-03-01T10:00:00')")
+    db.execute(
+        "INSERT INTO chats (chat_id, type, created, updated, last_sent) "
+        "VALUES (-1, 'group', '2025-03-01T10:00:01', '2025-03-01T10:00:02.345', '2025-03-02')"
+    )
+    db.conn.close()
+
+
+def test_alert_migrations_on_an_old_database(tmp_path: Path) -> None:
+    old_database(tmp_path / "old.db")
+    store = Store(tmp_path / "old.db")
+    AlertStore(store)  # m003, m005 and m006 ran under these names already: only m008 runs
+    stamps = {r["name"]: r["applied"] for r in store.query("SELECT * FROM _migrations")}
+    assert set(stamps) == {
+        name for name, _ in (*migrations.MIGRATIONS, *alert_migrations.MIGRATIONS)
+    }
+    assert stamps["m006_alerts"] == "2025-03-01T09:00:00.000"
+    assert stamps["m008_alert_stamps_in_milliseconds"] != "2025-03-01T09:00:00.000"
+    assert store.scalar("SELECT added FROM feeds") == "2025-03-01T10:00:00.000"
+    chat = store.query("SELECT created, updated, last_sent FROM chats")[0]
+    # Written to the second: milliseconds added; already in milliseconds, or a day: as it was.
+    assert chat == {
+        "created": "2025-03-01T10:00:01.000",
+        "updated": "2025-03-01T10:00:02.345",
+        "last_sent": "2025-03-02",
+    }
+    AlertStore(store)  # opening again changes nothing
+    assert store.scalar("SELECT added FROM feeds") == "2025-03-01T10:00:00.000"
     store.close()
 
 

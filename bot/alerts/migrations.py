@@ -116,8 +116,24 @@ def m006_alerts(db: sqlite_utils.Database) -> None:
     )
 
 
+def m008_alert_stamps_in_milliseconds(db: sqlite_utils.Database) -> None:
+    # Feeds were added with times to the second, and the inbox copied `documents.fetched`,
+    # which was to the second too, while the rest wrote milliseconds. `next_poll <= ?` and the
+    # outbox's due times are string comparisons: they need the one format `dates.stamp` writes.
+    stamped = [
+        ("feeds", "added"), ("feeds", "last_polled"), ("feeds", "last_ok"),
+        ("feeds", "next_poll"), ("chats", "deactivated_at"), ("chats", "last_sent"),
+        ("chats", "created"), ("chats", "updated"), ("subscriptions", "created"),
+        ("alerts", "created"), ("alerts", "next_attempt"), ("alerts", "sent_at"),
+        ("alert_inbox", "added"),
+    ]  # fmt: skip
+    for table, column in stamped:
+        db.execute(f"UPDATE {table} SET {column} = {column} || '.000' WHERE length({column}) = 19")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
-    (fn.__name__, fn) for fn in (m003_feeds, m005_subscriptions, m006_alerts)
+    (fn.__name__, fn)
+    for fn in (m003_feeds, m005_subscriptions, m006_alerts, m008_alert_stamps_in_milliseconds)
 ]
 
 
