@@ -37,17 +37,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 
-from sectorbot.bot import subscriptions as subs
-from sectorbot.bot.alerts import (
+from sectorbot.bot.alerts import subscriptions as subs
+from sectorbot.bot.alerts.match import (
     TOPIC_THRESHOLD,
     DocText,
     Matcher,
-    Sender,
     embed_documents,
     keyword_regex,
 )
+from sectorbot.bot.alerts.runtime import AlertsRuntime
+from sectorbot.bot.alerts.store import AlertStore, ChatRef
 from sectorbot.bot.service import SAMPLE_DIR, Service
 from sectorbot.bot.settings import Settings
+from sectorbot.corpus.text import fold
 from sectorbot.index.gazetteer import Gazetteer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +104,7 @@ def calibrate(service: Service) -> dict[str, Any]:
         "SELECT id, ext_id, title, text FROM documents WHERE lang = 'en' ORDER BY id"
     )
     docs = [DocText(r["id"], r["title"], r["text"]) for r in rows]
-    doc_vecs = embed_documents(service.store, service.embedder, docs)
+    doc_vecs = embed_documents(AlertStore(service.store), service.embedder, docs)
     topic_vecs = service.embedder.encode_queries(list(TOPICS))
     scores = doc_vecs @ topic_vecs.T
     per_topic, on_all, on_specific, off_specific, off_all = [], [], [], [], []
@@ -176,8 +178,9 @@ def make_subscriptions(service: Service, total: int, chats: int, rng: random.Ran
     vocabulary = words + KEYWORDS_EXTRA
     counts = {"place": 0, "keyword": 0, "topic": 0}
     per_chat = total // chats
+    tables = AlertStore(service.store)
     for c in range(chats):
-        chat = subs.ChatRef(-1_000_000 - c, "supergroup", f"chat {c}")
+        chat = ChatRef(-1_000_000 - c, "supergroup", f"chat {c}")
         made = 0
         while made < per_chat:  # a repeated item is "already subscribed": draw another
             roll = rng.random()
@@ -187,7 +190,7 @@ def make_subscriptions(service: Service, total: int, chats: int, rng: random.Ran
                 item = " ".join(rng.choice(vocabulary) for _ in range(rng.choice((1, 1, 1, 2))))
             else:
                 item = f"topic: {rng.choice(TOPIC_PHRASES)}"
-            result = subs.subscribe(service.store, service.embedder, chat, 1, item)
+            result = subs.subscribe(tables, service.embedder, chat, 1, item)
             for added in result.added:
                 counts[added.kind] += 1
                 made += 1
@@ -196,7 +199,7 @@ def make_subscriptions(service: Service, total: int, chats: int, rng: random.Ran
 
 def matching_cost(service: Service, repeats: int) -> dict[str, Any]:
     """Median cost of matching one document against every subscription, and its parts."""
-    matcher = Matcher(service.store, service.embedder)
+    matcher = Matcher(AlertStore(service.store), service.embedder)
     compile_times = []
     for _ in range(5):  # a forced reload each time; the median smooths out a busy machine
         matcher._signature = None
@@ -227,7 +230,7 @@ def matching_cost(service: Service, repeats: int) -> dict[str, Any]:
             found = matcher.match(doc, vec)
             match_times.append(time.perf_counter() - t0)
             hits.append(sum(map(len, found.values())))
-            folded = subs.fold(doc.body)
+            folded = fold(doc.body)
             t0 = time.perf_counter()
             [k for pattern, k in naive if pattern.search(folded)]
             naive_times.append(time.perf_counter() - t0)
@@ -274,8 +277,7 @@ async def latency(chats: int, rounds: int, workdir: Path, full_stack: bool) -> d
     from telegram import Bot
 
     from sectorbot.bot.telegram import build_application
-    from sectorbot.bot.telegram_alerts import register
-    from sectorbot.corpus import feedlist
+    from sectorbot.bot.telegram_alerts import ALERTS_KEY
     from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request
     from tests.httpserver import LocalServer
 
@@ -288,13 +290,14 @@ async def latency(chats: int, rounds: int, workdir: Path, full_stack: bool) -> d
         )  # fmt: skip
         service = Service(settings)
         stack.callback(service.close)
+        alerts = AlertsRuntime.open(service, settings)
         groups = [-1_002_000_000_000 - n for n in range(chats)]
         for n, chat_id in enumerate(groups):
             api.add_group(chat_id, f"Group {n}", {1: "creator"})
-            subs.subscribe(service.store, None, subs.ChatRef(chat_id, "supergroup"), 1, "Myrnohrad")
+            alerts.subscribe(ChatRef(chat_id, "supergroup"), 1, "Myrnohrad")
         entries = [("Calm night", server.url("/n/0"), "Nothing about the sector today.")]
         url = server.set("/feed.xml", feed_xml(entries), "application/rss+xml")
-        feedlist.add_feed(service.store, url)
+        alerts.add_feed(url, None)
         if full_stack:
             app = build_application(
                 service,
@@ -302,19 +305,13 @@ async def latency(chats: int, rounds: int, workdir: Path, full_stack: bool) -> d
                 request=loopback_request(16),
                 alert_ticks={"poll_tick": 3600, "send_tick": 3600},
             )
-            runtime = register(app, service, settings)  # registered by build_application
+            runtime = app.bot_data[ALERTS_KEY]  # made by build_application
             await app.initialize()
             poll, bot = runtime.poll_once, app.bot
         else:
-            from sectorbot.bot.poller import Poller
-
-            poller = Poller(service)
-            sender = Sender(service.store)
+            poll, sender = alerts.poll_once, alerts.sender
             bot = Bot(TOKEN, base_url=api.base_url, request=loopback_request(16))
             await bot.initialize()
-
-            async def poll(force: bool = False) -> Any:
-                return await asyncio.to_thread(poller.poll, None, force)
 
         await poll(True)  # the backlog, and the model and index warmed up
         per_chat, last = [], []

@@ -4,8 +4,8 @@
 
 Everything is real except the network peers: the feed is served by a local HTTP server and
 Telegram is the fake Bot API of the tests, both on 127.0.0.1. The CLI commands run in-process
-on the same data directory; the bot is the PTB Application of `bot.telegram` with
-`bot.telegram_alerts` registered. Polls are triggered explicitly here (the bot's poll job
+on the same data directory; the bot is the PTB Application of `bot.telegram` with the
+alert commands of `bot.telegram_alerts`. Polls are triggered explicitly here (the bot's poll job
 would do the same every `SECTORBOT_POLL_INTERVAL` seconds).
 """
 
@@ -23,11 +23,12 @@ from pathlib import Path
 from click.testing import CliRunner
 from telegram.ext import Application
 
+from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.cli import cli
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.bot.telegram import ALLOWED_UPDATES, build_application
-from sectorbot.bot.telegram_alerts import AlertsRuntime, register
+from sectorbot.bot.telegram_alerts import ALERTS_KEY
 from tests.fakebotapi import BOT_USERNAME, TOKEN, FakeBotAPI, loopback_request, polling
 from tests.httpserver import LocalServer
 
@@ -79,7 +80,7 @@ async def bot(
         get_updates_request=loopback_request(1),
         alert_ticks={"poll_tick": 3600, "send_tick": 3600},
     )
-    runtime = register(app, service, settings)  # registered by build_application
+    runtime = app.bot_data[ALERTS_KEY]  # made by build_application
     async with polling(app, ALLOWED_UPDATES):
         yield app, runtime
 

@@ -1,24 +1,34 @@
 """`sectorbot feeds add|list|remove` and `sectorbot poll`: the feed list and one poll round.
 
-`bot/cli.py` calls `register(cli)`. Alerts that a poll queues are
-sent by the running bot (its send job), not by this command.
+`bot/cli.py` calls `register(cli)`. Everything goes through the alerts runtime. Alerts that a
+poll queues are sent by the running bot (its send job), not by this command.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sectorbot.bot.cli_common import service_of
-from sectorbot.corpus import feedlist
 from sectorbot.corpus.errors import FeedError
+
+if TYPE_CHECKING:
+    from sectorbot.bot.alerts.runtime import AlertsRuntime
 
 
 def register(cli: click.Group) -> None:
     """Add the `feeds` group and the `poll` command to the CLI."""
     cli.add_command(feeds)
     cli.add_command(poll)
+
+
+def _runtime(ctx: click.Context) -> AlertsRuntime:
+    """The alerts runtime over the run's Service (imported late: `--help` stays quick)."""
+    from sectorbot.bot.alerts.runtime import AlertsRuntime
+
+    service = service_of(ctx)
+    return AlertsRuntime.open(service, service.settings)
 
 
 @click.group()
@@ -32,7 +42,7 @@ def feeds() -> None:
 def feeds_add(ctx: click.Context, url: str) -> None:
     """Follow a feed (RSS or Atom) by URL."""
     try:
-        feed_id, new = feedlist.add_feed(service_of(ctx).store, url, added_by="cli")
+        feed_id, new = _runtime(ctx).add_feed(url, added_by="cli")
     except FeedError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"feed {feed_id}: {'added' if new else 'already followed'}: {url.strip()}")
@@ -42,9 +52,7 @@ def feeds_add(ctx: click.Context, url: str) -> None:
 @click.pass_context
 def feeds_list(ctx: click.Context) -> None:
     """The feeds followed, with their last poll, last error and next poll."""
-    from sectorbot.bot.poller import feed_status
-
-    rows = feed_status(service_of(ctx).store)
+    rows = _runtime(ctx).list_feeds()
     if not rows:
         click.echo("No feeds. Add one with: sectorbot feeds add URL")
         return
@@ -64,7 +72,7 @@ def feeds_list(ctx: click.Context) -> None:
 @click.pass_context
 def feeds_remove(ctx: click.Context, feed_id: int) -> None:
     """Stop following a feed (its documents stay in the corpus)."""
-    if not feedlist.remove_feed(service_of(ctx).store, feed_id):
+    if not _runtime(ctx).remove_feed(feed_id):
         click.echo(f"No active feed {feed_id}.", err=True)
         ctx.exit(1)
     click.echo(f"feed {feed_id} removed")
@@ -75,17 +83,15 @@ def feeds_remove(ctx: click.Context, feed_id: int) -> None:
 @click.pass_context
 def poll(ctx: click.Context, everything: bool) -> None:
     """Poll the due feeds once: store new entries, reindex, queue alerts."""
-    from sectorbot.bot.poller import Poller
-
-    service = service_of(ctx)
-    report = Poller(service).poll(force=everything)
+    runtime = _runtime(ctx)
+    report = runtime.poll(force=everything)
     if report is None:  # cannot happen in a fresh process; kept for the type checker
         click.echo("another poll is running", err=True)
         ctx.exit(1)
     assert report is not None
     for feed in report.feeds:
         click.echo(_feed_line(feed))
-        for doc in _documents(service, feed.added):
+        for doc in runtime.documents(feed.added):
             click.echo(f"    + {doc['published'] or 'undated'}  {doc['title']}")
     if report.reindex is not None:
         r = report.reindex
@@ -106,13 +112,4 @@ def _feed_line(feed: Any) -> str:
         f"feed {feed.feed_id}: {len(feed.added)} new, {feed.updated} updated"
         f"{', ' + str(feed.failed_entries) + ' entries failed' if feed.failed_entries else ''}"
         f"{seeded}"
-    )
-
-
-def _documents(service: Any, ids: list[int]) -> list[dict[str, Any]]:
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    return service.store.query(
-        f"SELECT id, title, published FROM documents WHERE id IN ({marks}) ORDER BY id", ids
     )

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from sectorbot.bot.alerts import migrations as alert_migrations
+from sectorbot.bot.alerts.store import active_feed_validators
 from sectorbot.bot.settings import TOKEN_RE, Settings, webhook_problem
 from sectorbot.corpus import migrations
 from sectorbot.corpus.fetch import format_size, one_line
@@ -175,7 +177,9 @@ def _integrity_problem(db: DatabaseFile, quick: bool) -> str | None:
 
 
 def _known_migrations() -> list[str]:
-    return [name for name, _ in migrations.MIGRATIONS]
+    """Every migration this version applies: the corpus's, then the alerts'."""
+    return [name for listed in (migrations.MIGRATIONS, alert_migrations.MIGRATIONS)
+            for name, _ in listed]  # fmt: skip
 
 
 def _schema_state(db: DatabaseFile) -> tuple[Status, str]:
@@ -327,7 +331,7 @@ def _index_problem(problem: str, stored: int) -> tuple[Status, str]:
 
 
 def check_feeds(settings: Settings) -> tuple[Status, str]:
-    feeds = DatabaseFile(settings.db_path).active_feeds()
+    feeds = active_feed_validators(DatabaseFile(settings.db_path))
     if not feeds:
         return "OK", "no active feeds"
     failures = _unreachable_feeds(settings, feeds)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import Fetcher
@@ -50,6 +51,9 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = Store(settings.db_path)
+        # The alert tables and the inbox trigger exist from the first start, whichever front
+        # end opens the store first, so feed documents stored by the CLI alert later too.
+        self.alert_store = AlertStore(self.store)
         self.embedder = get_embedder(
             settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
         )
@@ -127,7 +131,8 @@ class Service:
         return {cid: chunk.text for cid, chunk in self.store.chunks_by_ids(chunk_ids).items()}
 
     def about(self) -> dict[str, Any]:
-        counts = self.store.counts()
+        documents, chunks, *rest = self.store.counts().items()
+        counts = dict([documents, chunks, *self.alert_store.counts().items(), *rest])
         manifest = self.vectors.info()
         return {
             **counts,

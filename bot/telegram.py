@@ -36,6 +36,7 @@ from telegram.request import BaseRequest
 from sectorbot.bot import telegram_admin as admin
 from sectorbot.bot import telegram_alerts
 from sectorbot.bot import telegram_questions as questions
+from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.errors import SettingsError
 from sectorbot.bot.logs import RedactToken
 from sectorbot.bot.ratelimit import SlidingWindowLimiter
@@ -216,7 +217,14 @@ def _add_alerts(
     app: Application, service: Service, settings: Settings, ticks: dict[str, float]
 ) -> None:
     """Subscriptions, feed polling and alert delivery: the runtime and its jobs."""
-    telegram_alerts.register(app, service, settings, **ticks)
+    runtime = AlertsRuntime.open(service, settings, retry_base=ticks.get("retry_base"))
+    app.bot_data[telegram_alerts.ALERTS_KEY] = runtime
+    telegram_alerts.start_jobs(
+        app,
+        runtime,
+        poll_tick=ticks.get("poll_tick", telegram_alerts.POLL_TICK),
+        send_tick=ticks.get("send_tick", telegram_alerts.SEND_TICK),
+    )
 
 
 def _serve(service: Service) -> None:

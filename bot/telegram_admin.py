@@ -12,6 +12,7 @@ from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from sectorbot.bot import telegram_alerts
 from sectorbot.bot.telegram_render import (
     escape,
     render_feeds,
@@ -21,7 +22,6 @@ from sectorbot.bot.telegram_render import (
 )
 from sectorbot.bot.telegram_reply import message_text, reply, typing
 from sectorbot.bot.telegram_state import BotState, ReindexJob, state_of
-from sectorbot.corpus import feedlist
 from sectorbot.corpus.errors import FeedError
 
 log = logging.getLogger(__name__)
@@ -140,10 +140,10 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     url = (context.args or [""])[0]
     user = update.effective_user
-    store = state_of(context).service.store
+    runtime = telegram_alerts.runtime_of(context)
     try:
         feed_id, new = await asyncio.to_thread(
-            feedlist.add_feed, store, url, str(user.id) if user else None
+            runtime.add_feed, url, str(user.id) if user else None
         )
     except FeedError as exc:
         await reply(message, f"Sorry: {escape(exc)}")
@@ -155,7 +155,7 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/feeds: the feeds followed."""
     if update.effective_message:
-        rows = await asyncio.to_thread(feedlist.list_feeds, state_of(context).service.store)
+        rows = await asyncio.to_thread(telegram_alerts.runtime_of(context).list_feeds)
         await reply(update.effective_message, render_feeds(rows))
 
 
@@ -169,9 +169,7 @@ async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(message, "Usage: /removefeed &lt;id&gt; (see /feeds for the ids)")
         return
     feed_id = int(args[0].lstrip("#"))
-    removed = await asyncio.to_thread(
-        feedlist.remove_feed, state_of(context).service.store, feed_id
-    )
+    removed = await asyncio.to_thread(telegram_alerts.runtime_of(context).remove_feed, feed_id)
     text = f"Stopped following feed #{feed_id}." if removed else f"No active feed #{feed_id}."
     await reply(message, text)
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sectorbot.bot.alerts import discard_inbox
 from sectorbot.bot.backup import copy_database
 from sectorbot.bot.errors import OperationError
 from sectorbot.bot.settings import Settings
@@ -187,7 +186,7 @@ def import_lines(
     _check_header(first[1])
     for number, line in numbered:
         try:
-            table, status = _import_record(service.store, _parse(line, limit))
+            table, status = _import_record(service, _parse(line, limit))
         except LineError as exc:
             report.failed.append((number, str(exc)))
             continue
@@ -236,11 +235,12 @@ def _parse(line: str | bytes | int, limit: int) -> dict[str, Any]:
     return record
 
 
-def _import_record(store: Store, record: dict[str, Any]) -> tuple[str, str]:
+def _import_record(service: Service, record: dict[str, Any]) -> tuple[str, str]:
     kind = record.get("kind")
+    store = service.store
     try:
         if kind == "document":
-            return "documents", _import_document(store, record)
+            return "documents", _import_document(service, record)
         if kind == "feed":
             return "feeds", _import_feed(store, record)
         if kind == "row":
@@ -250,7 +250,7 @@ def _import_record(store: Store, record: dict[str, Any]) -> tuple[str, str]:
     raise LineError(f"unknown kind {kind!r}")
 
 
-def _import_document(store: Store, record: dict[str, Any]) -> str:
+def _import_document(service: Service, record: dict[str, Any]) -> str:
     text = _text_field(record, "text")
     if not text.strip():
         raise LineError("document without text")
@@ -270,19 +270,19 @@ def _import_document(store: Store, record: dict[str, Any]) -> str:
         origin_ref=_text_field(record, "origin_ref") or "import",
         ext_id=_text_field(record, "ext_id") or None,
     )
-    status, doc_id = store.upsert_document(doc)
+    status, doc_id = service.store.upsert_document(doc)
     if status == "added":
-        _settle_imported(store, doc_id, record.get("fetched"))
+        _settle_imported(service, doc_id, record.get("fetched"))
     return status
 
 
-def _settle_imported(store: Store, doc_id: int, fetched: Any) -> None:
+def _settle_imported(service: Service, doc_id: int, fetched: Any) -> None:
     """An imported document is history, not news."""
     if isinstance(fetched, str) and fetched:
-        store.set_fetched(doc_id, fetched)  # when it was first fetched, not when it moved
+        service.store.set_fetched(doc_id, fetched)  # when first fetched, not when it moved
     # The alerts trigger queues every new feed document; chats must not be alerted about
     # old reports because the bot moved to another machine.
-    discard_inbox(store, [doc_id])
+    service.alert_store.discard_inbox([doc_id])
 
 
 def _text_field(record: dict[str, Any], key: str) -> str:

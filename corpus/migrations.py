@@ -2,11 +2,15 @@
 
 Each migration runs in the same transaction as the row that records it, so a database is
 always at a known version. Add new ones at the end; never edit one that has shipped.
+
+Other features keep their own lists and apply them with `apply` into the same `_migrations`
+table (the alert tables: `sectorbot.bot.alerts.migrations`, which took m003, m005 and m006
+from here), so a name must be unique across every list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import sqlite_utils
@@ -91,27 +95,6 @@ def m002_chunks(db: sqlite_utils.Database) -> None:
 
 
 @migration
-def m003_feeds(db: sqlite_utils.Database) -> None:
-    db.execute(
-        """CREATE TABLE feeds (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            url TEXT NOT NULL UNIQUE,
-            title TEXT,
-            added TEXT NOT NULL,
-            added_by TEXT,
-            etag TEXT,
-            last_modified TEXT,
-            last_polled TEXT,
-            last_ok TEXT,
-            last_error TEXT,
-            failures INTEGER NOT NULL DEFAULT 0,
-            next_poll TEXT,
-            active INTEGER NOT NULL DEFAULT 1
-        )"""
-    )
-
-
-@migration
 def m004_ingest_runs(db: sqlite_utils.Database) -> None:
     db.execute(
         """CREATE TABLE ingest_runs (
@@ -148,12 +131,14 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
     db.execute("COMMIT")
 
 
-def apply(db: sqlite_utils.Database) -> list[str]:
-    """Apply every migration the database has not seen; return the names applied."""
+def apply(
+    db: sqlite_utils.Database, listed: Sequence[tuple[str, Migration]] = MIGRATIONS
+) -> list[str]:
+    """Apply every migration of `listed` the database has not seen; return the names applied."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT)")
     done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
     applied = []
-    for name, fn in MIGRATIONS:
+    for name, fn in listed:
         if name in done:
             continue
         with transaction(db):
@@ -161,89 +146,6 @@ def apply(db: sqlite_utils.Database) -> list[str]:
             db.execute("INSERT INTO _migrations (name, applied) VALUES (?, ?)", [name, stamp()])
         applied.append(name)
     return applied
-
-
-@migration
-def m005_subscriptions(db: sqlite_utils.Database) -> None:
-    # One row per chat the bot alerts: its delivery preferences and whether it still can be
-    # reached (a chat that blocked or removed the bot is kept, inactive, with the reason).
-    db.execute(
-        """CREATE TABLE chats (
-            chat_id INTEGER PRIMARY KEY,
-            type TEXT NOT NULL,
-            title TEXT,
-            active INTEGER NOT NULL DEFAULT 1,
-            deactivated_reason TEXT,
-            deactivated_at TEXT,
-            digest_hours INTEGER NOT NULL DEFAULT 0,
-            quiet_start INTEGER,
-            quiet_end INTEGER,
-            utc_offset INTEGER NOT NULL DEFAULT 0,
-            last_sent TEXT,
-            created TEXT NOT NULL,
-            updated TEXT NOT NULL
-        )"""
-    )
-    # `value` is what the user typed; `normalized` is what matching uses (a place id, a
-    # folded keyword, or the topic text) and makes a repeated subscription a no-op.
-    db.execute(
-        """CREATE TABLE subscriptions (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            chat_id INTEGER NOT NULL
-                REFERENCES chats(chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
-            kind TEXT NOT NULL CHECK (kind IN ('place', 'keyword', 'topic')),
-            value TEXT NOT NULL,
-            normalized TEXT NOT NULL,
-            vector BLOB,
-            model TEXT,
-            created TEXT NOT NULL,
-            created_by INTEGER,
-            UNIQUE (chat_id, kind, normalized)
-        )"""
-    )
-    db.execute("CREATE INDEX idx_subscriptions_kind ON subscriptions(kind)")
-
-
-@migration
-def m006_alerts(db: sqlite_utils.Database) -> None:
-    # The outbox. UNIQUE (chat_id, document_id) is the exactly-once guarantee: however often
-    # a document is matched (a re-poll, a restart mid-run), a chat gets one row for it.
-    db.execute(
-        """CREATE TABLE alerts (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            chat_id INTEGER NOT NULL
-                REFERENCES chats(chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
-            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-            subscription_id INTEGER REFERENCES subscriptions(id) ON DELETE SET NULL,
-            matched TEXT NOT NULL,
-            excerpt TEXT NOT NULL DEFAULT '',
-            created TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt TEXT NOT NULL,
-            last_error TEXT,
-            sent_at TEXT,
-            message_id INTEGER,
-            UNIQUE (chat_id, document_id)
-        )"""
-    )
-    db.execute("CREATE INDEX idx_alerts_due ON alerts(status, next_attempt)")
-    db.execute("CREATE INDEX idx_alerts_sent_at ON alerts(sent_at)")
-    # Documents that still have to be matched against the subscriptions. The trigger fills it
-    # in the same transaction that inserts a feed document, so a crash between storing and
-    # matching cannot lose an alert; only inserts fire it, so an edited entry never alerts.
-    db.execute(
-        """CREATE TABLE alert_inbox (
-            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
-            added TEXT NOT NULL
-        )"""
-    )
-    db.execute(
-        """CREATE TRIGGER documents_alert_inbox AFTER INSERT ON documents
-        WHEN new.origin_kind = 'feed' BEGIN
-            INSERT OR IGNORE INTO alert_inbox (document_id, added) VALUES (new.id, new.fetched);
-        END"""
-    )
 
 
 @migration

@@ -1,4 +1,4 @@
-"""The SQLite store: documents, their chunks (with FTS5), feeds and ingest runs.
+"""The SQLite store: documents, their chunks (with FTS5) and ingest runs.
 
 SQLite is the source of truth; everything else (the vector index) is derived from it.
 Each document is written in one transaction, so a crash never leaves half a document.
@@ -368,7 +368,6 @@ class Store:
         return {
             "documents": self.scalar("SELECT count(*) FROM documents"),
             "chunks": self.scalar("SELECT count(*) FROM chunks"),
-            "feeds": self.scalar("SELECT count(*) FROM feeds WHERE active = 1"),
             "first_published": self.scalar("SELECT min(published) FROM documents"),
             "last_published": self.scalar("SELECT max(published) FROM documents"),
             "last_ingest": self.scalar("SELECT max(finished) FROM ingest_runs"),
@@ -460,9 +459,3 @@ class DatabaseFile:
         with self.connect() as conn:
             for row in conn.execute(f'SELECT * FROM "{table}"{order}'):
                 yield dict(row)
-
-    def active_feeds(self) -> list[tuple[str, str | None, str | None]]:
-        """(url, etag, last_modified) of the feeds being followed, oldest first."""
-        sql = "SELECT url, etag, last_modified FROM feeds WHERE active = 1 ORDER BY id"
-        with self.connect() as conn:
-            return [tuple(r) for r in conn.execute(sql).fetchall()]  # type: ignore[misc]

@@ -10,6 +10,7 @@ import asyncio
 import email.utils
 import html
 import random
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -17,30 +18,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 from telegram import Bot
 from telegram.ext import Application
 
-from sectorbot.bot import subscriptions as subs
-from sectorbot.bot.alerts import (
-    MESSAGE_LIMIT,
-    DocText,
-    KeywordIndex,
-    Matcher,
-    PendingAlert,
-    Sender,
-    digest_wait,
-    in_quiet_hours,
-    process_inbox,
-    quiet_until,
-    render_digest,
-)
-from sectorbot.bot.poller import MAX_BACKOFF, Poller, next_delay
+from sectorbot.bot.alerts import migrations as alert_migrations
+from sectorbot.bot.alerts import subscriptions as subs
+from sectorbot.bot.alerts.match import DocText, KeywordIndex, Matcher, process_inbox
+from sectorbot.bot.alerts.outbox import PendingAlert, digest_wait, in_quiet_hours, quiet_until
+from sectorbot.bot.alerts.poller import MAX_BACKOFF, Poller, add_feed, next_delay
+from sectorbot.bot.alerts.render import MESSAGE_LIMIT, render_digest
+from sectorbot.bot.alerts.runtime import AlertsRuntime
+from sectorbot.bot.alerts.send import Sender
+from sectorbot.bot.alerts.store import AlertStore, ChatRef
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.bot.telegram import ALLOWED_UPDATES, build_application
-from sectorbot.bot.telegram_alerts import NOT_ALLOWED, AlertsRuntime, register
-from sectorbot.corpus import feedlist
+from sectorbot.bot.telegram_alerts import ALERTS_KEY, NOT_ALLOWED, render_status
+from sectorbot.bot.telegram_render import render_feeds
+from sectorbot.corpus import migrations
+from sectorbot.corpus.dates import parse_stamp
+from sectorbot.corpus.store import Store
+from sectorbot.corpus.text import fold
 from sectorbot.index.gazetteer import Gazetteer
 from tests.fakebotapi import BOT_USERNAME, TOKEN, Call, FakeBotAPI, loopback_request, polling
 from tests.httpserver import LocalServer
@@ -93,8 +93,8 @@ def serve(server: LocalServer, entries: list[dict], etag: str, path: str = "/fee
     return server.set(path, rss(entries, when=STAMP), "application/rss+xml", {"ETag": etag})
 
 
-def group_ref(chat_id: int = GROUP) -> subs.ChatRef:
-    return subs.ChatRef(chat_id, "supergroup", "Pokrovsk watchers")
+def group_ref(chat_id: int = GROUP) -> ChatRef:
+    return ChatRef(chat_id, "supergroup", "Pokrovsk watchers")
 
 
 def alerts(service: Service, **where: Any) -> list[dict[str, Any]]:
@@ -132,12 +132,18 @@ def fresh(tmp_path: Path) -> Iterator[Service]:
     service.close()
 
 
+@pytest.fixture
+def tables(fresh: Service) -> AlertStore:
+    """The alert tables of `fresh`."""
+    return AlertStore(fresh.store)
+
+
 def poller(service: Service, interval: float = 60) -> Poller:
-    return Poller(service, interval=interval, rng=random.Random(7))
+    return Poller(service, AlertStore(service.store), interval=interval, rng=random.Random(7))
 
 
-def add_feed(service: Service, url: str) -> int:
-    return feedlist.add_feed(service.store, url, added_by="test")[0]
+def follow(service: Service, url: str) -> int:
+    return add_feed(AlertStore(service.store), url, added_by="test")[0]
 
 
 @asynccontextmanager
@@ -159,7 +165,7 @@ async def running(
         get_updates_request=loopback_request(1),
         alert_ticks=options,
     )
-    runtime = register(app, service, settings)  # the runtime build_application registered
+    runtime = app.bot_data[ALERTS_KEY]  # the runtime build_application made
     async with polling(app, ALLOWED_UPDATES):
         yield app, runtime
 
@@ -194,6 +200,77 @@ def fake() -> Iterator[FakeBotAPI]:
         api.add_group(THIRD_GROUP, "Donbas desk", {ALICE: "creator"})
         yield api
     assert api.internal_errors == []
+
+
+# --------------------------------------------------------------------------- the schema
+
+
+def sqlite_objects(store: Store) -> dict[str, set[str]]:
+    rows = store.query("SELECT type, name FROM sqlite_master")
+    return {
+        kind: {r["name"] for r in rows if r["type"] == kind}
+        for kind in ("table", "index", "trigger")
+    }
+
+
+def test_fresh_database_has_the_schema_it_had_before_the_alerts_moved(tmp_path: Path) -> None:
+    store = Store(tmp_path / "fresh.db")
+    AlertStore(store)
+    objects = sqlite_objects(store)
+    assert objects["table"] == {
+        "_migrations", "documents", "chunks", "chunks_fts", "chunks_fts_config",
+        "chunks_fts_data", "chunks_fts_docsize", "chunks_fts_idx", "ingest_runs",
+        "ingest_errors", "sqlite_sequence", "feeds", "chats", "subscriptions", "alerts",
+        "alert_inbox",
+    }  # fmt: skip
+    assert {"idx_alerts_due", "idx_alerts_sent_at", "idx_subscriptions_kind"} <= objects["index"]
+    assert objects["trigger"] == {"chunks_ai", "chunks_ad", "chunks_au", "documents_alert_inbox"}
+    applied = {r["name"] for r in store.query("SELECT name FROM _migrations")}
+    assert applied == {name for name, _ in (*migrations.MIGRATIONS, *alert_migrations.MIGRATIONS)}
+    both = {n for n, _ in migrations.MIGRATIONS} & {n for n, _ in alert_migrations.MIGRATIONS}
+    assert not both  # one `_migrations` table: a name in two lists would run only once
+    store.close()
+
+
+def old_database(path: Path) -> None:
+    """A database as it was when the alert tables were corpus migrations, with old times."""
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT)")
+    moved = dict(alert_migrations.MIGRATIONS)
+    corpus = dict(migrations.MIGRATIONS)
+    for name in ["m001_documents", "m002_chunks", "m003_feeds", "m004_ingest_runs",
+                 "m005_subscriptions", "m006_alerts", "m007_stamps_in_milliseconds"]:  # fmt: skip
+        (corpus.get(name) or moved[name])(db)
+        db.execute("INSERT INTO _migrations VALUES (?, '2025-03-01T09:00:00.000')", [name])
+    db.execute("INSERT INTO feeds (url, added) VALUES ('https://e.org/rss', '2025-03-01T10:00:00')")
+    db.execute(
+        "INSERT INTO chats (chat_id, type, created, updated, last_sent) "
+        "VALUES (-1, 'group', '2025-03-01T10:00:01', '2025-03-01T10:00:02.345', '2025-03-02')"
+    )
+    db.conn.close()
+
+
+def test_alert_migrations_on_an_old_database(tmp_path: Path) -> None:
+    old_database(tmp_path / "old.db")
+    store = Store(tmp_path / "old.db")
+    AlertStore(store)  # m003, m005 and m006 ran under these names already: only m008 runs
+    stamps = {r["name"]: r["applied"] for r in store.query("SELECT * FROM _migrations")}
+    assert set(stamps) == {
+        name for name, _ in (*migrations.MIGRATIONS, *alert_migrations.MIGRATIONS)
+    }
+    assert stamps["m006_alerts"] == "2025-03-01T09:00:00.000"
+    assert stamps["m008_alert_stamps_in_milliseconds"] != "2025-03-01T09:00:00.000"
+    assert store.scalar("SELECT added FROM feeds") == "2025-03-01T10:00:00.000"
+    chat = store.query("SELECT created, updated, last_sent FROM chats")[0]
+    # Written to the second: milliseconds added; already in milliseconds, or a day: as it was.
+    assert chat == {
+        "created": "2025-03-01T10:00:01.000",
+        "updated": "2025-03-01T10:00:02.345",
+        "last_sent": "2025-03-02",
+    }
+    AlertStore(store)  # opening again changes nothing
+    assert store.scalar("SELECT added FROM feeds") == "2025-03-01T10:00:00.000"
+    store.close()
 
 
 # ------------------------------------------------------------------- parsing and the rules
@@ -234,28 +311,28 @@ def test_who_may_change_a_chats_subscriptions() -> None:
     assert subs.needs_member_check("supergroup", BOB, {ADMIN})
 
 
-def test_limits_listing_and_removal(fresh: Service) -> None:
+def test_limits_listing_and_removal(tables: AlertStore) -> None:
     chat = group_ref()
     words = [f"keyword{n:02d}" for n in range(subs.MAX_SUBSCRIPTIONS + 2)]
-    result = subs.subscribe(fresh.store, None, chat, ALICE, ", ".join(words))
+    result = subs.subscribe(tables, None, chat, ALICE, ", ".join(words))
     assert len(result.added) == subs.MAX_SUBSCRIPTIONS and len(result.over_limit) == 2
     assert "reached 50 subscriptions" in result.message()
-    again = subs.subscribe(fresh.store, None, chat, ALICE, "keyword00")
+    again = subs.subscribe(tables, None, chat, ALICE, "keyword00")
     assert again.existing and "Already subscribed" in again.message()
-    removed = subs.unsubscribe(fresh.store, chat.chat_id, "2 4")
+    removed = subs.unsubscribe(tables, chat.chat_id, "2 4")
     assert removed == "Removed “keyword01” (keyword), “keyword03” (keyword). 48 subscriptions left."
-    assert "No subscription number 99" in subs.unsubscribe(fresh.store, chat.chat_id, "99")
-    listing = subs.format_list(fresh.store, chat.chat_id)
+    assert "No subscription number 99" in subs.unsubscribe(tables, chat.chat_id, "99")
+    listing = subs.format_list(tables, chat.chat_id)
     assert listing.startswith("1. “keyword00” (keyword)\n2. “keyword02” (keyword)")
-    assert "48 subscriptions left" not in subs.unsubscribe(fresh.store, chat.chat_id, "all")
-    assert subs.count(fresh.store, chat.chat_id) == 0
+    assert "48 subscriptions left" not in subs.unsubscribe(tables, chat.chat_id, "all")
+    assert tables.subscription_count(chat.chat_id) == 0
 
 
 def test_keywords_match_whole_words_in_latin_and_cyrillic() -> None:
     index = KeywordIndex(["lithium", "mine", "lithium deposit", "родовище", "обстріл", "дрон"])
 
     def found(text: str) -> set[str]:
-        return set(index.find(subs.fold(text)))
+        return set(index.find(fold(text)))
 
     assert found("A Lithium deposit near the village") == {"lithium", "lithium deposit"}
     assert found("Lithium-ion batteries") == {"lithium"}
@@ -269,9 +346,11 @@ def test_keywords_match_whole_words_in_latin_and_cyrillic() -> None:
     assert found("дрони над містом") == set()  # short words match exactly
 
 
-def test_places_match_any_spelling_through_the_gazetteer(fresh: Service) -> None:
-    subs.subscribe(fresh.store, None, group_ref(), ALICE, "Myrnohrad, Selydove")
-    matcher = Matcher(fresh.store, fresh.embedder)
+def test_places_match_any_spelling_through_the_gazetteer(
+    fresh: Service, tables: AlertStore
+) -> None:
+    subs.subscribe(tables, None, group_ref(), ALICE, "Myrnohrad, Selydove")
+    matcher = Matcher(tables, fresh.embedder)
     matcher.refresh()
 
     def places(text: str) -> set[str]:
@@ -283,7 +362,7 @@ def test_places_match_any_spelling_through_the_gazetteer(fresh: Service) -> None
     assert places("the Selydovetskyi district and Myrnohradskyi") == set()
 
 
-def test_topic_matches_on_topic_document_only(fresh: Service) -> None:
+def test_topic_matches_on_topic_document_only(fresh: Service, tables: AlertStore) -> None:
     report = fresh.ingest(
         [
             str(SAMPLE / "2025-01-14-metinvest-coking-coal-mine.md"),
@@ -292,8 +371,8 @@ def test_topic_matches_on_topic_document_only(fresh: Service) -> None:
         ]
     )
     assert len(report.added) == 3
-    subs.subscribe(fresh.store, fresh.embedder, group_ref(), ALICE, "topic: coal mine closure")
-    matcher = Matcher(fresh.store, fresh.embedder)
+    subs.subscribe(tables, fresh.embedder, group_ref(), ALICE, "topic: coal mine closure")
+    matcher = Matcher(tables, fresh.embedder)
     matcher.refresh()
     rows = fresh.store.query("SELECT id, title, text, ext_id FROM documents ORDER BY id")
     docs = [DocText(r["id"], r["title"], r["text"]) for r in rows]
@@ -314,7 +393,7 @@ def test_conditional_get_second_poll_is_304_and_ingests_nothing(
     url = serve(
         server, [entry("a", "Shelling near Kyiv", "Nothing about the sector.", server)], '"v1"'
     )
-    add_feed(fresh, url)
+    follow(fresh, url)
     p = poller(fresh)
     first = p.poll()
     assert first is not None and first.feeds[0].status == "changed" and first.feeds[0].seeded
@@ -333,13 +412,13 @@ def test_failing_feed_backs_off_exponentially_then_recovers(
     fresh: Service, server: LocalServer
 ) -> None:
     server.set("/feed.xml", "boom", "text/plain", status=500)
-    add_feed(fresh, server.url("/feed.xml"))
+    follow(fresh, server.url("/feed.xml"))
     p = poller(fresh, interval=600)
     now, delays = 1_000_000.0, []
     for _ in range(9):
         report = p.poll(now=now)
         assert report is not None and report.feeds[0].status == "error"
-        next_poll = subs.parse_stamp(report.feeds[0].next_poll)
+        next_poll = parse_stamp(report.feeds[0].next_poll)
         delays.append(next_poll - now)
         now = next_poll
     row = fresh.store.query("SELECT failures, last_error FROM feeds")[0]
@@ -355,10 +434,12 @@ def test_failing_feed_backs_off_exponentially_then_recovers(
     assert row["failures"] == 0 and row["last_error"] is None
 
 
-def test_same_entry_again_or_edited_alerts_no_one(fresh: Service, server: LocalServer) -> None:
-    subs.subscribe(fresh.store, None, group_ref(), ALICE, "Myrnohrad")
+def test_same_entry_again_or_edited_alerts_no_one(
+    fresh: Service, tables: AlertStore, server: LocalServer
+) -> None:
+    subs.subscribe(tables, None, group_ref(), ALICE, "Myrnohrad")
     base = [entry("a", "Quiet day", "Nothing happened.", server)]
-    add_feed(fresh, serve(server, base, '"1"'))
+    follow(fresh, serve(server, base, '"1"'))
     p = poller(fresh)
     p.poll()  # the backlog: stored, not alerted
     news = entry("m", "Police: 3,000 left", "Поліція: у Мирнограді лишилося 3000 людей.", server)
@@ -373,7 +454,7 @@ def test_same_entry_again_or_edited_alerts_no_one(fresh: Service, server: LocalS
     report = p.poll(force=True)
     assert report is not None and report.feeds[0].updated == 1 and report.alerts == 0
     assert len(alerts(fresh)) == 1
-    assert process_inbox(fresh.store, p.matcher).alerts == 0  # nothing left to match
+    assert process_inbox(tables, p.matcher).alerts == 0  # nothing left to match
 
 
 # ----------------------------------------------------------------------------------- sending
@@ -412,8 +493,9 @@ def test_digest_is_split_under_the_telegram_limit_and_escaped() -> None:
 
 def seed_alerts(service: Service, chats: dict[int, str], docs: int = 1) -> None:
     """Chats subscribed to Myrnohrad and `docs` fresh feed documents naming it, queued."""
+    tables = AlertStore(service.store)
     for chat_id, kind in chats.items():
-        subs.subscribe(service.store, None, subs.ChatRef(chat_id, kind), ALICE, "Myrnohrad")
+        subs.subscribe(tables, None, ChatRef(chat_id, kind), ALICE, "Myrnohrad")
     from sectorbot.corpus.models import Document
 
     for n in range(docs):
@@ -427,15 +509,15 @@ def seed_alerts(service: Service, chats: dict[int, str], docs: int = 1) -> None:
                 origin_ref="test-feed",
             )
         )
-    process_inbox(service.store, Matcher(service.store))
+    process_inbox(tables, Matcher(tables))
 
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_429_and_500_are_retried_and_every_alert_arrives_once(
-    fresh: Service, fake: FakeBotAPI
+    fresh: Service, tables: AlertStore, fake: FakeBotAPI
 ) -> None:
     seed_alerts(fresh, {GROUP: "supergroup", OTHER_GROUP: "supergroup", THIRD_GROUP: "supergroup"})
-    sender, t0 = Sender(fresh.store, retry_base=10), time.time()
+    sender, t0 = Sender(tables, retry_base=10), time.time()
     fake.fail_next("sendMessage", 2, code=429, retry_after=1)
     fake.fail_next("sendMessage", 1, code=500)
     async with plain_bot(fake) as bot:
@@ -458,7 +540,7 @@ async def test_restarts_between_steps_lose_nothing_and_repeat_nothing(
 
     settings = Settings(data_dir=tmp_path / "data")
     first = Service(settings)  # stores a feed document, then "crashes" before matching
-    subs.subscribe(first.store, None, group_ref(), ALICE, "Myrnohrad")
+    subs.subscribe(AlertStore(first.store), None, group_ref(), ALICE, "Myrnohrad")
     first.store.upsert_document(
         Document(
             text=f"У Мирнограді лишилося 3000 людей. {FILLER}",
@@ -470,24 +552,26 @@ async def test_restarts_between_steps_lose_nothing_and_repeat_nothing(
     )
     first.close()
     second = Service(settings)  # matches it, then stops before sending
-    assert process_inbox(second.store, Matcher(second.store)).alerts == 1
+    tables = AlertStore(second.store)
+    assert process_inbox(tables, Matcher(tables)).alerts == 1
     second.close()
     third = Service(settings)
+    tables = AlertStore(third.store)
     async with plain_bot(fake) as bot:
-        assert (await Sender(third.store).send_due(bot)).alerts == 1
-        assert process_inbox(third.store, Matcher(third.store)).alerts == 0
-        assert (await Sender(third.store).send_due(bot)).messages == 0
+        assert (await Sender(tables).send_due(bot)).alerts == 1
+        assert process_inbox(tables, Matcher(tables)).alerts == 0
+        assert (await Sender(tables).send_due(bot)).messages == 0
     third.close()
     assert len(alert_messages(fake, GROUP)) == 1
 
 
 async def test_blocked_or_missing_chat_is_deactivated_and_never_retried(
-    fresh: Service, fake: FakeBotAPI
+    fresh: Service, tables: AlertStore, fake: FakeBotAPI
 ) -> None:
     seed_alerts(fresh, {CAROL: "private", GROUP: "supergroup", OTHER_GROUP: "supergroup"})
     fake.block_chat(CAROL)  # Carol blocked the bot
     fake.block_chat(GROUP)  # the bot was removed from the group
-    sender = Sender(fresh.store, retry_base=0.01)
+    sender = Sender(tables, retry_base=0.01)
     async with plain_bot(fake) as bot:
         fake.fail_next("sendMessage", 1, code=400)  # "chat not found", whichever chat is first
         report = await sender.send_due(bot)
@@ -503,43 +587,45 @@ async def test_blocked_or_missing_chat_is_deactivated_and_never_retried(
     assert "chat not found" in reasons[OTHER_GROUP].lower()
     seed_alerts(fresh, {}, docs=2)  # new matching documents: inactive chats get nothing
     assert len(alerts(fresh)) == 3
-    subs.subscribe(fresh.store, None, subs.ChatRef(CAROL, "private"), CAROL, "lithium")
+    subs.subscribe(tables, None, ChatRef(CAROL, "private"), CAROL, "lithium")
     assert fresh.store.scalar("SELECT active FROM chats WHERE chat_id = ?", [CAROL]) == 1
 
 
-async def test_long_digest_arrives_in_parts_each_accepted(fresh: Service, fake: FakeBotAPI) -> None:
+async def test_long_digest_arrives_in_parts_each_accepted(
+    fresh: Service, tables: AlertStore, fake: FakeBotAPI
+) -> None:
     seed_alerts(fresh, {GROUP: "supergroup"}, docs=30)
     async with plain_bot(fake) as bot:
-        report = await Sender(fresh.store).send_due(bot)
+        report = await Sender(tables).send_due(bot)
     assert report.alerts == 30 and report.messages == len(alert_messages(fake, GROUP)) > 1
     assert fake.rejected == []
     assert len({a["message_id"] for a in alerts(fresh)}) == report.messages
 
 
 async def test_quiet_hours_and_digest_mode_hold_alerts_back(
-    fresh: Service, fake: FakeBotAPI
+    fresh: Service, tables: AlertStore, fake: FakeBotAPI
 ) -> None:
     chat = group_ref()
     seed_alerts(fresh, {GROUP: "supergroup"})
-    assert "23:00–07:00 UTC" in subs.set_quiet(fresh.store, chat, "23-7")
-    assert "every 6 h" in subs.set_digest(fresh.store, chat, "6")
+    assert "23:00–07:00 UTC" in subs.set_quiet(tables, chat, "23-7")
+    assert "every 6 h" in subs.set_digest(tables, chat, "6")
     night = (time.time() // 86400 + 1) * 86400 + 2 * 3600  # tomorrow 02:00 UTC
-    row = subs.chat_settings(fresh.store, GROUP)
+    row = tables.chat(GROUP)
     assert in_quiet_hours(row, night) and not in_quiet_hours(row, night + 6 * 3600)
     assert quiet_until(row, night) == night + 5 * 3600  # 07:00 UTC
-    sender = Sender(fresh.store)
+    sender = Sender(tables)
     async with plain_bot(fake) as bot:
         assert (await sender.send_due(bot, now=night)).skipped_chats == 1
         assert (await sender.send_due(bot, now=night + 6 * 3600)).alerts == 1  # 08:00
         seed_alerts(fresh, {}, docs=3)  # more news an hour later: the digest waits 6 h
         later = night + 7 * 3600
-        row = subs.chat_settings(fresh.store, GROUP)
+        row = tables.chat(GROUP)
         assert digest_wait(row, later) == pytest.approx(5 * 3600, abs=2)
         assert (await sender.send_due(bot, now=later)).skipped_chats == 1
         assert (await sender.send_due(bot, now=night + 12 * 3600 + 1)).alerts == 2
     assert len(alert_messages(fake, GROUP)) == 2
-    assert "Usage" in subs.set_quiet(fresh.store, chat, "25-3")
-    assert subs.set_quiet(fresh.store, chat, "22-6 +2").endswith("22:00–06:00 UTC+2.")
+    assert "Usage" in subs.set_quiet(tables, chat, "25-3")
+    assert subs.set_quiet(tables, chat, "22-6 +2").endswith("22:00–06:00 UTC+2.")
 
 
 # -------------------------------------------------------------------- the bot, end to end
@@ -560,7 +646,7 @@ async def test_feed_entry_alerts_subscribed_group_once_across_restart(
     ):
         refused = await say(fake, GROUP, BOB, "/subscribe Myrnohrad")
         assert refused.plain_text == NOT_ALLOWED
-        assert subs.count(service.store, GROUP) == 0
+        assert runtime.store.subscription_count(GROUP) == 0
         ok = await say(fake, GROUP, ALICE, f"/subscribe@{BOT_USERNAME} Мирноград")
         assert ok.plain_text.startswith("Subscribed to Myrnohrad (place).")
         await say(fake, OTHER_GROUP, ALICE, "/subscribe Selydove, lithium")
@@ -586,7 +672,7 @@ async def test_feed_entry_alerts_subscribed_group_once_across_restart(
         assert len(alert_messages(fake, GROUP)) == 1
         assert alert_messages(fake, OTHER_GROUP) == []
         assert [r.error_code for r in fake.rejected] == [500]
-        assert runtime.sender.store is service.store
+        assert runtime.sender.store.corpus is service.store
     service.close()
 
     service = Service(settings)  # the restart: same data directory, new everything
@@ -618,7 +704,7 @@ async def test_slow_poll_does_not_block_answers(
     service = Service(settings)
     url = server.set("/slow.xml", rss([entry("s", "Slow", "Slow feed.", server)]),
                      "application/rss+xml", delay=2.0)  # fmt: skip
-    add_feed(service, url)
+    follow(service, url)
     async with running(fake, service, settings, poll_tick=3600, send_tick=3600) as (_, runtime):
         poll = asyncio.create_task(runtime.poll_once(force=True))
         await until(lambda: server.hits("/slow.xml") >= 1)  # the poll waits on the slow feed
@@ -646,7 +732,7 @@ def test_cli_feeds_and_poll(server: LocalServer, isolated_env: Path) -> None:
     assert "feed 1: 1 new, 0 updated (first poll: stored without alerts)" in first.output
     assert "+ " in first.output and "Calm night" in first.output
     service = Service(Settings(data_dir=isolated_env))
-    subs.subscribe(service.store, None, group_ref(), ALICE, "Myrnohrad")
+    subs.subscribe(AlertStore(service.store), None, group_ref(), ALICE, "Myrnohrad")
     service.close()
     news = entry("m", "3,000 remain in Myrnohrad", "Police said 3,000 remain in Myrnohrad.", server)
     serve(server, [*base, news], '"2"')
@@ -657,3 +743,38 @@ def test_cli_feeds_and_poll(server: LocalServer, isolated_env: Path) -> None:
     assert runner.invoke(cli, ["feeds", "remove", "1"]).output == "feed 1 removed\n"
     assert runner.invoke(cli, ["feeds", "remove", "1"]).exit_code == 1
     assert "No feeds" in runner.invoke(cli, ["feeds", "list"]).output
+
+
+def test_one_feed_listing_serves_telegram_and_the_cli(
+    server: LocalServer, isolated_env: Path
+) -> None:
+    from sectorbot.bot.cli import cli
+
+    service = Service(Settings(data_dir=isolated_env))
+    runtime = AlertsRuntime.open(service, service.settings)
+    ok = runtime.add_feed(serve(server, [entry("a", "Calm", "Nothing new.", server)], '"1"'), "t")
+    failing = runtime.add_feed(server.url("/gone.xml"), "test")  # the server answers 404
+    dropped = runtime.add_feed(server.url("/dropped.xml"), "test")
+    runtime.remove_feed(dropped[0])
+    runtime.poll(force=True)
+    rows = runtime.list_feeds()
+    status = runtime.status()
+    service.close()
+    assert [r["id"] for r in rows] == [ok[0], failing[0]]
+    assert status.feeds == rows
+
+    cli_lines = CliRunner().invoke(cli, ["feeds", "list"]).output.splitlines()
+    shown = {  # what each front end shows of the two feeds
+        "sectorbot feeds list": [line.split()[0] for line in cli_lines if line[:3].strip()],
+        "/feeds": [line.split()[0] for line in render_feeds(rows).splitlines() if line[:1] == "#"],
+        "/alertstatus": [line.split(".")[0] for line in render_status(status).splitlines()[1:3]],
+    }
+    assert shown == {
+        "sectorbot feeds list": ["1", "2"],
+        "/feeds": ["#1", "#2"],
+        "/alertstatus": ["1", "2"],
+    }
+    error = rows[1]["last_error"]
+    assert "HTTP 404" in error and f"     error:     {error} (1 in a row)" in cli_lines
+    assert html.escape(error, quote=False) in render_feeds(rows)
+    assert html.escape(error, quote=False) in render_status(status)

@@ -17,6 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from sectorbot.bot import backup, doctor, transfer
+from sectorbot.bot.alerts import migrations as alert_migrations
+from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.cli import cli
 from sectorbot.bot.errors import OperationError
 from sectorbot.bot.service import Service
@@ -149,6 +151,7 @@ def test_doctor_fails_when_the_data_dir_is_a_file(tmp_path: Path) -> None:
 
 def test_doctor_warns_on_unreachable_feeds_and_a_stale_index(sample_service: Service) -> None:
     settings = sample_service.settings
+    AlertStore(sample_service.store)  # the feeds table
     with LocalServer() as server:
         server.set("/feed.xml", "<rss version='2.0'><channel></channel></rss>", "text/xml")
         with sample_service.store.transaction():
@@ -190,19 +193,36 @@ def test_doctor_warns_on_a_damaged_lexical_index_and_changes_nothing(
     assert saved.read_bytes() == damaged
 
 
+def forget_migration(data: Path, name: str) -> None:
+    """Make a migration pending again, as if the database were older."""
+    conn = sqlite3.connect(str(data / "sectorbot.db"), isolation_level=None)
+    conn.execute("DELETE FROM _migrations WHERE name = ?", [name])
+    conn.close()
+
+
 def test_doctor_reports_pending_migrations_and_applies_none(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    Store(data / "sectorbot.db").close()
+    open_alert_tables(data)
     last = migrations.MIGRATIONS[-1][0]
-    conn = sqlite3.connect(str(data / "sectorbot.db"), isolation_level=None)
-    conn.execute("DELETE FROM _migrations WHERE name = ?", [last])
-    conn.close()
+    forget_migration(data, last)
     checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
     assert checks["database"].status == "WARN"
     assert "1 migrations pending" in checks["database"].detail
     assert checks["index"].status == "WARN" and "not checked" in checks["index"].detail
     assert checks["lexical"].status == "WARN" and "not checked" in checks["lexical"].detail
     assert dump(data, "_migrations", "name")[-1] != (last,)  # still pending: nothing applied
+
+
+def test_doctor_counts_the_alert_migrations(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Store(data / "sectorbot.db").close()  # the corpus tables alone, as an older version left
+    checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
+    pending = len(alert_migrations.MIGRATIONS)
+    assert checks["database"].status == "WARN"
+    assert f"{pending} migrations pending" in checks["database"].detail
+    open_alert_tables(data)
+    checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
+    assert checks["database"].status == "OK" and "schema current" in checks["database"].detail
 
 
 # --- export and import -----------------------------------------------------------------------
@@ -243,6 +263,12 @@ def test_export_then_import_answers_the_same_with_the_same_sources(
             assert mine.sources or mine.more, question
     finally:
         imported.close()
+
+
+def open_alert_tables(data: Path) -> None:
+    store = Store(data / "sectorbot.db")
+    AlertStore(store)
+    store.close()
 
 
 def test_import_twice_changes_nothing(sample_service_dir: Path, tmp_path: Path) -> None:
@@ -287,9 +313,10 @@ def test_import_twice_changes_nothing(sample_service_dir: Path, tmp_path: Path) 
 def test_chats_and_subscriptions_move_and_old_reports_raise_no_alerts(
     sample_service_dir: Path, tmp_path: Path
 ) -> None:
-    assert "m005_subscriptions" in dict(migrations.MIGRATIONS)
+    assert "m005_subscriptions" in dict(alert_migrations.MIGRATIONS)
     source = sample_copy(sample_service_dir, tmp_path / "source")
     store = Store(source / "sectorbot.db")
+    AlertStore(store)
     feed_doc = Document(
         text="Drones hit the Pokrovsk-Dobropillia road again. " * 5,
         title="Road under drones",

@@ -23,6 +23,8 @@ import pytest
 from telegram.ext import Application
 
 from sectorbot.bot import telegram_alerts
+from sectorbot.bot.alerts.poller import add_feed
+from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.ratelimit import SlidingWindowLimiter, Verdict
 from sectorbot.bot.service import Service
 from sectorbot.bot.telegram import (
@@ -44,7 +46,6 @@ from sectorbot.bot.telegram_render import (
     visible_length,
 )
 from sectorbot.bot.telegram_state import app_state
-from sectorbot.corpus import feedlist
 from sectorbot.corpus.errors import FeedError
 from sectorbot.corpus.store import Store
 from sectorbot.index.answer import Answer, AnswerSentence, Source
@@ -252,17 +253,18 @@ def test_answer_cache_is_bounded_lru() -> None:
     assert cache.get(keys[1]) is None and cache.get(keys[0]) is not None and len(cache) == 3
 
 
-def test_feedlist_add_list_remove(store: Store) -> None:
-    feed_id, new = feedlist.add_feed(store, "https://example.org/rss.xml", "1001")
-    assert new and feedlist.add_feed(store, "https://example.org/rss.xml") == (feed_id, False)
+def test_feeds_add_list_remove_and_validate(store: Store) -> None:
+    feeds = AlertStore(store)
+    feed_id, new = add_feed(feeds, "https://example.org/rss.xml", "1001")
+    assert new and add_feed(feeds, "https://example.org/rss.xml") == (feed_id, False)
     for bad in ("ftp://example.org/x", "example.org/rss", "https://", "http://a b/"):
         with pytest.raises(FeedError):
-            feedlist.add_feed(store, bad)
-    assert [f["url"] for f in feedlist.list_feeds(store)] == ["https://example.org/rss.xml"]
-    assert feedlist.remove_feed(store, feed_id) and not feedlist.remove_feed(store, feed_id)
-    assert feedlist.list_feeds(store) == []
-    assert feedlist.list_feeds(store, include_inactive=True)[0]["active"] == 0
-    assert feedlist.add_feed(store, "https://example.org/rss.xml") == (feed_id, True)
+            add_feed(feeds, bad)
+    assert [f["url"] for f in feeds.list_feeds()] == ["https://example.org/rss.xml"]
+    assert feeds.remove_feed(feed_id) and not feeds.remove_feed(feed_id)
+    assert feeds.list_feeds() == []
+    assert feeds.list_feeds(include_inactive=True)[0]["active"] == 0
+    assert add_feed(feeds, "https://example.org/rss.xml") == (feed_id, True)
 
 
 def test_file_url_derived_from_api_url() -> None:
@@ -436,7 +438,7 @@ async def test_admin_commands_refused_for_others(fake: FakeBotAPI, sample_servic
         assert "questions: 0" in stats.plain_text and "reindex running: no" in stats.plain_text
     assert manifest_bytes(sample_service) == before
     assert sample_service.counters.last_reindex is None
-    assert feedlist.list_feeds(sample_service.store, include_inactive=True) == []
+    assert AlertStore(sample_service.store).list_feeds(include_inactive=True) == []
     assert_clean(fake)
 
 
@@ -563,7 +565,7 @@ async def test_feed_commands(fake: FakeBotAPI, sample_service: Service) -> None:
         assert nonsense.plain_text.startswith("Usage: /removefeed")
         empty = await say(fake, ADMIN, ADMIN, "/feeds")
         assert empty.plain_text.startswith("No feeds yet")
-    rows = feedlist.list_feeds(sample_service.store, include_inactive=True)
+    rows = AlertStore(sample_service.store).list_feeds(include_inactive=True)
     assert [(r["id"], r["active"], r["added_by"]) for r in rows] == [(1, 0, str(ADMIN))]
     assert_clean(fake)
 

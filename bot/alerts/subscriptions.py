@@ -1,4 +1,4 @@
-"""Chat subscriptions to places, keywords and topics: parsing, storage, limits and rights.
+"""Chat subscriptions to places, keywords and topics: parsing, limits, rights and replies.
 
 `/subscribe Myrnohrad, Selydove` / `/subscribe lithium deposit` /
 `/subscribe topic: drone strikes on logistics`. Each comma-separated item becomes
@@ -10,23 +10,23 @@
 * a **topic** when it has more than three words, or when written `topic: ...`; a topic is
   stored with its embedding. Everything after `topic:` is one topic, commas included.
 
-Nothing here knows about Telegram: the adapter passes chat ids, user ids and text in and
-sends the returned text (HTML-escaped) back.
+Nothing here knows about Telegram: the front end passes chat ids, user ids and text in and
+sends the returned text (Telegram HTML, escaped) back.
 """
 
 from __future__ import annotations
 
-import html
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from sectorbot.corpus.store import Store
+from sectorbot.bot.alerts.store import AlertStore, ChatRef, NewSubscription
+from sectorbot.bot.telegram_render import escape
+from sectorbot.corpus.dates import stamp
+from sectorbot.corpus.text import fold
 from sectorbot.index.gazetteer import Gazetteer
 
 if TYPE_CHECKING:
@@ -44,10 +44,9 @@ MANAGER_STATUSES = frozenset({"creator", "administrator"})
 _SEPARATORS = re.compile(r"[,;\n]")
 _TOPIC_PREFIX = re.compile(r"^\s*topic\s*:\s*", re.IGNORECASE)
 _TOPIC_ANYWHERE = re.compile(r"(?:^|[,;\n])\s*topic\s*:", re.IGNORECASE)
-_APOSTROPHES = "’‘ʼʹ`´"
-_APOSTROPHE_TABLE = str.maketrans(dict.fromkeys(_APOSTROPHES, "'") | {"ё": "е"})
-# A word: letters and digits, with apostrophes inside (Ukrainian сім'я, English o'clock).
-WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# A keyword's word keeps its inner apostrophes (Ukrainian сім'я, English o'clock): the
+# keyword pattern then asks for the apostrophe too, where `corpus.text.WORD_RE` would split.
+WORD_WITH_APOSTROPHES_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _QUIET_RE = re.compile(
     r"^(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?(?:\s*(?:utc)?\s*([+-]\d{1,2})(?::?(\d{2}))?)?$",
     re.IGNORECASE,
@@ -70,15 +69,6 @@ class ItemProblem:
 
     text: str
     reason: str
-
-
-@dataclass(frozen=True)
-class ChatRef:
-    """The chat a command came from."""
-
-    chat_id: int
-    type: str  # private, group, supergroup, channel
-    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +107,7 @@ class SubscribeResult:
         if self.existing:
             lines.append("Already subscribed: " + _joined(i.label for i in self.existing) + ".")
         for problem in self.problems:
-            lines.append(f"Skipped “{_esc(problem.text)}”: {_esc(problem.reason)}")
+            lines.append(f"Skipped “{escape(problem.text)}”: {escape(problem.reason)}")
         if self.over_limit:
             lines.append(
                 f"Not added (this chat has reached {MAX_SUBSCRIPTIONS} subscriptions): "
@@ -144,17 +134,9 @@ def usage() -> str:
 # text ------------------------------------------------------------------------------------
 
 
-def fold(text: str) -> str:
-    """Lower-cased text for matching: ё as е and one apostrophe; same length where possible."""
-    low = text.lower()
-    if len(low) != len(text):  # a few letters lower-case to two characters: keep offsets
-        low = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
-    return low.translate(_APOSTROPHE_TABLE)
-
-
 def keyword_words(text: str) -> list[str]:
     """The folded words of a keyword or an item."""
-    return WORD_RE.findall(fold(text))
+    return WORD_WITH_APOSTROPHES_RE.findall(fold(text))
 
 
 def describe(kind: str, value: str, normalized: str) -> str:
@@ -164,10 +146,10 @@ def describe(kind: str, value: str, normalized: str) -> str:
             name = Gazetteer.default().by_id(normalized).name
         except KeyError:
             name = value
-        return f"{_esc(name)} (place)"
+        return f"{escape(name)} (place)"
     if kind == "keyword":
-        return f"“{_esc(value)}” (keyword)"
-    return f"topic “{_esc(value)}”"
+        return f"“{escape(value)}” (keyword)"
+    return f"topic “{escape(value)}”"
 
 
 # parsing ---------------------------------------------------------------------------------
@@ -238,26 +220,11 @@ def needs_member_check(chat_type: str, user_id: int | None, admin_ids: Iterable[
     return chat_type != "private" and not (user_id is not None and user_id in set(admin_ids))
 
 
-# storage ---------------------------------------------------------------------------------
-
-
-def ensure_chat(store: Store, chat: ChatRef, when: str) -> None:
-    """Record the chat, or refresh its title; a command from it proves it is reachable again."""
-    store.db.execute(
-        "INSERT INTO chats (chat_id, type, title, created, updated) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (chat_id) DO UPDATE SET type = excluded.type, title = excluded.title, "
-        "active = 1, deactivated_reason = NULL, deactivated_at = NULL, updated = excluded.updated",
-        [chat.chat_id, chat.type, chat.title, when, when],
-    )
-
-
-def count(store: Store, chat_id: int) -> int:
-    """How many subscriptions a chat has."""
-    return int(store.scalar("SELECT count(*) FROM subscriptions WHERE chat_id = ?", [chat_id]))
+# subscribing and unsubscribing -----------------------------------------------------------
 
 
 def subscribe(
-    store: Store,
+    store: AlertStore,
     embedder: Embedder | None,
     chat: ChatRef,
     user_id: int | None,
@@ -268,23 +235,17 @@ def subscribe(
     items, problems = parse_items(text, gazetteer or Gazetteer.default())
     result = SubscribeResult(problems=problems)
     if not items:
-        result.total = count(store, chat.chat_id)
+        result.total = store.subscription_count(chat.chat_id)
         return result
     vectors = _topic_vectors(embedder, [i for i in items if i.kind == "topic"])
-    when = _now()
-    with store.transaction():
-        ensure_chat(store, chat, when)
-        total = count(store, chat.chat_id)
-        for item in items:
-            if _exists(store, chat.chat_id, item):
-                result.existing.append(item)
-            elif total >= MAX_SUBSCRIPTIONS:
-                result.over_limit.append(item)
-            else:
-                _insert(store, chat.chat_id, item, vectors.get(item.normalized), user_id, when)
-                result.added.append(item)
-                total += 1
-        result.total = total
+    new = [
+        NewSubscription(i.kind, i.value, i.normalized, *vectors.get(i.normalized, (None, None)))
+        for i in items
+    ]
+    outcomes, result.total = store.add_subscriptions(chat, new, user_id, MAX_SUBSCRIPTIONS, stamp())
+    lists = {"added": result.added, "existing": result.existing, "over_limit": result.over_limit}
+    for item, outcome in zip(items, outcomes, strict=True):
+        lists[outcome].append(item)
     return result
 
 
@@ -301,49 +262,18 @@ def _topic_vectors(embedder: Embedder | None, topics: list[Item]) -> dict[str, t
     }
 
 
-def _exists(store: Store, chat_id: int, item: Item) -> bool:
-    return bool(
-        store.scalar(
-            "SELECT 1 FROM subscriptions WHERE chat_id = ? AND kind = ? AND normalized = ?",
-            [chat_id, item.kind, item.normalized],
-        )
-    )
-
-
-def _insert(
-    store: Store,
-    chat_id: int,
-    item: Item,
-    vector: tuple[bytes, str] | None,
-    user_id: int | None,
-    when: str,
-) -> None:
-    """Store one new subscription row."""
-    blob, model = vector if vector else (None, None)
-    store.db.execute(
-        "INSERT INTO subscriptions (chat_id, kind, value, normalized, vector, model, created, "
-        "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [chat_id, item.kind, item.value, item.normalized, blob, model, when, user_id],
-    )
-
-
-def list_subscriptions(store: Store, chat_id: int) -> list[Subscription]:
+def list_subscriptions(store: AlertStore, chat_id: int) -> list[Subscription]:
     """The chat's subscriptions in the order /subscriptions numbers them."""
-    rows = store.query(
-        "SELECT id, chat_id, kind, value, normalized, created, created_by FROM subscriptions "
-        "WHERE chat_id = ? ORDER BY id",
-        [chat_id],
-    )
-    return [Subscription(**row) for row in rows]
+    return [Subscription(**row) for row in store.subscriptions(chat_id)]
 
 
-def format_list(store: Store, chat_id: int) -> str:
+def format_list(store: AlertStore, chat_id: int) -> str:
     """The /subscriptions reply, as Telegram HTML."""
     subs = list_subscriptions(store, chat_id)
     if not subs:
         return "This chat has no subscriptions.\n\n" + usage()
     lines = [f"{n}. {s.label}" for n, s in enumerate(subs, 1)]
-    settings = chat_settings(store, chat_id)
+    settings = store.chat(chat_id)
     if settings.get("digest_hours"):
         lines.append(f"\nDigest: at most one message every {settings['digest_hours']} h.")
     if settings.get("quiet_start") is not None:
@@ -351,7 +281,7 @@ def format_list(store: Store, chat_id: int) -> str:
     return "\n".join(lines)
 
 
-def unsubscribe(store: Store, chat_id: int, arg: str) -> str:
+def unsubscribe(store: AlertStore, chat_id: int, arg: str) -> str:
     """Remove subscriptions by number (`2`, `1 3`), by what was typed, or `all`."""
     arg = arg.strip()
     subs = list_subscriptions(store, chat_id)
@@ -361,13 +291,8 @@ def unsubscribe(store: Store, chat_id: int, arg: str) -> str:
         return "This chat has no subscriptions."
     chosen, problem = _choose(subs, arg)
     if problem:
-        return _esc(problem)
-    with store.transaction():
-        marks = ",".join("?" * len(chosen))
-        store.db.execute(
-            f"DELETE FROM subscriptions WHERE chat_id = ? AND id IN ({marks})",
-            [chat_id, *(s.id for s in chosen)],
-        )
+        return escape(problem)
+    store.remove_subscriptions(chat_id, [s.id for s in chosen])
     left = len(subs) - len(chosen)
     return f"Removed {_joined(s.label for s in chosen)}. {left} subscription{_s(left)} left."
 
@@ -398,13 +323,7 @@ def _choose(subs: list[Subscription], arg: str) -> tuple[list[Subscription], str
 # delivery preferences --------------------------------------------------------------------
 
 
-def chat_settings(store: Store, chat_id: int) -> dict[str, Any]:
-    """The chat's row (delivery preferences), or {} for an unknown chat."""
-    rows = store.query("SELECT * FROM chats WHERE chat_id = ?", [chat_id])
-    return rows[0] if rows else {}
-
-
-def set_digest(store: Store, chat: ChatRef, arg: str) -> str:
+def set_digest(store: AlertStore, chat: ChatRef, arg: str) -> str:
     """`/digest 6`: at most one message every 6 hours; `/digest off`: send as they come."""
     arg = arg.strip().lower().removesuffix("h").strip()
     if arg in ("off", "0", "no"):
@@ -416,17 +335,17 @@ def set_digest(store: Store, chat: ChatRef, arg: str) -> str:
             f"Usage: /digest <hours 1–{MAX_DIGEST_HOURS}> to get at most one message per "
             "that many hours, or /digest off to get alerts as they come."
         )
-    _update_chat(store, chat, digest_hours=hours)
+    store.update_chat(chat, {"digest_hours": hours}, stamp())
     if not hours:
         return "Digest off: alerts are sent as they come."
     return f"Digest on: at most one alert message every {hours} h."
 
 
-def set_quiet(store: Store, chat: ChatRef, arg: str) -> str:
+def set_quiet(store: AlertStore, chat: ChatRef, arg: str) -> str:
     """`/quiet 23-7` (UTC, or `23-7 +2` for UTC+2): alerts wait until quiet hours end."""
     arg = arg.strip()
     if arg.lower() in ("off", "no", "none"):
-        _update_chat(store, chat, quiet_start=None, quiet_end=None, utc_offset=0)
+        store.update_chat(chat, {"quiet_start": None, "quiet_end": None, "utc_offset": 0}, stamp())
         return "Quiet hours off."
     parsed = parse_quiet(arg)
     if parsed is None:
@@ -435,8 +354,8 @@ def set_quiet(store: Store, chat: ChatRef, arg: str) -> str:
             "/quiet 23-7 +2 for hours in UTC+2, or /quiet off."
         )
     start, end, offset = parsed
-    _update_chat(store, chat, quiet_start=start, quiet_end=end, utc_offset=offset)
-    return f"Quiet hours set: {quiet_label(chat_settings(store, chat.chat_id))}."
+    store.update_chat(chat, {"quiet_start": start, "quiet_end": end, "utc_offset": offset}, stamp())
+    return f"Quiet hours set: {quiet_label(store.chat(chat.chat_id))}."
 
 
 def parse_quiet(arg: str) -> tuple[int, int, int] | None:
@@ -463,38 +382,7 @@ def quiet_label(row: dict[str, Any]) -> str:
     return f"{row['quiet_start']:02d}:00–{row['quiet_end']:02d}:00 {zone}"
 
 
-def _update_chat(store: Store, chat: ChatRef, **values: Any) -> None:
-    """Set delivery preferences of a chat, recording the chat first."""
-    when = _now()
-    sets = ", ".join(f"{k} = ?" for k in values)
-    with store.transaction():
-        ensure_chat(store, chat, when)
-        store.db.execute(
-            f"UPDATE chats SET {sets}, updated = ? WHERE chat_id = ?",
-            [*values.values(), when, chat.chat_id],
-        )
-
-
 # helpers ---------------------------------------------------------------------------------
-
-
-def stamp(t: float | None = None) -> str:
-    """A UTC time as stored by alerts and subscriptions: sortable text, milliseconds."""
-    moment = datetime.fromtimestamp(time.time() if t is None else t, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-
-
-def parse_stamp(text: str) -> float:
-    """Seconds since the epoch of a stored time (with or without milliseconds)."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
-
-
-def _now() -> str:
-    return stamp()
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
 
 
 def _joined(labels: Iterable[str]) -> str:

@@ -1,4 +1,4 @@
-"""Polling the feeds: conditional GET, parse, store, reindex, match, queue alerts.
+"""The feed list, and polling it: conditional GET, parse, store, reindex, match, queue alerts.
 
 A feed is due when its `next_poll` has passed (or it was never polled). A successful poll
 schedules the next one `interval` later, ±10 % so that many feeds added together do not stay
@@ -9,6 +9,9 @@ Only documents a poll *adds* can alert (the `alert_inbox` trigger fires on inser
 updated entry, the same URL seen again, or the same text under another URL never alerts
 again. The first successful poll of a new feed stores its backlog without alerting, because
 those entries are history to the people subscribed, not news.
+
+Removing a feed only deactivates it: its row keeps the polling history (last success,
+failures, ETag), and adding the same URL again brings it back instead of starting over.
 
 Everything here is synchronous and blocking; the bot runs `Poller.poll` in a worker thread.
 """
@@ -22,10 +25,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from sectorbot.bot.alerts import InboxResult, Matcher, discard_inbox, process_inbox
-from sectorbot.bot.subscriptions import stamp
-from sectorbot.corpus import feedlist
+from sectorbot.bot.alerts.match import InboxResult, Matcher, discard_inbox, process_inbox
+from sectorbot.bot.alerts.store import AlertStore
+from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import FeedError, InputError
 from sectorbot.corpus.fetch import Fetcher, one_line
 from sectorbot.corpus.ingest import IngestReport, store_documents
@@ -33,13 +37,51 @@ from sectorbot.corpus.loaders.feeds import parse_feed
 
 if TYPE_CHECKING:
     from sectorbot.bot.service import Service
-    from sectorbot.corpus.store import Store
     from sectorbot.index.vectors import ReindexResult
 
 log = logging.getLogger(__name__)
 
 JITTER = 0.10
 MAX_BACKOFF = 24 * 3600.0
+MAX_URL_LENGTH = 2000
+
+
+# the feed list -----------------------------------------------------------------------------
+
+
+def check_feed_url(url: str) -> str:
+    """The URL, trimmed; FeedError with a one-line reason unless it is a plain http(s) URL."""
+    url = url.strip()
+    if not url:
+        raise FeedError("the feed URL is empty")
+    if len(url) > MAX_URL_LENGTH:
+        raise FeedError(f"the feed URL is longer than {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise FeedError("a feed URL cannot contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise FeedError("the feed URL is malformed") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FeedError("a feed URL must start with http:// or https://")
+    if not parts.hostname:
+        raise FeedError("the feed URL has no host name")
+    return url
+
+
+def add_feed(store: AlertStore, url: str, added_by: str | None = None) -> tuple[int, bool]:
+    """Add (or re-activate) a feed; returns its id and whether it is new or was inactive."""
+    return store.add_feed(check_feed_url(url), added_by, stamp())
+
+
+def read_feeds_file(path: Path) -> list[str]:
+    """The URLs of a feeds file: one per line; blank lines and `#` comments skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [s for s in (line.split("#", 1)[0].strip() for line in lines) if s]
+
+
+# polling -----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -93,25 +135,20 @@ def next_delay(interval: float, failures: int, rng: random.Random) -> float:
     return base * rng.uniform(1 - JITTER, 1 + JITTER)
 
 
-def read_feeds_file(path: Path) -> list[str]:
-    """The URLs of a feeds file: one per line; blank lines and `#` comments skipped."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [s for s in (line.split("#", 1)[0].strip() for line in lines) if s]
-
-
 class Poller:
     """Polls due feeds for one service; one poll at a time per process."""
 
     def __init__(
         self,
         service: Service,
+        store: AlertStore,
         matcher: Matcher | None = None,
         interval: float | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.service = service
-        self.store = service.store
-        self.matcher = matcher or Matcher(service.store, service.embedder)
+        self.store = store
+        self.matcher = matcher or Matcher(store, service.embedder)
         self.interval = float(interval or service.settings.poll_interval)
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
@@ -121,8 +158,6 @@ class Poller:
     def busy(self) -> bool:
         """Whether a poll is running right now."""
         return self._lock.locked()
-
-    # the feed list -----------------------------------------------------------------------
 
     def sync_feeds_file(self, path: Path | None = None) -> list[str]:
         """Add the URLs of `settings.feeds_file` that the table lacks; returns those added."""
@@ -135,13 +170,13 @@ class Poller:
         except OSError as exc:
             log.warning("cannot read the feeds file %s: %s", path, exc)
             return []
-        known = {r["url"] for r in self.store.query("SELECT url FROM feeds")}
+        known = self.store.feed_urls()
         added = []
         for url in urls:
             if url in known:
                 continue  # a feed removed on purpose stays removed
             try:
-                feedlist.add_feed(self.store, url, added_by=f"file:{Path(path).name}")
+                add_feed(self.store, url, added_by=f"file:{Path(path).name}")
             except FeedError as exc:
                 log.warning("feeds file %s: skipping %r: %s", path, url, exc)
                 continue
@@ -151,13 +186,7 @@ class Poller:
 
     def due(self, now: float | None = None) -> list[dict[str, Any]]:
         """Active feeds whose next poll time has come, most overdue first."""
-        return self.store.query(
-            "SELECT * FROM feeds WHERE active = 1 AND (next_poll IS NULL OR next_poll <= ?) "
-            "ORDER BY coalesce(next_poll, '') , id",
-            [stamp(time.time() if now is None else now)],
-        )
-
-    # polling -----------------------------------------------------------------------------
+        return self.store.due_feeds(stamp(time.time() if now is None else now))
 
     def poll(self, now: float | None = None, force: bool = False) -> PollReport | None:
         """Poll the due feeds (all active ones with `force`), then reindex and queue alerts.
@@ -176,7 +205,7 @@ class Poller:
         started = time.perf_counter()
         if not self._synced:
             self.sync_feeds_file()
-        feeds = self.store.query("SELECT * FROM feeds WHERE active = 1") if force else self.due(now)
+        feeds = self.store.list_feeds() if force else self.due(now)
         report = PollReport()
         if feeds:
             settings = self.service.settings
@@ -213,7 +242,7 @@ class Poller:
             result.status = "not-modified"
             return self._succeeded(feed, result, None, now)
         ingest = IngestReport()
-        store_documents(self.store, parse_feed(fetched.body, feed["url"], fetcher), ingest)
+        store_documents(self.service.store, parse_feed(fetched.body, feed["url"], fetcher), ingest)
         whole_feed = [e for e in ingest.failed if e.ref == feed["url"]]
         if whole_feed and not (ingest.added or ingest.updated or ingest.unchanged):
             return self._failed(feed, result, whole_feed[0].reason, now)
@@ -241,7 +270,7 @@ class Poller:
             values.update(etag=fetched.etag, last_modified=fetched.last_modified)
         if fetched is not None and not feed["title"]:
             values["title"] = self._title_of(result)
-        self._update_feed(feed["id"], values)
+        self.store.update_feed(feed["id"], values)
         return result
 
     def _failed(
@@ -252,7 +281,7 @@ class Poller:
         result.status, result.error = "error", one_line(reason)
         result.next_poll = stamp(now + next_delay(self.interval, failures, self.rng))
         log.warning("feed %s failed (%d in a row): %s", feed["url"], failures, result.error)
-        self._update_feed(
+        self.store.update_feed(
             feed["id"],
             {
                 "last_polled": stamp(now),
@@ -265,22 +294,5 @@ class Poller:
 
     def _title_of(self, result: FeedResult) -> str | None:
         """The feed's title, as the stored entries name their source."""
-        ids = result.added or []
-        if not ids:
-            return None
-        return self.store.scalar("SELECT source FROM documents WHERE id = ?", [ids[0]]) or None
-
-    def _update_feed(self, feed_id: int, values: dict[str, Any]) -> None:
-        sets = ", ".join(f"{k} = ?" for k in values)
-        with self.store.transaction():
-            self.store.db.execute(
-                f"UPDATE feeds SET {sets} WHERE id = ?", [*values.values(), feed_id]
-            )
-
-
-def feed_status(store: Store) -> list[dict[str, Any]]:
-    """Active feeds with their polling state, for /alertstatus and `sectorbot feeds list`."""
-    return store.query(
-        "SELECT id, url, title, last_polled, last_ok, last_error, failures, next_poll, etag, "
-        "last_modified FROM feeds WHERE active = 1 ORDER BY id"
-    )
+        docs = self.store.documents(result.added[:1])
+        return (docs[0]["source"] or None) if docs else None

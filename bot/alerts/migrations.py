@@ -1,0 +1,142 @@
+"""The alert tables' own migrations, applied when an `AlertStore` opens.
+
+They share the store's `_migrations` table with the corpus migrations
+(`sectorbot.corpus.migrations`), so a name must not appear in both lists. The first three were
+corpus migrations once and keep their names: a database that ran them under those names does
+not run them again, and a fresh database gets them from here. They come after the corpus
+migrations (they point at `documents`). Add new ones at the end; never edit one that shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from sectorbot.corpus import migrations as corpus_migrations
+from sectorbot.corpus.migrations import Migration
+
+
+def m003_feeds(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            url TEXT NOT NULL UNIQUE,
+            title TEXT,
+            added TEXT NOT NULL,
+            added_by TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            last_polled TEXT,
+            last_ok TEXT,
+            last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_poll TEXT,
+            active INTEGER NOT NULL DEFAULT 1
+        )"""
+    )
+
+
+def m005_subscriptions(db: sqlite_utils.Database) -> None:
+    # One row per chat the bot alerts: its delivery preferences and whether it still can be
+    # reached (a chat that blocked or removed the bot is kept, inactive, with the reason).
+    db.execute(
+        """CREATE TABLE chats (
+            chat_id INTEGER PRIMARY KEY,
+            type TEXT NOT NULL,
+            title TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            deactivated_reason TEXT,
+            deactivated_at TEXT,
+            digest_hours INTEGER NOT NULL DEFAULT 0,
+            quiet_start INTEGER,
+            quiet_end INTEGER,
+            utc_offset INTEGER NOT NULL DEFAULT 0,
+            last_sent TEXT,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        )"""
+    )
+    # `value` is what the user typed; `normalized` is what matching uses (a place id, a
+    # folded keyword, or the topic text) and makes a repeated subscription a no-op.
+    db.execute(
+        """CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id INTEGER NOT NULL
+                REFERENCES chats(chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('place', 'keyword', 'topic')),
+            value TEXT NOT NULL,
+            normalized TEXT NOT NULL,
+            vector BLOB,
+            model TEXT,
+            created TEXT NOT NULL,
+            created_by INTEGER,
+            UNIQUE (chat_id, kind, normalized)
+        )"""
+    )
+    db.execute("CREATE INDEX idx_subscriptions_kind ON subscriptions(kind)")
+
+
+def m006_alerts(db: sqlite_utils.Database) -> None:
+    # The outbox. UNIQUE (chat_id, document_id) is the exactly-once guarantee: however often
+    # a document is matched (a re-poll, a restart mid-run), a chat gets one row for it.
+    db.execute(
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id INTEGER NOT NULL
+                REFERENCES chats(chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            subscription_id INTEGER REFERENCES subscriptions(id) ON DELETE SET NULL,
+            matched TEXT NOT NULL,
+            excerpt TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT NOT NULL,
+            last_error TEXT,
+            sent_at TEXT,
+            message_id INTEGER,
+            UNIQUE (chat_id, document_id)
+        )"""
+    )
+    db.execute("CREATE INDEX idx_alerts_due ON alerts(status, next_attempt)")
+    db.execute("CREATE INDEX idx_alerts_sent_at ON alerts(sent_at)")
+    # Documents that still have to be matched against the subscriptions. The trigger fills it
+    # in the same transaction that inserts a feed document, so a crash between storing and
+    # matching cannot lose an alert; only inserts fire it, so an edited entry never alerts.
+    db.execute(
+        """CREATE TABLE alert_inbox (
+            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            added TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TRIGGER documents_alert_inbox AFTER INSERT ON documents
+        WHEN new.origin_kind = 'feed' BEGIN
+            INSERT OR IGNORE INTO alert_inbox (document_id, added) VALUES (new.id, new.fetched);
+        END"""
+    )
+
+
+def m008_alert_stamps_in_milliseconds(db: sqlite_utils.Database) -> None:
+    # Feeds were added with times to the second, and the inbox copied `documents.fetched`,
+    # which was to the second too, while the rest wrote milliseconds. `next_poll <= ?` and the
+    # outbox's due times are string comparisons: they need the one format `dates.stamp` writes.
+    stamped = [
+        ("feeds", "added"), ("feeds", "last_polled"), ("feeds", "last_ok"),
+        ("feeds", "next_poll"), ("chats", "deactivated_at"), ("chats", "last_sent"),
+        ("chats", "created"), ("chats", "updated"), ("subscriptions", "created"),
+        ("alerts", "created"), ("alerts", "next_attempt"), ("alerts", "sent_at"),
+        ("alert_inbox", "added"),
+    ]  # fmt: skip
+    for table, column in stamped:
+        db.execute(f"UPDATE {table} SET {column} = {column} || '.000' WHERE length({column}) = 19")
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    (fn.__name__, fn)
+    for fn in (m003_feeds, m005_subscriptions, m006_alerts, m008_alert_stamps_in_milliseconds)
+]
+
+
+def apply(db: sqlite_utils.Database) -> list[str]:
+    """Apply the alert migrations the database has not seen; return the names applied."""
+    return corpus_migrations.apply(db, MIGRATIONS)

@@ -1,0 +1,197 @@
+"""Sending due alerts, and what a failed send means for the alerts and the chat.
+
+A chat's due alerts go out as one digest (in parts when long); each part's alerts are marked
+sent only after Telegram accepted it, and the first failure stops that chat's round. Errors
+sort into: retry later (429, 5xx, network), the chat is gone (403 and some 400s: deactivate
+it), the group became a supergroup (move it), or anything else (retry, then give up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sectorbot.bot.alerts import outbox
+from sectorbot.bot.alerts.outbox import PendingAlert
+from sectorbot.bot.alerts.render import render_digest
+from sectorbot.bot.alerts.store import AlertStore
+from sectorbot.corpus.dates import stamp
+from sectorbot.corpus.fetch import one_line
+
+if TYPE_CHECKING:
+    from telegram import Bot
+
+log = logging.getLogger(__name__)
+
+RETRY_BASE = 30.0  # seconds before the first retry; doubles with each attempt
+RETRY_MAX = 3600.0
+MAX_FAILED_ATTEMPTS = 8  # only for errors that are neither transient nor about the chat
+SEND_CONCURRENCY = 8
+# 403s and these 400s mean the chat cannot be written to again; retrying is pointless.
+_GONE_PHRASES = (
+    "chat not found",
+    "group chat was deactivated",
+    "chat_write_forbidden",
+    "not enough rights to send",
+    "user is deactivated",
+    "peer_id_invalid",
+)
+
+
+@dataclass
+class SendReport:
+    """What one round of sending did."""
+
+    messages: int = 0
+    alerts: int = 0
+    retried: int = 0
+    dead: int = 0
+    deactivated: list[int] = field(default_factory=list)
+    skipped_chats: int = 0  # quiet hours or digest interval not yet over
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How to treat a failed send: retry later, give up on the chat, or count a failure."""
+
+    action: str  # "retry", "gone", "migrate", "failed"
+    reason: str
+    delay: float = 0.0
+    new_chat_id: int | None = None
+
+
+def classify(exc: BaseException) -> Failure:
+    """Sort a send error: transient (retry), the chat is gone, or something else."""
+    from telegram import error as tg
+
+    reason = one_line(f"{type(exc).__name__}: {exc}", 300)
+    if isinstance(exc, tg.RetryAfter):
+        # PTB 22.2+ keeps a timedelta privately; the public attribute warns about its type.
+        wait = getattr(exc, "_retry_after", None) or exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        return Failure("retry", reason, delay=seconds)
+    if isinstance(exc, tg.ChatMigrated):
+        return Failure("migrate", reason, new_chat_id=int(exc.new_chat_id))
+    if isinstance(exc, tg.Forbidden):
+        return Failure("gone", reason)
+    if isinstance(exc, tg.BadRequest):
+        gone = any(p in str(exc).lower() for p in _GONE_PHRASES)
+        return Failure("gone" if gone else "failed", reason)
+    # TimedOut, NetworkError (5xx included), other API errors and anything unexpected:
+    # transient as far as we can tell, so retried and never dropped.
+    return Failure("retry", reason)
+
+
+class Sender:
+    """Sends due alerts, one digest per chat per round; safe to run again after a crash."""
+
+    def __init__(
+        self,
+        store: AlertStore,
+        retry_base: float = RETRY_BASE,
+        retry_max: float = RETRY_MAX,
+        concurrency: int = SEND_CONCURRENCY,
+    ) -> None:
+        self.store = store
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.concurrency = concurrency
+        self._lock = asyncio.Lock()
+
+    async def send_due(self, bot: Bot, now: float | None = None) -> SendReport:
+        """Send every chat's due alerts; concurrent calls wait for each other."""
+        report = SendReport()
+        async with self._lock:
+            now = time.time() if now is None else now
+            due = outbox.due(self.store, now)
+            if not due:
+                return report
+            chats = self.store.chats(due)
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def one(chat_id: int) -> None:
+                async with gate:
+                    await self._send_chat(bot, chats[chat_id], due[chat_id], now, report)
+
+            await asyncio.gather(*(one(c) for c in due if c in chats))
+        return report
+
+    async def _send_chat(
+        self,
+        bot: Bot,
+        chat: dict[str, Any],
+        alerts: list[PendingAlert],
+        now: float,
+        report: SendReport,
+    ) -> None:
+        """Send one chat's due alerts, part by part; stop at the first failure."""
+        ready = outbox.ready_at(chat, now)
+        if ready > now:  # held back, not failed: wake up when the chat may be written to
+            self.store.postpone([a.id for a in alerts], stamp(ready))
+            report.skipped_chats += 1
+            return
+        from telegram import LinkPreviewOptions
+        from telegram.constants import ParseMode
+
+        messages = render_digest(alerts)
+        for n, (text, ids) in enumerate(messages):
+            try:
+                sent = await bot.send_message(
+                    chat["chat_id"],
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=len(alerts) > 1),
+                )
+            except Exception as exc:
+                rest = [i for _, part in messages[n:] for i in part]
+                self._failed(chat["chat_id"], rest, alerts, classify(exc), now, report)
+                return
+            self.store.mark_sent(chat["chat_id"], ids, sent.message_id, stamp(now))
+            report.messages += 1
+            report.alerts += len(ids)
+
+    def _failed(
+        self,
+        chat_id: int,
+        ids: list[int],
+        alerts: list[PendingAlert],
+        failure: Failure,
+        now: float,
+        report: SendReport,
+    ) -> None:
+        """Apply a send failure to the alerts not yet sent: retry, give up, or drop the chat."""
+        if failure.action == "gone":
+            log.warning("chat %s deactivated: %s", chat_id, failure.reason)
+            report.dead += deactivate_chat(self.store, chat_id, failure.reason, now)
+            report.deactivated.append(chat_id)
+            return
+        if failure.action == "migrate" and failure.new_chat_id is not None:
+            migrate_chat(self.store, chat_id, failure.new_chat_id, now)
+            return
+        attempts = max((a.attempts for a in alerts if a.id in set(ids)), default=0) + 1
+        if failure.action == "failed" and attempts >= MAX_FAILED_ATTEMPTS:
+            log.error(
+                "giving up on alerts %s after %d attempts: %s",
+                ids, MAX_FAILED_ATTEMPTS, failure.reason,
+            )  # fmt: skip
+            report.dead += self.store.give_up(ids, failure.reason)
+            return
+        delay = max(failure.delay, min(self.retry_base * 2 ** (attempts - 1), self.retry_max))
+        log.info("alerts for chat %s retry in %.1f s: %s", chat_id, delay, failure.reason)
+        self.store.retry_later(ids, stamp(now + delay), failure.reason)
+        report.retried += len(ids)
+
+
+def deactivate_chat(store: AlertStore, chat_id: int, reason: str, now: float | None = None) -> int:
+    """Stop alerting a chat that cannot be reached; its pending alerts die. Returns how many."""
+    return store.deactivate_chat(chat_id, reason, stamp(now))
+
+
+def migrate_chat(store: AlertStore, old_id: int, new_id: int, now: float | None = None) -> None:
+    """A group became a supergroup: move its subscriptions and alerts to the new id."""
+    if not store.move_chat(old_id, new_id):  # the supergroup already has its own row: keep it
+        deactivate_chat(store, old_id, f"migrated to supergroup {new_id}", now)
