@@ -30,7 +30,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from sectorbot.bot.service import SAMPLE_DIR, Service
 from sectorbot.bot.settings import Settings
-from sectorbot.bot.telegram import ALLOWED_UPDATES, build_application
+from sectorbot.bot.telegram import ALLOWED_KINDS, build_application
 from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request, polling
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ async def run(chats: int, rounds: int) -> dict[str, Any]:
                 request=loopback_request(256),
                 get_updates_request=loopback_request(1),
             )
-            async with polling(app, ALLOWED_UPDATES):
+            async with polling(app, ALLOWED_KINDS):
                 started = time.monotonic()
                 results = await asyncio.gather(
                     *(one_chat(fake, chat, questions, i, rounds) for i, chat in enumerate(ids))

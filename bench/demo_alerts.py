@@ -27,7 +27,7 @@ from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.cli import cli
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
-from sectorbot.bot.telegram import ALLOWED_UPDATES, build_application
+from sectorbot.bot.telegram import ALLOWED_KINDS, build_application
 from sectorbot.bot.telegram_alerts import ALERTS_KEY
 from tests.fakebotapi import BOT_USERNAME, TOKEN, FakeBotAPI, loopback_request, polling
 from tests.httpserver import LocalServer
@@ -81,7 +81,7 @@ async def bot(
         alert_ticks={"poll_tick": 3600, "send_tick": 3600},
     )
     runtime = app.bot_data[ALERTS_KEY]  # made by build_application
-    async with polling(app, ALLOWED_UPDATES):
+    async with polling(app, ALLOWED_KINDS):
         yield app, runtime
 
 

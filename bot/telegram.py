@@ -47,8 +47,8 @@ from sectorbot.bot.telegram_state import STATE_KEY, AnswerCache, BotState, app_s
 
 log = logging.getLogger(__name__)
 
-CONCURRENT_UPDATES = 32
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+CONCURRENCY = 32
+ALLOWED_KINDS = [Update.MESSAGE, Update.CALLBACK_QUERY]
 SORRY = "Sorry, something went wrong while handling that. Please try again in a moment."
 
 PUBLIC_COMMANDS = [
@@ -70,7 +70,7 @@ ADMIN_COMMANDS = [
 
 __all__ = [
     "ADMIN_COMMANDS",
-    "ALLOWED_UPDATES",
+    "ALLOWED_KINDS",
     "PUBLIC_COMMANDS",
     "SORRY",
     "STATE_KEY",
@@ -190,7 +190,7 @@ def build_application(
             )
         )
         .rate_limiter(AIORateLimiter(max_retries=3))
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .concurrent_updates(CONCURRENCY)
         .post_init(_publish_commands)
     )
     if request is not None:
@@ -241,11 +241,11 @@ def _serve(service: Service) -> None:
             url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
             webhook_url=settings.webhook_url,
             secret_token=settings.webhook_secret,
-            allowed_updates=ALLOWED_UPDATES,
+            allowed_updates=ALLOWED_KINDS,
         )
     else:
         log.info("polling the Bot API for updates")
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+        app.run_polling(allowed_updates=ALLOWED_KINDS)
 
 
 def run_bot(service: Service) -> None:

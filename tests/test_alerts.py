@@ -34,7 +34,7 @@ from sectorbot.bot.alerts.send import Sender
 from sectorbot.bot.alerts.store import AlertStore, ChatRef
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
-from sectorbot.bot.telegram import ALLOWED_UPDATES, build_application
+from sectorbot.bot.telegram import ALLOWED_KINDS, build_application
 from sectorbot.bot.telegram_alerts import ALERTS_KEY, NOT_ALLOWED, render_status
 from sectorbot.bot.telegram_render import render_feeds
 from sectorbot.corpus import migrations
@@ -166,7 +166,7 @@ async def running(
         alert_ticks=options,
     )
     runtime = app.bot_data[ALERTS_KEY]  # the runtime build_application made
-    async with polling(app, ALLOWED_UPDATES):
+    async with polling(app, ALLOWED_KINDS):
         yield app, runtime
 
 

@@ -29,7 +29,7 @@ from sectorbot.bot.ratelimit import SlidingWindowLimiter, Verdict
 from sectorbot.bot.service import Service
 from sectorbot.bot.telegram import (
     ADMIN_COMMANDS,
-    ALLOWED_UPDATES,
+    ALLOWED_KINDS,
     PUBLIC_COMMANDS,
     SORRY,
     AnswerCache,
@@ -104,7 +104,7 @@ async def running(fake: FakeBotAPI, service: Service, **changes: Any) -> AsyncIt
     app = build_application(
         service, settings, request=loopback_request(), get_updates_request=loopback_request(1)
     )
-    async with polling(app, ALLOWED_UPDATES):
+    async with polling(app, ALLOWED_KINDS):
         yield app
 
 
@@ -759,7 +759,7 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, sample_service:
             url_path="hook",
             webhook_url=settings.webhook_url,
             secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
+            allowed_updates=ALLOWED_KINDS,
         )
         try:
             url = f"http://127.0.0.1:{port}/hook"
