@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from sectorbot.bot import cli_feeds, cli_ops
+from sectorbot.bot import cli_feedback, cli_feeds, cli_ops
 from sectorbot.bot.cli_common import bar_progress, ready_service, service_of, settings_of
 from sectorbot.bot.errors import SectorbotError, SettingsError
 from sectorbot.bot.settings import Settings, load_settings, webhook_problem
@@ -177,7 +177,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{key:16} {value if value is not None else '-'}")
 
 
-for _module in (cli_ops, cli_feeds):
+for _module in (cli_ops, cli_feeds, cli_feedback):
     _module.register(cli)
 
 

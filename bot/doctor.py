@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sectorbot.bot.alerts import migrations as alert_migrations
 from sectorbot.bot.alerts.store import active_feed_validators
+from sectorbot.bot.feedback import migrations as feedback_migrations
 from sectorbot.bot.settings import TOKEN_RE, Settings, webhook_problem
 from sectorbot.corpus import migrations
 from sectorbot.corpus.fetch import format_size, one_line
@@ -177,9 +178,9 @@ def _integrity_problem(db: DatabaseFile, quick: bool) -> str | None:
 
 
 def _known_migrations() -> list[str]:
-    """Every migration this version applies: the corpus's, then the alerts'."""
-    return [name for listed in (migrations.MIGRATIONS, alert_migrations.MIGRATIONS)
-            for name, _ in listed]  # fmt: skip
+    """Every migration this version applies: the corpus's, the alerts', the feedback's."""
+    lists = (migrations.MIGRATIONS, alert_migrations.MIGRATIONS, feedback_migrations.MIGRATIONS)
+    return [name for listed in lists for name, _ in listed]
 
 
 def _schema_state(db: DatabaseFile) -> tuple[Status, str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sectorbot.bot.alerts.store import AlertStore
+from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer, VoteOutcome
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import Fetcher
@@ -54,6 +55,7 @@ class Service:
         # The alert tables and the inbox trigger exist from the first start, whichever front
         # end opens the store first, so feed documents stored by the CLI alert later too.
         self.alert_store = AlertStore(self.store)
+        self.feedback = FeedbackStore(self.store)
         self.embedder = get_embedder(
             settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
         )
@@ -142,6 +144,32 @@ class Service:
             "model": self.embedder.model_id,
         }
 
+    # feedback --------------------------------------------------------------------------
+
+    def record_answer(self, answer: Answer) -> str:
+        """Keep an answer for votes; the key its 👍/👎 buttons carry."""
+        cited = {s.document_id: s.ext_id or s.url for s in answer.sources}
+        refs = [ref for ref in cited.values() if ref]
+        rated = RatedAnswer(without_surrogates(answer.question), list(cited), refs)
+        return self.feedback.record_answer(rated, stamp())
+
+    def vote(self, key: str, user_id: int, up: bool) -> VoteOutcome | None:
+        """One user's 👍 (up) or 👎 on an answer; None when the key names no answer."""
+        return self.feedback.vote(key, user_id, 1 if up else -1, stamp())
+
+    def disliked_questions(self) -> list[dict[str, Any]]:
+        """The 👎 answers as `sectorbot eval` questions, each question and citation set once."""
+        seen: set[tuple[str, tuple[str, ...]]] = set()
+        items = []
+        for rated in self.feedback.disliked():
+            key = (rated.question, tuple(rated.refs))
+            if key in seen or not rated.refs:
+                continue
+            seen.add(key)
+            # `answer` is left for the operator to fill in with what the reports really say.
+            items.append({"q": rated.question, "ids": rated.refs, "answer": ""})
+        return items
+
     def stats(self) -> dict[str, Any]:
         p95 = self.counters.p95()
         return {
@@ -151,6 +179,7 @@ class Service:
             "questions": self.counters.questions,
             "refusals": self.counters.refusals,
             "answer_p95_ms": round(p95 * 1000, 1) if p95 is not None else None,
+            **self.feedback.counts(),
         }
 
 

@@ -34,7 +34,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from sectorbot.bot import telegram_admin as admin
-from sectorbot.bot import telegram_alerts
+from sectorbot.bot import telegram_alerts, telegram_feedback
 from sectorbot.bot import telegram_questions as questions
 from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.errors import SettingsError
@@ -109,6 +109,7 @@ def _handlers(settings: Settings) -> list[BaseHandler]:
         MessageHandler(words & groups & questions.AddressedInGroup(), questions.group_text),
         MessageHandler(filters.COMMAND & private, questions.unknown_command),
         MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, questions.not_text),
+        CallbackQueryHandler(telegram_feedback.vote, pattern=telegram_feedback.PATTERN),
         CallbackQueryHandler(questions.button),
     ]
 

@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes, filters
 
 from sectorbot.bot.ratelimit import Verdict
+from sectorbot.bot.telegram_feedback import VOTE_DOWN, VOTE_UP
 from sectorbot.bot.telegram_render import (
     escape,
     render_about,
@@ -44,11 +45,14 @@ def _strip_mention(text: str, username: str | None) -> str:
 
 
 def _answer_keyboard(key: str) -> InlineKeyboardMarkup:
+    """Sources and More, then the votes; all carry the same key (at most 17 bytes of data)."""
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton("Sources", callback_data=f"src:{key}"),
                 InlineKeyboardButton("More", callback_data=f"more:{key}"),
+                InlineKeyboardButton("👍", callback_data=f"{VOTE_UP}:{key}"),
+                InlineKeyboardButton("👎", callback_data=f"{VOTE_DOWN}:{key}"),
             ]
         ]
     )
@@ -104,7 +108,11 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     except QueryError as exc:
         await reply(message, f"Sorry: {escape(exc)}")
         return
-    keyboard = _answer_keyboard(state.answers.put(answer)) if answer.answered else None
+    keyboard = None
+    if answer.answered:
+        # Recorded in the store so that votes count even after a restart empties the cache.
+        key = await asyncio.to_thread(state.service.record_answer, answer)
+        keyboard = _answer_keyboard(state.answers.put(answer, key))
     await reply(message, render_answer(answer), keyboard)
 
 

@@ -62,6 +62,22 @@ def link(url: str | None, label: str) -> str:
     return f'<a href="{escape(href)}">{label}</a>' if href else label
 
 
+def domain(url: str | None) -> str | None:
+    """The host a link goes to, without "www.", to show beside a linked title."""
+    href = safe_url(url)
+    if not href:
+        return None
+    host = (urlsplit(href).hostname or "").lower()
+    return host.removeprefix("www.") or None
+
+
+def source_link(url: str | None, title: str, limit: int = TITLE_SHORT) -> str:
+    """A source as one short line: the title linked, then its domain (not the whole URL)."""
+    label = link(url, escape(shorten(title or "(untitled)", limit)))
+    site = domain(url)
+    return f"{label} ({escape(site)})" if site else label
+
+
 def _cites(numbers: Iterable[int]) -> str:
     return "".join(f"[{n}]" for n in numbers)
 
@@ -92,18 +108,16 @@ def render_answer(answer: Answer) -> str:
         lines += ["", f"<i>{escape(answer.notice)}</i>"]
     lines += ["", "<b>Sources</b>"]
     for s in answer.sources:
-        title = escape(shorten(s.title or "(untitled)", TITLE_SHORT))
-        lines.append(f"[{s.n}] {_byline(s.publisher, s.date)} — {link(s.url, title)}")
+        lines.append(f"[{s.n}] {_byline(s.publisher, s.date)} — {source_link(s.url, s.title)}")
     return "\n".join(lines)
 
 
 def _source_entry(s: Source) -> str:
-    title = escape(shorten(s.title or "(untitled)", 300))
-    lines = [f"[{s.n}] <b>{title}</b>", _byline(s.publisher, s.date)]
-    href = safe_url(s.url)
-    if href:
-        lines.append(link(href, escape(shorten(href, 120))))
-    return "\n".join(lines)
+    title = f"<b>{escape(shorten(s.title or '(untitled)', 300))}</b>"
+    site = domain(s.url)
+    # The bold title is the link; the domain says where it goes without the whole URL.
+    head = f"[{s.n}] {link(s.url, title)}" + (f" ({escape(site)})" if site else "")
+    return "\n".join([head, _byline(s.publisher, s.date)])
 
 
 def render_sources(answer: Answer) -> str:
@@ -124,8 +138,7 @@ def render_more(answer: Answer, passages: Mapping[int, str]) -> str:
         return "No further passages for this question."
     parts = ["<b>More passages</b>"]
     for s in answer.more:
-        title = escape(shorten(s.title or "(untitled)", TITLE_SHORT))
-        head = f"[{s.n}] {link(s.url, title)} — {_byline(s.publisher, s.date)}"
+        head = f"[{s.n}] {source_link(s.url, s.title)} — {_byline(s.publisher, s.date)}"
         text = passages.get(s.chunk_id)
         parts.append(head + (f"\n{escape(shorten(text, EXCERPT))}" if text else ""))
     return "\n\n".join(parts)
@@ -144,9 +157,8 @@ def render_documents(rows: Iterable[Mapping[str, Any]], heading: str) -> str:
             continue
         seen.add(key)
         date = escape((row.get("published") or "undated")[:10])
-        title = escape(shorten(row.get("title") or "(untitled)", TITLE_SHORT))
         source = escape(row.get("source") or "unknown publisher")
-        lines.append(f"• {date} · {source} — {link(row.get('url'), title)}")
+        lines.append(f"• {date} · {source} — {source_link(row.get('url'), row.get('title'))}")
     if not seen:
         lines.append("No reports found.")
     return "\n".join(lines)

@@ -34,9 +34,9 @@ class AnswerCache:
         self.size = size
         self._items: OrderedDict[str, Answer] = OrderedDict()
 
-    def put(self, answer: Answer) -> str:
-        key = secrets.token_urlsafe(6)
-        while key in self._items:
+    def put(self, answer: Answer, key: str | None = None) -> str:
+        """Keep an answer under `key` (the feedback store's, when it has one) or a new one."""
+        while key is None or (key in self._items and self._items[key] is not answer):
             key = secrets.token_urlsafe(6)
         self._items[key] = answer
         while len(self._items) > self.size:

@@ -79,3 +79,18 @@ def test_undecodable_bytes_in_a_question_are_no_crash(
     )  # fmt: skip
     newest = [line for line in latest.stdout.splitlines() if line[:2] == b"20"]
     assert newest and all(line in chat.stdout.splitlines() for line in newest)
+
+
+def test_every_package_folder_is_installed() -> None:
+    # `pip install .` ships only the packages pyproject lists; an editable install finds
+    # every folder, so a missing entry would only show up in the Docker image.
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {f"sectorbot.{name}": ROOT / name for name in ("bot", "corpus", "index")}
+    found = {
+        ".".join([package, *init.parent.relative_to(folder).parts])
+        for package, folder in folders.items()
+        for init in folder.rglob("__init__.py")
+    }
+    assert found == set(config["packages"])

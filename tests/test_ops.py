@@ -21,6 +21,8 @@ from sectorbot.bot.alerts import migrations as alert_migrations
 from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.cli import cli
 from sectorbot.bot.errors import OperationError
+from sectorbot.bot.feedback import migrations as feedback_migrations
+from sectorbot.bot.feedback.store import FeedbackStore
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus import migrations
@@ -217,7 +219,7 @@ def test_doctor_counts_the_alert_migrations(tmp_path: Path) -> None:
     data = tmp_path / "data"
     Store(data / "sectorbot.db").close()  # the corpus tables alone, as an older version left
     checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
-    pending = len(alert_migrations.MIGRATIONS)
+    pending = len(alert_migrations.MIGRATIONS) + len(feedback_migrations.MIGRATIONS)
     assert checks["database"].status == "WARN"
     assert f"{pending} migrations pending" in checks["database"].detail
     open_alert_tables(data)
@@ -266,8 +268,10 @@ def test_export_then_import_answers_the_same_with_the_same_sources(
 
 
 def open_alert_tables(data: Path) -> None:
+    """Every feature's tables, as `Service` opens them: the alerts' and the feedback's."""
     store = Store(data / "sectorbot.db")
     AlertStore(store)
+    FeedbackStore(store)
     store.close()
 
 
