@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean messages
 
 $(BIN)/sectorbot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,12 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# After adding or changing a text in bot/: bring the catalogues in step with the code, then
+# translate the new entries (en: the English text again) until tests/test_i18n.py passes.
+messages: setup
+	$(BIN)/pybabel extract -k _ -k N_ -k ngettext:1,2 --no-default-keywords --no-location \
+		--sort-output -o bot/locale/sectorbot.pot bot/
+	$(BIN)/pybabel update -i bot/locale/sectorbot.pot -d bot/locale -D sectorbot \
+		--ignore-obsolete --width 100
+	rm bot/locale/sectorbot.pot

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sectorbot.bot.alerts import migrations as alert_migrations
 from sectorbot.bot.alerts.store import active_feed_validators
 from sectorbot.bot.feedback import migrations as feedback_migrations
+from sectorbot.bot.preferences import migrations as preference_migrations
 from sectorbot.bot.settings import TOKEN_RE, Settings, webhook_problem
 from sectorbot.corpus import migrations
 from sectorbot.corpus.fetch import format_size, one_line
@@ -178,8 +179,13 @@ def _integrity_problem(db: DatabaseFile, quick: bool) -> str | None:
 
 
 def _known_migrations() -> list[str]:
-    """Every migration this version applies: the corpus's, the alerts', the feedback's."""
-    lists = (migrations.MIGRATIONS, alert_migrations.MIGRATIONS, feedback_migrations.MIGRATIONS)
+    """Every migration this version applies: the corpus's, then each feature's."""
+    lists = (
+        migrations.MIGRATIONS,
+        alert_migrations.MIGRATIONS,
+        feedback_migrations.MIGRATIONS,
+        preference_migrations.MIGRATIONS,
+    )
     return [name for listed in lists for name, _ in listed]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sectorbot.bot.i18n import N_
 from sectorbot.index.answer import Answer, Source
 
-REFUSAL = (
+REFUSAL = N_(
     "I don't know: the reports I have don't cover that. "
     "Try rephrasing, or see which reports I have with /sources."
 )

@@ -17,6 +17,7 @@ from typing import Any
 
 from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer, VoteOutcome
+from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import Fetcher
@@ -56,6 +57,7 @@ class Service:
         # end opens the store first, so feed documents stored by the CLI alert later too.
         self.alert_store = AlertStore(self.store)
         self.feedback = FeedbackStore(self.store)
+        self.preferences = PreferencesStore(self.store)
         self.embedder = get_embedder(
             settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
         )
@@ -169,6 +171,15 @@ class Service:
             # `answer` is left for the operator to fill in with what the reports really say.
             items.append({"q": rated.question, "ids": rated.refs, "answer": ""})
         return items
+
+    # chats -----------------------------------------------------------------------------
+
+    def chat_language(self, chat_id: int) -> str | None:
+        """The language a chat chose with /language, or None (each user's own)."""
+        return self.preferences.chat_language(chat_id)
+
+    def set_chat_language(self, chat_id: int, language: str | None) -> None:
+        self.preferences.set_chat_language(chat_id, language, stamp())
 
     def stats(self) -> dict[str, Any]:
         p95 = self.counters.p95()

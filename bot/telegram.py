@@ -34,10 +34,11 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from sectorbot.bot import telegram_admin as admin
-from sectorbot.bot import telegram_alerts, telegram_feedback
+from sectorbot.bot import telegram_alerts, telegram_feedback, telegram_language
 from sectorbot.bot import telegram_questions as questions
 from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.errors import SettingsError
+from sectorbot.bot.i18n import LANGUAGES, N_, _, language
 from sectorbot.bot.logs import RedactToken
 from sectorbot.bot.ratelimit import SlidingWindowLimiter
 from sectorbot.bot.service import Service
@@ -49,23 +50,25 @@ log = logging.getLogger(__name__)
 
 CONCURRENCY = 32
 ALLOWED_KINDS = [Update.MESSAGE, Update.CALLBACK_QUERY]
-SORRY = "Sorry, something went wrong while handling that. Please try again in a moment."
+SORRY = N_("Sorry, something went wrong while handling that. Please try again in a moment.")
 
+# Descriptions are message ids: each language's menu and /help translate them.
 PUBLIC_COMMANDS = [
-    ("ask", "Ask a question about the Pokrovsk sector"),
-    ("sources", "Reports I hold, matching a query or the newest"),
-    ("latest", "The newest reports"),
-    ("about", "How much I know and how fresh it is"),
-    ("help", "How to use this bot"),
-    ("start", "Introduction"),
+    ("ask", N_("Ask a question about the Pokrovsk sector")),
+    ("sources", N_("Reports I hold, matching a query or the newest")),
+    ("latest", N_("The newest reports")),
+    ("about", N_("How much I know and how fresh it is")),
+    ("language", N_("The language I use in this chat")),
+    ("help", N_("How to use this bot")),
+    ("start", N_("Introduction")),
 ]
 ADMIN_COMMANDS = [
-    ("reindex", "Rebuild the search index (add 'full' to start over)"),
-    ("ingest", "Fetch, store and index web pages by URL"),
-    ("addfeed", "Follow a news feed"),
-    ("feeds", "List the feeds followed"),
-    ("removefeed", "Stop following a feed"),
-    ("stats", "Numbers about the corpus, index and questions"),
+    ("reindex", N_("Rebuild the search index (add 'full' to start over)")),
+    ("ingest", N_("Fetch, store and index web pages by URL")),
+    ("addfeed", N_("Follow a news feed")),
+    ("feeds", N_("List the feeds followed")),
+    ("removefeed", N_("Stop following a feed")),
+    ("stats", N_("Numbers about the corpus, index and questions")),
 ]
 
 __all__ = [
@@ -89,20 +92,21 @@ def _handlers(settings: Settings) -> list[BaseHandler]:
     private = filters.ChatType.PRIVATE & new_messages
     groups = filters.ChatType.GROUPS & new_messages
     words = filters.TEXT & ~filters.COMMAND
-    return [
+    table: list[BaseHandler] = [
         CommandHandler("start", questions.start),
         CommandHandler("help", questions.help_command),
         CommandHandler("ask", questions.ask),
         CommandHandler("sources", questions.sources),
         CommandHandler("latest", questions.latest),
         CommandHandler("about", questions.about),
+        CommandHandler("language", telegram_language.choose_language),
         CommandHandler("reindex", admin.reindex, filters=admins),
         CommandHandler("ingest", admin.ingest, filters=admins),
         CommandHandler("addfeed", admin.addfeed, filters=admins),
         CommandHandler("feeds", admin.feeds, filters=admins),
         CommandHandler("removefeed", admin.removefeed, filters=admins),
         CommandHandler("stats", admin.stats, filters=admins),
-        CommandHandler([name for name, _ in ADMIN_COMMANDS], admin.not_admin),
+        CommandHandler([name for name, _text in ADMIN_COMMANDS], admin.not_admin),
         *telegram_alerts.handlers(),
         # The catch-alls come last: plain text is a question, anything else gets a hint.
         MessageHandler(words & private, questions.private_text),
@@ -112,6 +116,9 @@ def _handlers(settings: Settings) -> list[BaseHandler]:
         CallbackQueryHandler(telegram_feedback.vote, pattern=telegram_feedback.PATTERN),
         CallbackQueryHandler(questions.button),
     ]
+    for handler in table:  # every handler writes in the language of its chat or user
+        handler.callback = telegram_language.localized(handler.callback)
+    return table
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -123,28 +130,40 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None:
         return
     try:
-        await send(context.bot, chat.id, SORRY)
+        with language(await telegram_language.language_for(update, context)):
+            await send(context.bot, chat.id, _(SORRY))
     except TelegramError as exc:
         log.warning("could not tell the user about the error: %s", exc)
 
 
 def _commands(pairs: list[tuple[str, str]]) -> list[BotCommand]:
-    return [BotCommand(name, text) for name, text in pairs]
+    """Commands with their descriptions in the current language."""
+    return [BotCommand(name, _(text)) for name, text in pairs]
 
 
 async def _publish_commands(app: Application) -> None:
-    """Public commands for everyone; admin ones only in each admin's own chat menu."""
+    """Public commands for everyone; admin ones only in each admin's own chat menu.
+
+    English is also the menu for any other language (no `language_code`); Ukrainian and
+    Russian apps get their own.
+    """
     state = app_state(app)
-    public, admin = _commands(state.public_commands), _commands(state.admin_commands)
-    try:
-        await app.bot.set_my_commands(public, scope=BotCommandScopeDefault())
-    except TelegramError as exc:
-        log.warning("could not set the command menu: %s", exc)
-    for admin_id in sorted(state.settings.admin_ids):
+    for code in ("", *LANGUAGES):
+        with language(code or "en"):
+            public, admin = _commands(state.public_commands), _commands(state.admin_commands)
         try:
-            await app.bot.set_my_commands(public + admin, scope=BotCommandScopeChat(admin_id))
-        except TelegramError as exc:  # e.g. the admin has not started a chat with the bot yet
-            log.warning("could not set the admin menu for %s: %s", admin_id, exc)
+            await app.bot.set_my_commands(
+                public, scope=BotCommandScopeDefault(), language_code=code or None
+            )
+        except TelegramError as exc:
+            log.warning("could not set the command menu (%s): %s", code or "default", exc)
+        for admin_id in sorted(state.settings.admin_ids):
+            try:
+                await app.bot.set_my_commands(
+                    public + admin, scope=BotCommandScopeChat(admin_id), language_code=code or None
+                )
+            except TelegramError as exc:  # e.g. the admin has not started a chat with the bot
+                log.warning("could not set the admin menu for %s: %s", admin_id, exc)
 
 
 _REDACT = RedactToken()

@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from sectorbot.bot import telegram_alerts
+from sectorbot.bot.i18n import _, ngettext
 from sectorbot.bot.telegram_render import (
     escape,
     render_feeds,
@@ -33,10 +34,8 @@ async def not_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admin commands from anyone else: a polite no, and nothing runs."""
     if update.effective_message:
         command = message_text(update).split(maxsplit=1)[0].split("@")[0]
-        await reply(
-            update.effective_message,
-            f"Sorry, {escape(command)} is only for the bot's administrators.",
-        )
+        text = _("Sorry, {command} is only for the bot's administrators.")
+        await reply(update.effective_message, text.format(command=escape(command)))
 
 
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -46,11 +45,11 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     state = state_of(context)
     if state.job is not None:
-        await reply(message, f"A reindex is already running. {state.job.describe()}")
+        await reply(message, _("A reindex is already running.") + " " + state.job.describe())
         return
     args = [a.lower() for a in context.args or []]
     if args not in ([], ["full"]):
-        await reply(message, "Usage: /reindex, or /reindex full to rebuild from scratch.")
+        await reply(message, _("Usage: /reindex, or /reindex full to rebuild from scratch."))
         return
     # Claimed before the first await, so two /reindex at once cannot both start one.
     job = state.job = ReindexJob(full=args == ["full"])
@@ -67,7 +66,7 @@ async def _run_reindex(message: Message, state: BotState, job: ReindexJob) -> No
             asyncio.to_thread(state.service.reindex, job.full, job.progress)
         )
         while True:
-            finished, _ = await asyncio.wait({worker}, timeout=state.progress_every)
+            finished, _pending = await asyncio.wait({worker}, timeout=state.progress_every)
             if finished:
                 break
             shown = await _edit_status(status, job.describe(), shown)
@@ -76,14 +75,19 @@ async def _run_reindex(message: Message, state: BotState, job: ReindexJob) -> No
             result = worker.result()
         except Exception:
             log.exception("reindex failed")
-            final = (
-                f"Reindex failed after {time.monotonic() - job.started:.0f} s; the previous "
-                "index is still in use. The log has the details."
-            )
+            final = _(
+                "Reindex failed after {seconds} s; the previous index is still in use. "
+                "The log has the details."
+            ).format(seconds=f"{time.monotonic() - job.started:.0f}")
         else:
-            final = (
-                f"Reindex finished in {result.seconds:.1f} s: {result.added} passages "
-                f"embedded, {result.removed} removed, {result.total} in the index."
+            final = _(
+                "Reindex finished in {seconds} s: {added} passages embedded, {removed} removed, "
+                "{total} in the index."
+            ).format(
+                seconds=f"{result.seconds:.1f}",
+                added=result.added,
+                removed=result.removed,
+                total=result.total,
             )
         await _edit_status(status, final, shown)
     finally:
@@ -110,19 +114,22 @@ async def ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     urls = list(context.args or [])
     if not urls:
-        await reply(message, "Usage: /ingest &lt;url&gt; [url…] (http or https).")
+        await reply(message, _("Usage: /ingest &lt;url&gt; [url…] (http or https)."))
         return
     bad = [u for u in urls if safe_url(u) is None]
     if bad or len(urls) > MAX_INGEST_URLS:
         reason = (
-            f"Not an http(s) URL: {escape(bad[0][:200])}"
+            _("Not an http(s) URL: {url}").format(url=escape(bad[0][:200]))
             if bad
-            else f"At most {MAX_INGEST_URLS} URLs at a time."
+            else _("At most {n} URLs at a time.").format(n=MAX_INGEST_URLS)
         )
         await reply(message, reason)
         return
     service = state_of(context).service
-    await reply(message, f"Fetching {len(urls)} page{'s' if len(urls) > 1 else ''}…")
+    await reply(
+        message,
+        ngettext("Fetching {n} page…", "Fetching {n} pages…", len(urls)).format(n=len(urls)),
+    )
     await typing(context, message.chat_id)
     report = await asyncio.to_thread(service.ingest, urls)
     # Questions go on meanwhile: the index swaps in the new passages only when done.
@@ -136,7 +143,7 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None:
         return
     if len(context.args or []) != 1:
-        await reply(message, "Usage: /addfeed &lt;url&gt;")
+        await reply(message, _("Usage: /addfeed &lt;url&gt;"))
         return
     url = (context.args or [""])[0]
     user = update.effective_user
@@ -146,10 +153,12 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             runtime.add_feed, url, str(user.id) if user else None
         )
     except FeedError as exc:
-        await reply(message, f"Sorry: {escape(exc)}")
+        await reply(message, _("Sorry: {problem}").format(problem=escape(exc)))
         return
-    status = "Now following" if new else "Already following"
-    await reply(message, f"{status} feed #{feed_id}: {escape(url)}")
+    status = (
+        _("Now following feed #{id}: {url}") if new else _("Already following feed #{id}: {url}")
+    )
+    await reply(message, status.format(id=feed_id, url=escape(url)))
 
 
 async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -166,12 +175,12 @@ async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     args = context.args or []
     if len(args) != 1 or not args[0].lstrip("#").isdigit():
-        await reply(message, "Usage: /removefeed &lt;id&gt; (see /feeds for the ids)")
+        await reply(message, _("Usage: /removefeed &lt;id&gt; (see /feeds for the ids)"))
         return
     feed_id = int(args[0].lstrip("#"))
     removed = await asyncio.to_thread(telegram_alerts.runtime_of(context).remove_feed, feed_id)
-    text = f"Stopped following feed #{feed_id}." if removed else f"No active feed #{feed_id}."
-    await reply(message, text)
+    text = _("Stopped following feed #{id}.") if removed else _("No active feed #{id}.")
+    await reply(message, text.format(id=feed_id))
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -18,7 +18,8 @@ from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes
 
 from sectorbot.bot.alerts.runtime import AlertsRuntime, AlertStatus
 from sectorbot.bot.alerts.store import ChatRef
-from sectorbot.bot.telegram_render import escape
+from sectorbot.bot.i18n import N_, _
+from sectorbot.bot.telegram_render import bold, escape
 from sectorbot.bot.telegram_reply import after_command, reply
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,14 @@ ALERTS_KEY = "alerts"
 POLL_TICK = 30.0  # seconds between checks for due feeds (each feed has its own interval)
 SEND_TICK = 5.0  # seconds between looks at the outbox
 COMMANDS = [
-    ("subscribe", "Alerts for places, keywords or topics in this chat"),
-    ("subscriptions", "This chat's alert subscriptions"),
-    ("unsubscribe", "Remove an alert subscription (number or 'all')"),
-    ("digest", "At most one alert message every N hours, or 'off'"),
-    ("quiet", "Quiet hours, e.g. 23-7 (UTC), or 'off'"),
+    ("subscribe", N_("Alerts for places, keywords or topics in this chat")),
+    ("subscriptions", N_("This chat's alert subscriptions")),
+    ("unsubscribe", N_("Remove an alert subscription (number or 'all')")),
+    ("digest", N_("At most one alert message every N hours, or 'off'")),
+    ("quiet", N_("Quiet hours, e.g. 23-7 (UTC), or 'off'")),
 ]
-ADMIN_COMMANDS = [("alertstatus", "Feeds, alert queue and deliveries")]
-NOT_ALLOWED = "Only the group's administrators can change its alert subscriptions."
+ADMIN_COMMANDS = [("alertstatus", N_("Feeds, alert queue and deliveries"))]
+NOT_ALLOWED = N_("Only the group's administrators can change its alert subscriptions.")
 
 
 def runtime_of(context: ContextTypes.DEFAULT_TYPE) -> AlertsRuntime:
@@ -154,7 +155,7 @@ async def alertstatus(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     runtime = runtime_of(context)
     if message:
         if user is None or user.id not in runtime.settings.admin_ids:
-            await reply(message, "This command is for the bot's administrators.")
+            await reply(message, _("This command is for the bot's administrators."))
         else:
             await reply(message, render_status(runtime.status()))
 
@@ -162,31 +163,36 @@ async def alertstatus(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 def render_status(status: AlertStatus) -> str:
     """The /alertstatus text, as Telegram HTML."""
     numbers = status.outbox
-    lines = [f"<b>Feeds</b> ({len(status.feeds)})"]
+    lines = [bold(_("Feeds")) + f" ({len(status.feeds)})"]
     lines += [_feed_line(feed) for feed in status.feeds]
     lines += [
         "",
-        "<b>Alerts</b>",
-        f"pending {numbers['pending']} (due {numbers['due']}, retrying {numbers['retrying']}), "
-        f"sent in the last 24 h {numbers['sent_24h']}, dead {numbers['dead']}, "
-        f"waiting to be matched {numbers['inbox']}",
-        f"chats {numbers['chats']} active, {numbers['inactive_chats']} deactivated; "
-        f"subscriptions {numbers['subscriptions']}",
+        bold(_("Alerts")),
+        _(
+            "pending {pending} (due {due}, retrying {retrying}), sent in the last 24 h "
+            "{sent_24h}, dead {dead}, waiting to be matched {inbox}"
+        ).format(**numbers),
+        _(
+            "chats {chats} active, {inactive_chats} deactivated; subscriptions {subscriptions}"
+        ).format(**numbers),
     ]
     if numbers["last_error"]:
-        lines.append(f"last send error: {escape(numbers['last_error'])}")
+        lines.append(_("last send error: {error}").format(error=escape(numbers["last_error"])))
     return "\n".join(lines)
 
 
 def _feed_line(feed: dict[str, Any]) -> str:
     """One feed of /alertstatus: its last poll, whether it is failing, its next poll."""
-    state = "never polled" if not feed["last_polled"] else f"last poll {_when(feed['last_polled'])}"
+    polled = feed["last_polled"]
+    state = _("last poll {when}").format(when=_when(polled)) if polled else _("never polled")
     if feed["last_error"]:
-        state += f", <b>failing</b> ({feed['failures']}×): {escape(feed['last_error'])}"
+        failing = _("<b>failing</b> ({n}×): {error}")
+        state += ", " + failing.format(n=feed["failures"], error=escape(feed["last_error"]))
     elif feed["last_ok"]:
-        state += ", ok"
-    next_poll = _when(feed["next_poll"]) if feed["next_poll"] else "now"
-    return f"{feed['id']}. {escape(feed['title'] or feed['url'])} — {state}; next {next_poll}"
+        state += ", " + _("ok")
+    next_poll = _when(feed["next_poll"]) if feed["next_poll"] else _("now")
+    name = escape(feed["title"] or feed["url"])
+    return f"{feed['id']}. {name} — {state}; " + _("next {when}").format(when=next_poll)
 
 
 # helpers -----------------------------------------------------------------------------------
@@ -201,7 +207,7 @@ async def _managed(
         return None, None
     if await _may_manage(update, context, chat):
         return message, chat
-    await reply(message, NOT_ALLOWED)
+    await reply(message, _(NOT_ALLOWED))
     return None, None
 
 
@@ -221,6 +227,12 @@ async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE, chat: 
         log.warning("getChatMember failed for %s in %s: %s", user_id, chat.chat_id, exc)
         return False
     return runtime.may_manage(chat, user_id, member.status)
+
+
+async def may_change_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether the sender may change this chat's settings (the rule subscriptions follow)."""
+    chat = _chat_ref(update)
+    return chat is not None and await _may_manage(update, context, chat)
 
 
 def _chat_ref(update: Update) -> ChatRef | None:

@@ -12,19 +12,20 @@ import re
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from sectorbot.bot.i18n import N_, _
 from sectorbot.bot.telegram_state import state_of
 
 VOTE_UP, VOTE_DOWN = "up", "down"
 PATTERN = re.compile(rf"^(?:{VOTE_UP}|{VOTE_DOWN}):")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-UNKNOWN = "I can't find that answer any more, so the vote was not counted."
+UNKNOWN = N_("I can't find that answer any more, so the vote was not counted.")
 THANKS = {
-    ("new", True): "Thanks! Marked as helpful.",
-    ("new", False): "Thanks! Marked as wrong or unhelpful; it will be reviewed.",
-    ("changed", True): "Vote changed to 👍.",
-    ("changed", False): "Vote changed to 👎.",
-    ("same", True): "You already voted 👍.",
-    ("same", False): "You already voted 👎.",
+    ("new", True): N_("Thanks! Marked as helpful."),
+    ("new", False): N_("Thanks! Marked as wrong or unhelpful; it will be reviewed."),
+    ("changed", True): N_("Vote changed to 👍."),
+    ("changed", False): N_("Vote changed to 👎."),
+    ("same", True): N_("You already voted 👍."),
+    ("same", False): N_("You already voted 👎."),
 }
 
 
@@ -33,14 +34,14 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None:
         return
-    kind, _, key = (query.data or "").partition(":")
+    kind, _sep, key = (query.data or "").partition(":")
     if not _KEY.match(key):
-        await query.answer(UNKNOWN, show_alert=True)
+        await query.answer(_(UNKNOWN), show_alert=True)
         return
     up = kind == VOTE_UP
     service = state_of(context).service
     outcome = await asyncio.to_thread(service.vote, key, query.from_user.id, up)
     if outcome is None:
-        await query.answer(UNKNOWN, show_alert=True)
+        await query.answer(_(UNKNOWN), show_alert=True)
         return
-    await query.answer(THANKS[outcome, up])
+    await query.answer(_(THANKS[outcome, up]))

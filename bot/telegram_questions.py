@@ -14,9 +14,11 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes, filters
 
+from sectorbot.bot.i18n import N_, _
 from sectorbot.bot.ratelimit import Verdict
 from sectorbot.bot.telegram_feedback import VOTE_DOWN, VOTE_UP
 from sectorbot.bot.telegram_render import (
+    bold,
     escape,
     render_about,
     render_answer,
@@ -29,10 +31,9 @@ from sectorbot.bot.telegram_state import is_admin, state_of
 from sectorbot.index.errors import QueryError
 
 MAX_QUESTION = 1000  # characters; longer is almost always a paste, not a question
-EXAMPLE = "Who captured the lithium deposit near Shevchenko?"
-EXPIRED = "That answer has expired. Please ask the question again."
-USAGE_ASK = f"Ask me a question after the command, e.g.\n/ask {escape(EXAMPLE)}"
-USAGE_EMPTY = f"Please send me a question in words, e.g.\n{escape(EXAMPLE)}"
+EXAMPLE = N_("Who captured the lithium deposit near Shevchenko?")
+EXPIRED = N_("That answer has expired. Please ask the question again.")
+NEWEST = N_("The newest reports")
 
 
 @functools.lru_cache(maxsize=8)
@@ -49,13 +50,18 @@ def _answer_keyboard(key: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("Sources", callback_data=f"src:{key}"),
-                InlineKeyboardButton("More", callback_data=f"more:{key}"),
+                InlineKeyboardButton(_("Sources"), callback_data=f"src:{key}"),
+                InlineKeyboardButton(_("More"), callback_data=f"more:{key}"),
                 InlineKeyboardButton("👍", callback_data=f"{VOTE_UP}:{key}"),
                 InlineKeyboardButton("👎", callback_data=f"{VOTE_DOWN}:{key}"),
             ]
         ]
     )
+
+
+def _example() -> str:
+    """The example question, on a line of its own, in the current language."""
+    return f"\n{escape(_(EXAMPLE))}"
 
 
 class AddressedInGroup(filters.MessageFilter):
@@ -76,10 +82,12 @@ async def _throttled(update: Update, context: ContextTypes.DEFAULT_TYPE, message
     key = update.effective_user.id if update.effective_user else message.chat_id
     verdict = limiter.check(key)
     if verdict is Verdict.NOTIFY:
+        text = _(
+            "You're asking faster than I can answer: at most {limit} questions a minute. "
+            "Try again in {seconds} s."
+        )
         await reply(
-            message,
-            f"You're asking faster than I can answer: at most {limiter.limit} questions a "
-            f"minute. Try again in {limiter.retry_after(key):.0f} s.",
+            message, text.format(limit=limiter.limit, seconds=f"{limiter.retry_after(key):.0f}")
         )
     return verdict is not Verdict.ALLOW
 
@@ -93,20 +101,17 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     state = state_of(context)
     question = question.strip()
     if not any(ch.isalnum() for ch in question):
-        await reply(message, USAGE_EMPTY)
+        await reply(message, _("Please send me a question in words, e.g.") + _example())
         return
     if len(question) > MAX_QUESTION:
-        await reply(
-            message,
-            f"That is {len(question):,} characters; please keep a question under "
-            f"{MAX_QUESTION:,} characters.",
-        )
+        text = _("That is {length} characters; please keep a question under {limit} characters.")
+        await reply(message, text.format(length=f"{len(question):,}", limit=f"{MAX_QUESTION:,}"))
         return
     await typing(context, message.chat_id)
     try:
         answer = await asyncio.to_thread(state.service.ask, question)
     except QueryError as exc:
-        await reply(message, f"Sorry: {escape(exc)}")
+        await reply(message, _("Sorry: {problem}").format(problem=escape(exc)))
         return
     keyboard = None
     if answer.answered:
@@ -131,7 +136,8 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     question = _strip_mention(after_command(message_text(update)), context.bot.username)
     if not question.strip():
         if update.effective_message:
-            await reply(update.effective_message, USAGE_ASK)
+            text = _("Ask me a question after the command, e.g.")
+            await reply(update.effective_message, text + f"\n/ask {escape(_(EXAMPLE))}")
         return
     await _answer(update, context, question)
 
@@ -142,10 +148,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if query is None or chat is None:
         return
-    kind, _, key = (query.data or "").partition(":")
+    kind, _sep, key = (query.data or "").partition(":")
     answer = state_of(context).answers.get(key) if kind in ("src", "more") else None
     if answer is None:
-        await query.answer(EXPIRED, show_alert=True)
+        await query.answer(_(EXPIRED), show_alert=True)
         return
     await query.answer()
     if kind == "src":
@@ -165,10 +171,14 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_message:
         await reply(
             update.effective_message,
-            "Hello! I answer questions about the Pokrovsk sector of the war, quoting the "
-            "reports I hold and citing each one.\n\n"
-            f"Just send me a question, e.g.\n<i>{escape(EXAMPLE)}</i>\n\n"
-            "In a group, use /ask or mention me. /help lists everything.",
+            _(
+                "Hello! I answer questions about the Pokrovsk sector of the war, quoting the "
+                "reports I hold and citing each one."
+            )
+            + "\n\n"
+            + _("Just send me a question, e.g.")
+            + f"\n<i>{escape(_(EXAMPLE))}</i>\n\n"
+            + _("In a group, use /ask or mention me. /help lists everything."),
         )
 
 
@@ -178,9 +188,17 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     state = state_of(context)
     commands = state.public_commands + (state.admin_commands if is_admin(update, context) else [])
-    lines = ["<b>How to use me</b>", "Send a question (in groups: /ask or mention me).", ""]
-    lines += [f"/{name} — {escape(text)}" for name, text in commands]
-    lines += ["", "Filters: since:2025-01-01 until:2025-02-01 in a question narrow the dates."]
+    lines = [
+        bold(_("How to use me")),
+        _("Send a question (in groups: /ask or mention me)."),
+        "",
+    ]
+    lines += [f"/{name} — {escape(_(text))}" for name, text in commands]
+    lines += [
+        "",
+        _("Filters: since:2025-01-01 until:2025-02-01 in a question narrow the dates."),
+        _("/language changes the language I use in this chat."),
+    ]
     await reply(update.effective_message, "\n".join(lines))
 
 
@@ -195,9 +213,9 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         rows = await asyncio.to_thread(state_of(context).service.sources, query or None)
     except QueryError as exc:
-        await reply(message, f"Sorry: {escape(exc)}")
+        await reply(message, _("Sorry: {problem}").format(problem=escape(exc)))
         return
-    heading = f"Reports matching “{query}”" if query else "The newest reports"
+    heading = _("Reports matching “{query}”").format(query=query) if query else _(NEWEST)
     await reply(message, render_documents(rows, heading))
 
 
@@ -205,7 +223,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/latest: the newest reports."""
     if update.effective_message:
         rows = await asyncio.to_thread(state_of(context).service.latest)
-        await reply(update.effective_message, render_documents(rows, "The newest reports"))
+        await reply(update.effective_message, render_documents(rows, _(NEWEST)))
 
 
 async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -221,13 +239,11 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         command = (
             message_text(update).split(maxsplit=1)[0][:64] if message_text(update).strip() else "?"
         )
-        await reply(
-            update.effective_message,
-            f"I don't know {escape(command)}. /help lists what I can do.",
-        )
+        text = _("I don't know {command}. /help lists what I can do.")
+        await reply(update.effective_message, text.format(command=escape(command)))
 
 
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos and the like in a private chat."""
     if update.effective_message:
-        await reply(update.effective_message, "I can only read text. Please type a question.")
+        await reply(update.effective_message, _("I can only read text. Please type a question."))

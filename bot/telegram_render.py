@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from sectorbot.bot.i18n import N_, _
 from sectorbot.bot.render import REFUSAL
 from sectorbot.corpus.text import without_surrogates
 from sectorbot.index.answer import Answer, Source
@@ -20,9 +21,16 @@ from sectorbot.index.answer import Answer, Source
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units of the text as shown
 TITLE_SHORT = 90
 EXCERPT = 600
-STANCE_LABELS = {"claim": "Claim", "denial": "Denial"}
+STANCE_LABELS = {"claim": N_("Claim"), "denial": N_("Denial")}
+# The index words its one notice in English; this recognises it to say it in the chat's language.
+_NEWEST_NOTICE = re.compile(r"^The newest report cited here is from (\S+)\.$")
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+
+
+def bold(html: str) -> str:
+    """`html` in bold (kept out of f-strings so that message extraction sees `_()` calls)."""
+    return f"<b>{html}</b>"
 
 
 def escape(text: object) -> str:
@@ -73,7 +81,7 @@ def domain(url: str | None) -> str | None:
 
 def source_link(url: str | None, title: str, limit: int = TITLE_SHORT) -> str:
     """A source as one short line: the title linked, then its domain (not the whole URL)."""
-    label = link(url, escape(shorten(title or "(untitled)", limit)))
+    label = link(url, escape(shorten(title or _("(untitled)"), limit)))
     site = domain(url)
     return f"{label} ({escape(site)})" if site else label
 
@@ -83,14 +91,21 @@ def _cites(numbers: Iterable[int]) -> str:
 
 
 def _byline(publisher: str | None, date: str | None) -> str:
-    return f"{escape(publisher or 'unknown publisher')}, {escape(date or 'undated')}"
+    return f"{escape(publisher or _('unknown publisher'))}, {escape(date or _('undated'))}"
+
+
+def _notice(text: str) -> str:
+    found = _NEWEST_NOTICE.match(text)
+    if found:
+        return _("The newest report cited here is from {date}.").format(date=found.group(1))
+    return text
 
 
 # --------------------------------------------------------------------------------- answers
 
 
 def render_refusal() -> str:
-    return escape(REFUSAL) + "\nExample: /sources Myrnohrad"
+    return escape(_(REFUSAL)) + "\n" + _("Example: /sources Myrnohrad")
 
 
 def render_answer(answer: Answer) -> str:
@@ -99,21 +114,22 @@ def render_answer(answer: Answer) -> str:
         return render_refusal()
     lines: list[str] = []
     if answer.disagreement:
-        lines += ["<b>Sources disagree.</b> Both sides are quoted, each with its source.", ""]
+        head = _("Sources disagree.")
+        lines += [f"<b>{head}</b> " + _("Both sides are quoted, each with its source."), ""]
     for sentence in answer.sentences:
         label = STANCE_LABELS.get(sentence.stance)
-        prefix = f"<b>{label}:</b> " if label else ""
+        prefix = bold(_(label) + ":") + " " if label else ""
         lines.append(f"• {prefix}{escape(sentence.text)} {_cites(sentence.citations)}")
     if answer.notice:
-        lines += ["", f"<i>{escape(answer.notice)}</i>"]
-    lines += ["", "<b>Sources</b>"]
+        lines += ["", f"<i>{escape(_notice(answer.notice))}</i>"]
+    lines += ["", bold(_("Sources"))]
     for s in answer.sources:
         lines.append(f"[{s.n}] {_byline(s.publisher, s.date)} — {source_link(s.url, s.title)}")
     return "\n".join(lines)
 
 
 def _source_entry(s: Source) -> str:
-    title = f"<b>{escape(shorten(s.title or '(untitled)', 300))}</b>"
+    title = f"<b>{escape(shorten(s.title or _('(untitled)'), 300))}</b>"
     site = domain(s.url)
     # The bold title is the link; the domain says where it goes without the whole URL.
     head = f"[{s.n}] {link(s.url, title)}" + (f" ({escape(site)})" if site else "")
@@ -122,21 +138,21 @@ def _source_entry(s: Source) -> str:
 
 def render_sources(answer: Answer) -> str:
     """The "Sources" button: every cited report in full, then the runners-up."""
-    parts = ["<b>Sources for this answer</b>"]
+    parts = [bold(_("Sources for this answer"))]
     parts += [_source_entry(s) for s in answer.sources]
     if answer.more:
-        parts.append("<b>Also relevant</b>")
+        parts.append(bold(_("Also relevant")))
         parts += [_source_entry(s) for s in answer.more]
     if len(parts) == 1:
-        parts.append("No sources.")
+        parts.append(_("No sources."))
     return "\n\n".join(parts)
 
 
 def render_more(answer: Answer, passages: Mapping[int, str]) -> str:
     """The "More" button: the next best passages (chunk id -> text), each with its report."""
     if not answer.more:
-        return "No further passages for this question."
-    parts = ["<b>More passages</b>"]
+        return _("No further passages for this question.")
+    parts = [bold(_("More passages"))]
     for s in answer.more:
         head = f"[{s.n}] {source_link(s.url, s.title)} — {_byline(s.publisher, s.date)}"
         text = passages.get(s.chunk_id)
@@ -156,11 +172,11 @@ def render_documents(rows: Iterable[Mapping[str, Any]], heading: str) -> str:
         if key in seen:
             continue
         seen.add(key)
-        date = escape((row.get("published") or "undated")[:10])
-        source = escape(row.get("source") or "unknown publisher")
+        date = escape((row.get("published") or _("undated"))[:10])
+        source = escape(row.get("source") or _("unknown publisher"))
         lines.append(f"• {date} · {source} — {source_link(row.get('url'), row.get('title'))}")
     if not seen:
-        lines.append("No reports found.")
+        lines.append(_("No reports found."))
     return "\n".join(lines)
 
 
@@ -174,25 +190,32 @@ def render_about(info: Mapping[str, Any]) -> str:
     last = str(info.get("last_published") or "")[:10] or None
     return "\n".join(
         [
-            "<b>About this bot</b>",
-            "I answer questions about the Pokrovsk sector by quoting the reports I hold, "
-            "each sentence with its source. I never make things up: if the reports don't "
-            "say it, I say so.",
+            bold(_("About this bot")),
+            _(
+                "I answer questions about the Pokrovsk sector by quoting the reports I hold, "
+                "each sentence with its source. I never make things up: if the reports don't "
+                "say it, I say so."
+            ),
             "",
-            f"Reports: {_value(info.get('documents'))} ({_value(info.get('chunks'))} passages)",
-            f"Published: {_value(first)} to {_value(last)}",
-            f"Feeds followed: {_value(info.get('feeds'))}",
-            f"Last ingest: {_value(info.get('last_ingest'))}",
-            f"Index: {_value(info.get('index_passages'))} passages, "
-            f"built {_value(info.get('index_built'))} ({_value(info.get('index_kind'))})",
-            f"Model: {_value(info.get('model'))}",
+            _("Reports: {documents} ({chunks} passages)").format(
+                documents=_value(info.get("documents")), chunks=_value(info.get("chunks"))
+            ),
+            _("Published: {first} to {last}").format(first=_value(first), last=_value(last)),
+            _("Feeds followed: {feeds}").format(feeds=_value(info.get("feeds"))),
+            _("Last ingest: {when}").format(when=_value(info.get("last_ingest"))),
+            _("Index: {passages} passages, built {built} ({kind})").format(
+                passages=_value(info.get("index_passages")),
+                built=_value(info.get("index_built")),
+                kind=_value(info.get("index_kind")),
+            ),
+            _("Model: {model}").format(model=_value(info.get("model"))),
         ]
     )
 
 
 def render_stats(stats: Mapping[str, Any], bot: Mapping[str, Any] | None = None) -> str:
     """/stats for admins: every number the service and the bot keep, one per line."""
-    lines = ["<b>Statistics</b>"]
+    lines = [bold(_("Statistics"))]
     for key, value in [*stats.items(), *(bot or {}).items()]:
         lines.append(f"{escape(key.replace('_', ' '))}: {_value(value)}")
     return "\n".join(lines)
@@ -200,34 +223,44 @@ def render_stats(stats: Mapping[str, Any], bot: Mapping[str, Any] | None = None)
 
 def render_feeds(feeds: Sequence[Mapping[str, Any]]) -> str:
     if not feeds:
-        return "No feeds yet. Add one with /addfeed &lt;url&gt;."
-    lines = ["<b>Feeds</b>", ""]
+        return _("No feeds yet. Add one with /addfeed &lt;url&gt;.")
+    lines = [bold(_("Feeds")), ""]
     for f in feeds:
-        health = "ok" if not f.get("failures") else f"{f['failures']} failures"
-        polled = f.get("last_polled") or "never polled"
+        health = _("ok") if not f.get("failures") else _("{n} failures").format(n=f["failures"])
+        polled = f.get("last_polled") or _("never polled")
         lines.append(f"#{f['id']} {link(f.get('url'), escape(shorten(f.get('url') or '', 120)))}")
         lines.append(f"    {escape(polled)}, {escape(health)}")
         if f.get("last_error"):
-            lines.append(f"    last error: {escape(shorten(f['last_error'], 200))}")
-    lines += ["", "Remove one with /removefeed &lt;id&gt;."]
+            error = escape(shorten(f["last_error"], 200))
+            lines.append("    " + _("last error: {error}").format(error=error))
+    lines += ["", _("Remove one with /removefeed &lt;id&gt;.")]
     return "\n".join(lines)
 
 
 def render_ingest(report: Any, reindexed: Any | None) -> str:
     """/ingest: what happened to each URL, and what the index gained."""
     lines = [
-        "<b>Ingest finished</b>",
-        f"added {len(report.added)}, updated {len(report.updated)}, "
-        f"unchanged {len(report.unchanged)}, failed {len(report.failed)}",
+        bold(_("Ingest finished")),
+        _("added {added}, updated {updated}, unchanged {unchanged}, failed {failed}").format(
+            added=len(report.added),
+            updated=len(report.updated),
+            unchanged=len(report.unchanged),
+            failed=len(report.failed),
+        ),
     ]
     for item in report.failed[:20]:
         lines.append(f"• {escape(shorten(item.ref, 120))}: {escape(shorten(item.reason, 300))}")
     if len(report.failed) > 20:
-        lines.append(f"… and {len(report.failed) - 20} more failures")
+        lines.append(_("… and {n} more failures").format(n=len(report.failed) - 20))
     if reindexed is not None:
+        text = _("Index: +{added} −{removed} passages, {total} in all ({seconds} s)")
         lines.append(
-            f"Index: +{reindexed.added} −{reindexed.removed} passages, "
-            f"{reindexed.total} in all ({reindexed.seconds:.1f} s)"
+            text.format(
+                added=reindexed.added,
+                removed=reindexed.removed,
+                total=reindexed.total,
+                seconds=f"{reindexed.seconds:.1f}",
+            )
         )
     return "\n".join(lines)
 
@@ -310,11 +343,11 @@ def split_message(html_text: str, limit: int = MAX_MESSAGE) -> list[str]:
         cut = n if i >= n else (paragraph or line or word or i)
         if cut <= start:  # cannot happen with limit >= 2; guards against looping forever
             cut = start + 1
-        reopen = "".join(raw for _, raw in stack)
+        reopen = "".join(raw for _name, raw in stack)
         body = tokens[start:cut]
         for token in body:
             _apply(stack, token)
-        close = "".join(f"</{name}>" for name, _ in reversed(stack))
+        close = "".join(f"</{name}>" for name, _raw in reversed(stack))
         part = reopen + "".join(body) + close
         if _decode_all(part).strip():
             parts.append(part)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from telegram import Update
 from telegram.ext import Application, ContextTypes
 
+from sectorbot.bot.i18n import _
 from sectorbot.bot.ratelimit import SlidingWindowLimiter
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
@@ -67,10 +68,19 @@ class ReindexJob:
         self.done, self.total = done, total
 
     def describe(self) -> str:
-        kind = " (full rebuild)" if self.full else ""
-        elapsed = time.monotonic() - self.started
-        step = f"{self.done}/{self.total} passages embedded" if self.total else "preparing"
-        return f"Reindexing{kind}… {step}, {elapsed:.0f} s so far."
+        """Where the reindex is, in the language of whoever started it."""
+        elapsed = f"{time.monotonic() - self.started:.0f}"
+        step = (
+            _("{done}/{total} passages embedded").format(done=self.done, total=self.total)
+            if self.total
+            else _("preparing")
+        )
+        text = (
+            _("Reindexing (full rebuild)… {step}, {elapsed} s so far.")
+            if self.full
+            else _("Reindexing… {step}, {elapsed} s so far.")
+        )
+        return text.format(step=step, elapsed=elapsed)
 
 
 @dataclass
@@ -85,6 +95,8 @@ class BotState:
     # The command menus and /help: (name, what it does), filled by build_application.
     public_commands: list[tuple[str, str]] = field(default_factory=list)
     admin_commands: list[tuple[str, str]] = field(default_factory=list)
+    # Chat id -> the language it chose with /language (None: each user's own), as read.
+    chat_languages: dict[int, str | None] = field(default_factory=dict)
 
 
 def state_of(context: ContextTypes.DEFAULT_TYPE) -> BotState:

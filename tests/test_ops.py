@@ -23,6 +23,8 @@ from sectorbot.bot.cli import cli
 from sectorbot.bot.errors import OperationError
 from sectorbot.bot.feedback import migrations as feedback_migrations
 from sectorbot.bot.feedback.store import FeedbackStore
+from sectorbot.bot.preferences import migrations as preference_migrations
+from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus import migrations
@@ -219,7 +221,8 @@ def test_doctor_counts_the_alert_migrations(tmp_path: Path) -> None:
     data = tmp_path / "data"
     Store(data / "sectorbot.db").close()  # the corpus tables alone, as an older version left
     checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
-    pending = len(alert_migrations.MIGRATIONS) + len(feedback_migrations.MIGRATIONS)
+    features = (alert_migrations, feedback_migrations, preference_migrations)
+    pending = sum(len(feature.MIGRATIONS) for feature in features)
     assert checks["database"].status == "WARN"
     assert f"{pending} migrations pending" in checks["database"].detail
     open_alert_tables(data)
@@ -272,6 +275,7 @@ def open_alert_tables(data: Path) -> None:
     store = Store(data / "sectorbot.db")
     AlertStore(store)
     FeedbackStore(store)
+    PreferencesStore(store)
     store.close()
 
 

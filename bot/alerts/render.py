@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from babel.dates import format_date
+
 from sectorbot.bot.alerts.outbox import PendingAlert
+from sectorbot.bot.i18n import _, current, ngettext
 from sectorbot.bot.telegram_render import escape, utf16_len
 
 MESSAGE_LIMIT = 4096  # Telegram's limit for one message, in UTF-16 code units
@@ -21,7 +24,7 @@ TITLE_CHARS = 300
 def render_alert(alert: PendingAlert) -> str:
     """One alert as a Telegram HTML block: headline (linked), publisher and date, extract,
     the link, and what matched."""
-    title = _clip(" ".join(alert.title.split()) or "(untitled)", TITLE_CHARS)
+    title = _clip(" ".join(alert.title.split()) or _("(untitled)"), TITLE_CHARS)
     meta = " · ".join(p for p in (alert.source, _date(alert.published)) if p)
     lines = [f"<b>{escape(title)}</b>"]
     if meta:
@@ -31,7 +34,7 @@ def render_alert(alert: PendingAlert) -> str:
     if alert.url:
         url = escape(_clip(alert.url, 1000))
         lines.append(f'<a href="{url}">{url}</a>')
-    lines.append(f"Matched: {alert.matched}")  # labels are stored HTML-escaped
+    lines.append(_("Matched: {labels}").format(labels=alert.matched))  # stored HTML-escaped
     return "\n".join(lines)
 
 
@@ -39,7 +42,7 @@ def render_digest(
     alerts: Sequence[PendingAlert], limit: int = MESSAGE_LIMIT
 ) -> list[tuple[str, list[int]]]:
     """Messages for one chat, each under `limit`, with the alert ids each one carries."""
-    head = "🔔 New report" if len(alerts) == 1 else f"🔔 {len(alerts)} new reports"
+    head = "🔔 " + ngettext("New report", "{n} new reports", len(alerts)).format(n=len(alerts))
     messages: list[tuple[str, list[int]]] = []
     text, ids = f"<b>{head}</b>", []
     for alert in alerts:
@@ -48,7 +51,8 @@ def render_digest(
         # Counted on the HTML source: the text Telegram counts is never longer than that.
         if ids and utf16_len(candidate) > limit:
             messages.append((text, ids))
-            candidate = f"<b>{head} (continued)</b>\n\n{block}"
+            more = _("(continued)")
+            candidate = f"<b>{head} {more}</b>\n\n{block}"
             ids = []
         text = candidate
         ids.append(alert.id)
@@ -58,14 +62,14 @@ def render_digest(
 
 
 def _date(published: str | None) -> str:
-    """`1 Feb 2025` from a stored date."""
+    """`1 Feb 2025` from a stored date, month named in the current language."""
     if not published:
         return ""
     try:
         day = datetime.fromisoformat(published[:10])
     except ValueError:
         return published[:10]
-    return f"{day.day} {day:%b %Y}"
+    return format_date(day, "d MMM y", locale=current())
 
 
 def _clip(text: str, limit: int) -> str:

@@ -61,7 +61,11 @@ class AlertsRuntime:
         store = AlertStore(service.store)
         matcher = Matcher(store, service.embedder)
         poll = Poller(service, store, matcher)
-        sender = Sender(store, RETRY_BASE if retry_base is None else retry_base)
+        sender = Sender(
+            store,
+            RETRY_BASE if retry_base is None else retry_base,
+            language_of=service.chat_language,
+        )
         return cls(service, settings, store, matcher, poll, sender)
 
     # subscriptions ----------------------------------------------------------------------

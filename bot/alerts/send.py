@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from sectorbot.bot.alerts import outbox
 from sectorbot.bot.alerts.outbox import PendingAlert
 from sectorbot.bot.alerts.render import render_digest
 from sectorbot.bot.alerts.store import AlertStore
+from sectorbot.bot.i18n import DEFAULT, language
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import one_line
 
@@ -95,8 +97,11 @@ class Sender:
         retry_base: float = RETRY_BASE,
         retry_max: float = RETRY_MAX,
         concurrency: int = SEND_CONCURRENCY,
+        language_of: Callable[[int], str | None] | None = None,
     ) -> None:
         self.store = store
+        # The language a chat chose with /language; alerts are framed in it (default English).
+        self.language_of = language_of
         self.retry_base = retry_base
         self.retry_max = retry_max
         self.concurrency = concurrency
@@ -137,7 +142,9 @@ class Sender:
         from telegram import LinkPreviewOptions
         from telegram.constants import ParseMode
 
-        messages = render_digest(alerts)
+        chosen = self.language_of(chat["chat_id"]) if self.language_of else None
+        with language(chosen or DEFAULT):
+            messages = render_digest(alerts)
         for n, (text, ids) in enumerate(messages):
             try:
                 sent = await bot.send_message(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from sectorbot.bot.alerts.store import AlertStore, ChatRef, NewSubscription
+from sectorbot.bot.i18n import N_, _, ngettext
 from sectorbot.bot.telegram_render import escape
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.text import fold
@@ -39,6 +40,7 @@ MAX_ITEM_CHARS = 100
 MAX_KEYWORD_WORDS = 3
 MIN_KEYWORD_LETTERS = 3  # "a" or "of" would match nearly every report
 MAX_DIGEST_HOURS = 24
+NO_SUBSCRIPTIONS = N_("This chat has no subscriptions.")
 MANAGER_STATUSES = frozenset({"creator", "administrator"})
 
 _SEPARATORS = re.compile(r"[,;\n]")
@@ -103,26 +105,32 @@ class SubscribeResult:
         """The reply, as Telegram HTML."""
         lines = []
         if self.added:
-            lines.append("Subscribed to " + _joined(i.label for i in self.added) + ".")
+            lines.append(_("Subscribed to {items}.").format(items=_joined(self.added)))
         if self.existing:
-            lines.append("Already subscribed: " + _joined(i.label for i in self.existing) + ".")
+            lines.append(_("Already subscribed: {items}.").format(items=_joined(self.existing)))
         for problem in self.problems:
-            lines.append(f"Skipped “{escape(problem.text)}”: {escape(problem.reason)}")
+            text = _("Skipped “{item}”: {reason}")
+            lines.append(text.format(item=escape(problem.text), reason=escape(problem.reason)))
         if self.over_limit:
-            lines.append(
-                f"Not added (this chat has reached {MAX_SUBSCRIPTIONS} subscriptions): "
-                + _joined(i.label for i in self.over_limit)
-                + ". Remove some with /unsubscribe first."
+            text = _(
+                "Not added (this chat has reached {limit} subscriptions): {items}. "
+                "Remove some with /unsubscribe first."
             )
+            lines.append(text.format(limit=MAX_SUBSCRIPTIONS, items=_joined(self.over_limit)))
         if not lines:
             return usage()
-        lines.append(f"This chat now has {self.total} subscription{_s(self.total)}.")
+        text = ngettext(
+            "This chat now has {n} subscription.",
+            "This chat now has {n} subscriptions.",
+            self.total,
+        )
+        lines.append(text.format(n=self.total))
         return "\n".join(lines)
 
 
 def usage() -> str:
     """How to use /subscribe, as Telegram HTML."""
-    return (
+    return _(
         "Usage:\n"
         "/subscribe Myrnohrad, Selydove — places (any spelling, e.g. Мирноград)\n"
         "/subscribe lithium deposit — a keyword of 1–3 words\n"
@@ -146,10 +154,10 @@ def describe(kind: str, value: str, normalized: str) -> str:
             name = Gazetteer.default().by_id(normalized).name
         except KeyError:
             name = value
-        return f"{escape(name)} (place)"
+        return _("{name} (place)").format(name=escape(name))
     if kind == "keyword":
-        return f"“{escape(value)}” (keyword)"
-    return f"topic “{escape(value)}”"
+        return _("“{keyword}” (keyword)").format(keyword=escape(value))
+    return _("topic “{topic}”").format(topic=escape(value))
 
 
 # parsing ---------------------------------------------------------------------------------
@@ -172,10 +180,10 @@ def parse_item(text: str, gazetteer: Gazetteer) -> Item | ItemProblem:
     explicit_topic = _TOPIC_PREFIX.match(raw)
     body = raw[explicit_topic.end() :].strip() if explicit_topic else raw
     if len(body) > MAX_ITEM_CHARS:
-        return ItemProblem(_short(raw), f"longer than {MAX_ITEM_CHARS} characters")
+        return ItemProblem(_short(raw), _("longer than {n} characters").format(n=MAX_ITEM_CHARS))
     words = keyword_words(body)
     if not words:
-        return ItemProblem(_short(raw), "no words in it")
+        return ItemProblem(_short(raw), _("no words in it"))
     if not explicit_topic:
         place = gazetteer.resolve(body)
         if place is not None:
@@ -183,7 +191,8 @@ def parse_item(text: str, gazetteer: Gazetteer) -> Item | ItemProblem:
     if explicit_topic or len(words) > MAX_KEYWORD_WORDS:
         return Item("topic", body, " ".join(words), describe("topic", body, ""))
     if sum(len(w) for w in words) < MIN_KEYWORD_LETTERS:
-        return ItemProblem(raw, f"a keyword needs at least {MIN_KEYWORD_LETTERS} letters")
+        text = _("a keyword needs at least {n} letters")
+        return ItemProblem(raw, text.format(n=MIN_KEYWORD_LETTERS))
     normalized = " ".join(words)
     return Item("keyword", body, normalized, describe("keyword", body, normalized))
 
@@ -271,13 +280,14 @@ def format_list(store: AlertStore, chat_id: int) -> str:
     """The /subscriptions reply, as Telegram HTML."""
     subs = list_subscriptions(store, chat_id)
     if not subs:
-        return "This chat has no subscriptions.\n\n" + usage()
+        return _(NO_SUBSCRIPTIONS) + "\n\n" + usage()
     lines = [f"{n}. {s.label}" for n, s in enumerate(subs, 1)]
     settings = store.chat(chat_id)
     if settings.get("digest_hours"):
-        lines.append(f"\nDigest: at most one message every {settings['digest_hours']} h.")
+        text = _("Digest: at most one message every {hours} h.")
+        lines.append("\n" + text.format(hours=settings["digest_hours"]))
     if settings.get("quiet_start") is not None:
-        lines.append(f"Quiet hours: {quiet_label(settings)}.")
+        lines.append(_("Quiet hours: {hours}.").format(hours=quiet_label(settings)))
     return "\n".join(lines)
 
 
@@ -286,15 +296,18 @@ def unsubscribe(store: AlertStore, chat_id: int, arg: str) -> str:
     arg = arg.strip()
     subs = list_subscriptions(store, chat_id)
     if not arg:
-        return "Usage: /unsubscribe <number> (see /subscriptions) or /unsubscribe all"
+        return _("Usage: /unsubscribe &lt;number&gt; (see /subscriptions) or /unsubscribe all")
     if not subs:
-        return "This chat has no subscriptions."
+        return _(NO_SUBSCRIPTIONS)
     chosen, problem = _choose(subs, arg)
     if problem:
         return escape(problem)
     store.remove_subscriptions(chat_id, [s.id for s in chosen])
     left = len(subs) - len(chosen)
-    return f"Removed {_joined(s.label for s in chosen)}. {left} subscription{_s(left)} left."
+    text = ngettext(
+        "Removed {items}. {n} subscription left.", "Removed {items}. {n} subscriptions left.", left
+    )
+    return text.format(items=_joined(chosen), n=left)
 
 
 def _choose(subs: list[Subscription], arg: str) -> tuple[list[Subscription], str | None]:
@@ -306,7 +319,8 @@ def _choose(subs: list[Subscription], arg: str) -> tuple[list[Subscription], str
         numbers = sorted({int(p) for p in parts})
         bad = [n for n in numbers if not 1 <= n <= len(subs)]
         if bad:
-            return [], f"No subscription number {bad[0]}: this chat has 1 to {len(subs)}."
+            text = _("No subscription number {n}: this chat has 1 to {last}.")
+            return [], text.format(n=bad[0], last=len(subs))
         return [subs[n - 1] for n in numbers], None
     wanted = fold(" ".join(arg.split()))
     place = Gazetteer.default().resolve(arg)
@@ -316,7 +330,8 @@ def _choose(subs: list[Subscription], arg: str) -> tuple[list[Subscription], str
         if fold(s.value) == wanted or (place is not None and s.normalized == place.id)
     ]
     if not hits:
-        return [], f"No subscription “{arg}” here; see /subscriptions for the numbers."
+        text = _("No subscription “{item}” here; see /subscriptions for the numbers.")
+        return [], text.format(item=arg)
     return hits, None
 
 
@@ -331,14 +346,14 @@ def set_digest(store: AlertStore, chat: ChatRef, arg: str) -> str:
     elif arg.isdigit() and 1 <= int(arg) <= MAX_DIGEST_HOURS:
         hours = int(arg)
     else:
-        return (
-            f"Usage: /digest <hours 1–{MAX_DIGEST_HOURS}> to get at most one message per "
-            "that many hours, or /digest off to get alerts as they come."
-        )
+        return _(
+            "Usage: /digest &lt;hours 1–{max}&gt; to get at most one message per that many hours, "
+            "or /digest off to get alerts as they come."
+        ).format(max=MAX_DIGEST_HOURS)
     store.update_chat(chat, {"digest_hours": hours}, stamp())
     if not hours:
-        return "Digest off: alerts are sent as they come."
-    return f"Digest on: at most one alert message every {hours} h."
+        return _("Digest off: alerts are sent as they come.")
+    return _("Digest on: at most one alert message every {hours} h.").format(hours=hours)
 
 
 def set_quiet(store: AlertStore, chat: ChatRef, arg: str) -> str:
@@ -346,16 +361,16 @@ def set_quiet(store: AlertStore, chat: ChatRef, arg: str) -> str:
     arg = arg.strip()
     if arg.lower() in ("off", "no", "none"):
         store.update_chat(chat, {"quiet_start": None, "quiet_end": None, "utc_offset": 0}, stamp())
-        return "Quiet hours off."
+        return _("Quiet hours off.")
     parsed = parse_quiet(arg)
     if parsed is None:
-        return (
+        return _(
             "Usage: /quiet 23-7 (hours in UTC; alerts wait until the quiet hours end), "
             "/quiet 23-7 +2 for hours in UTC+2, or /quiet off."
         )
     start, end, offset = parsed
     store.update_chat(chat, {"quiet_start": start, "quiet_end": end, "utc_offset": offset}, stamp())
-    return f"Quiet hours set: {quiet_label(store.chat(chat.chat_id))}."
+    return _("Quiet hours set: {hours}.").format(hours=quiet_label(store.chat(chat.chat_id)))
 
 
 def parse_quiet(arg: str) -> tuple[int, int, int] | None:
@@ -385,13 +400,9 @@ def quiet_label(row: dict[str, Any]) -> str:
 # helpers ---------------------------------------------------------------------------------
 
 
-def _joined(labels: Iterable[str]) -> str:
-    return ", ".join(labels)
+def _joined(items: Iterable[Item | Subscription]) -> str:
+    return ", ".join(item.label for item in items)
 
 
 def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"

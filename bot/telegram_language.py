@@ -1,0 +1,93 @@
+"""Which language the bot speaks in a chat, and /language to choose one for the chat.
+
+A chat that chose a language (stored, so it outlives restarts) gets it; otherwise each user
+gets their Telegram app's language when it is one the bot speaks, and English when not.
+`localized` wraps every handler in the table so that all the text it builds is in that
+language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from sectorbot.bot import telegram_alerts
+from sectorbot.bot.i18n import DEFAULT, LANGUAGES, NAMES, _, choose, language
+from sectorbot.bot.telegram_reply import after_command, message_text, reply
+from sectorbot.bot.telegram_state import state_of
+
+AUTO = "auto"
+Callback = Callable[[Any, ContextTypes.DEFAULT_TYPE], Awaitable[Any]]
+
+
+async def chat_choice(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> str | None:
+    """The language a chat chose, read from the store once and then remembered."""
+    state = state_of(context)
+    if chat_id not in state.chat_languages:
+        stored = await asyncio.to_thread(state.service.chat_language, chat_id)
+        state.chat_languages[chat_id] = stored
+    return state.chat_languages[chat_id]
+
+
+async def language_for(update: object, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The language to answer this update in."""
+    if not isinstance(update, Update):
+        return DEFAULT
+    chat = update.effective_chat
+    chosen = await chat_choice(context, chat.id) if chat is not None else None
+    if chosen:
+        return chosen
+    user = update.effective_user
+    return choose(user.language_code if user else None)
+
+
+def localized(callback: Callback) -> Callback:
+    """`callback`, run in the language of the update it handles."""
+
+    @functools.wraps(callback)
+    async def run(update: Any, context: ContextTypes.DEFAULT_TYPE) -> Any:
+        with language(await language_for(update, context)):
+            return await callback(update, context)
+
+    return run
+
+
+def _choices() -> str:
+    lines = [f"/language {code} — {NAMES[code]}" for code in LANGUAGES]
+    lines.append(f"/language {AUTO} — " + _("each person's Telegram language"))
+    return "\n".join(lines)
+
+
+async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/language [uk|ru|en|auto]: the language for this chat (groups: their admins choose)."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    arg = after_command(message_text(update)).strip().lower()
+    if arg not in (*LANGUAGES, AUTO):
+        current = await chat_choice(context, chat.id)
+        head = (
+            _("This chat uses {name}.").format(name=NAMES[current])
+            if current
+            else _("This chat follows each person's Telegram language.")
+        )
+        await reply(message, head + "\n\n" + _choices())
+        return
+    if not await telegram_alerts.may_change_chat(update, context):
+        await reply(message, _("Only the group's administrators can change its language."))
+        return
+    chosen = None if arg == AUTO else arg
+    state = state_of(context)
+    await asyncio.to_thread(state.service.set_chat_language, chat.id, chosen)
+    state.chat_languages[chat.id] = chosen
+    with language(chosen or choose(update.effective_user and update.effective_user.language_code)):
+        if chosen:
+            text = _("From now on I write in {name} in this chat.").format(name=NAMES[chosen])
+        else:
+            text = _("From now on I write in each person's Telegram language in this chat.")
+        await reply(message, text)
