@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 Status = Literal["OK", "WARN", "FAIL"]
 STATUS_ORDER: dict[Status, int] = {"OK": 0, "WARN": 1, "FAIL": 2}
 FEED_CHECK_TIMEOUT = 5.0
+TELEGRAM_CHECK_TIMEOUT = 10.0
 # Below this size even a quick check hashes and loads the index file (milliseconds); above
 # it a health check that runs every minute only reads the manifest.
 QUICK_HASH_LIMIT = 64_000_000
@@ -64,6 +65,8 @@ def doctor(settings: Settings, quick: bool = False) -> list[Check]:
         database = _guarded("database", lambda: check_database(settings, quick))
         checks.append(database)
     if not quick:
+        if settings.telegram_bot_token and TOKEN_RE.fullmatch(settings.telegram_bot_token):
+            checks.append(_guarded("telegram", lambda: check_telegram(settings)))
         checks.append(_guarded("model", lambda: check_model(settings)))
     if database and database.status != "FAIL" and settings.db_path.is_file():
         checks.append(_guarded("index", lambda: check_index(settings, quick)))
@@ -113,6 +116,32 @@ def check_token(settings: Settings) -> tuple[Status, str]:
         return "FAIL", problem
     mode = "webhook with a secret" if settings.webhook_url else "polling"
     return "OK", f"TELEGRAM_BOT_TOKEN set and well-formed ({mode} mode)"
+
+
+def check_telegram(settings: Settings) -> tuple[Status, str]:
+    """Ask Telegram who the bot is (getMe), and what it can see in groups."""
+    import httpx
+
+    url = f"{settings.telegram_api_url}{settings.telegram_bot_token}/getMe"
+    try:
+        response = httpx.post(url, timeout=TELEGRAM_CHECK_TIMEOUT)
+        body = response.json()
+    except (httpx.HTTPError, ValueError) as exc:  # the message could quote the URL: not shown
+        return "WARN", f"could not ask the Bot API who the bot is ({type(exc).__name__})"
+    if not body.get("ok"):
+        if response.status_code in (401, 404):
+            return "FAIL", "Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?)"
+        return "WARN", f"getMe failed: {one_line(str(body.get('description')))}"
+    me = body.get("result") or {}
+    name = f"@{me.get('username')}"
+    inline = "inline mode on" if me.get("supports_inline_queries") else "inline mode off"
+    if me.get("can_read_all_group_messages"):
+        return "OK", f"{name}: reads all group messages; {inline}"
+    return "WARN", (
+        f"{name}: privacy mode is on, so in groups /ask and replies to the bot work but "
+        "mentions may not reach it; to switch it off: @BotFather, /setprivacy, choose the bot, "
+        f"Disable, then remove the bot from each group and add it again; {inline}"
+    )
 
 
 def check_data_dir(settings: Settings) -> tuple[Status, str]:

@@ -12,6 +12,7 @@ import functools
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes, filters
 
 from sectorbot.bot.i18n import N_, _
@@ -30,6 +31,7 @@ from sectorbot.bot.telegram_reply import after_command, message_text, reply, sen
 from sectorbot.bot.telegram_state import is_admin, state_of
 from sectorbot.index.errors import QueryError
 
+GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 MAX_QUESTION = 1000  # characters; longer is almost always a paste, not a question
 EXAMPLE = N_("Who captured the lithium deposit near Shevchenko?")
 EXPIRED = N_("That answer has expired. Please ask the question again.")
@@ -178,8 +180,22 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             + "\n\n"
             + _("Just send me a question, e.g.")
             + f"\n<i>{escape(_(EXAMPLE))}</i>\n\n"
-            + _("In a group, use /ask or mention me. /help lists everything."),
+            + _("In a group, use /ask or mention me. /help lists everything.")
+            + _privacy_note(update, context),
         )
+
+
+def _privacy_note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """In a group, when privacy mode hides ordinary messages: what works and how to change it."""
+    chat = update.effective_chat
+    if chat is None or chat.type not in GROUP_TYPES or context.bot.can_read_all_group_messages:
+        return ""
+    return "\n\n" + _(
+        "Privacy mode is on, so I don't see ordinary messages in this group: /ask and replies "
+        "to my messages work, but a mention may not reach me. To have me answer mentions, the "
+        "bot's owner sends /setprivacy to @BotFather, picks this bot and chooses Disable, then "
+        "removes me from this group and adds me again."
+    )
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -31,6 +31,7 @@ from sectorbot.corpus import migrations
 from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import Store
 from tests.conftest import ROOT
+from tests.fakebotapi import FakeBotAPI
 from tests.httpserver import LocalServer
 from tests.test_crash import cli as cli_argv
 from tests.test_crash import write_corpus
@@ -98,22 +99,31 @@ def assert_header_matches(header: dict, records: list[dict]) -> None:
 # --- doctor ----------------------------------------------------------------------------------
 
 
+def without_proxies() -> dict[str, str]:
+    """This environment without proxy settings: the fake Bot API is on 127.0.0.1."""
+    return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+
+
 def test_doctor_is_all_green_on_the_sample(sample_service_dir: Path, tmp_path: Path) -> None:
     data = sample_copy(sample_service_dir, tmp_path / "data")
-    proc = subprocess.run(
-        cli_argv(data, "doctor"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN},
-    )
+    # Telegram itself is a fake here: a bot whose privacy mode is off reads every message.
+    with FakeBotAPI(token=TOKEN) as telegram:
+        telegram.set_privacy_mode(False)
+        proc = subprocess.run(
+            cli_argv(data, "doctor"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**without_proxies(), "TELEGRAM_BOT_TOKEN": TOKEN,
+                 "SECTORBOT_TELEGRAM_API_URL": telegram.base_url},
+        )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     names = [line.split()[1] for line in lines[:-1]]
-    assert names == ["settings", "token", "data", "database", "model", "index", "lexical",
-                     "feeds", "disk"]  # fmt: skip
+    assert names == ["settings", "token", "data", "database", "telegram", "model", "index",
+                     "lexical", "feeds", "disk"]  # fmt: skip
     assert all(line.startswith("OK ") for line in lines[:-1]), proc.stdout
-    assert lines[-1] == "doctor: 9 OK, 0 WARN, 0 FAIL"
+    assert lines[-1] == "doctor: 10 OK, 0 WARN, 0 FAIL"
     assert TOKEN not in proc.stdout + proc.stderr
     assert TOKEN.split(":")[1] not in proc.stdout + proc.stderr
 

@@ -84,6 +84,7 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def fake() -> Iterator[FakeBotAPI]:
     with FakeBotAPI() as api:
+        api.set_privacy_mode(False)  # the bot reads all group messages (mentions included)
         api.add_private_chat(ADMIN, "Ada", "ada")
         for uid, name in [(ALICE, "Alice"), (BOB, "Bob"), (CAROL, "Carol"), (DAVE, "Dave")]:
             api.add_private_chat(uid, name, name.lower())

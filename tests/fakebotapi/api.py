@@ -296,7 +296,11 @@ class FakeBotAPI(
         return True, {}
 
     def _api_get_me(self, params: Params) -> MethodResult:
-        return {**self._bot_user, **_BOT_CAPABILITIES}, {}
+        modes = {
+            "can_read_all_group_messages": not self.privacy_mode,
+            "supports_inline_queries": self.inline_mode,
+        }
+        return {**self._bot_user, **_BOT_CAPABILITIES, **modes}, {}
 
     def _record(self, method: str, params: Params, result: Any, details: dict[str, Any]) -> None:
         self._sent.append(

@@ -52,7 +52,37 @@ class UpdateMethods(World):
             if found:
                 message["entities"] = found
             chat.messages[message["message_id"]] = message
-            return self._enqueue("message", message)
+            return self._enqueue("message", message, hidden=not self._reaches_bot(chat, message))
+
+    def set_privacy_mode(self, on: bool) -> None:
+        """@BotFather's /setprivacy: on, the bot gets only some group messages (getMe says so)."""
+        with self._cond:
+            self.privacy_mode = on
+
+    def _reaches_bot(self, chat: ChatState, message: dict[str, Any]) -> bool:
+        """Whether Telegram hands this message to the bot (privacy mode filters groups).
+
+        With privacy mode on a bot gets, in groups: messages with a command for it (a
+        `/cmd@other_bot` is for the other bot), and replies to its own messages. Not mentions,
+        not other chatter.
+        Telegram also gives a bare `/cmd` only to the bot that wrote last in a busy group;
+        the fake always gives it, which is what a group with one bot sees.
+        """
+        if chat.type == "private" or not self.privacy_mode:
+            return True
+        text = message.get("text") or ""
+        for entity in message.get("entities") or []:
+            if entity["type"] != "bot_command":
+                continue
+            # Offsets are UTF-16 units; the commands the fake detects are ASCII after them.
+            units = text.encode("utf-16-le")
+            start, end = 2 * entity["offset"], 2 * (entity["offset"] + entity["length"])
+            command = units[start:end].decode("utf-16-le")
+            _, at, name = command.partition("@")
+            if not at or name.lower() == str(self._bot_user["username"]).lower():
+                return True
+        replied = message.get("reply_to_message") or {}
+        return (replied.get("from") or {}).get("id") == self.bot_id
 
     def _sender(self, chat: ChatState, user_id: int) -> dict[str, Any]:
         """The user writing in ``chat``, who must be able to write there."""

@@ -120,6 +120,9 @@ class World:
         self._next_update_id = first_update_id
         self._delivered_up_to = first_update_id - 1
         self._dropped_updates: list[dict[str, Any]] = []
+        # As for a new bot on Telegram: privacy mode on (see `set_privacy_mode`), no inline mode.
+        self.privacy_mode = True
+        self.inline_mode = False
         self._allowed_updates: frozenset[str] | None = None
         self._get_updates_calls = 0
         self._updates_offset = 0
@@ -171,7 +174,8 @@ class World:
             "date": int(time.time()),
         }
 
-    def _enqueue(self, kind: str, payload: dict[str, Any]) -> int:
+    def _enqueue(self, kind: str, payload: dict[str, Any], *, hidden: bool = False) -> int:
+        """Queue an update; `hidden` ones (privacy mode) are dropped as Telegram drops them."""
         update_id = self._next_update_id
         self._next_update_id += 1
         update = {"update_id": update_id, kind: payload}
@@ -180,7 +184,7 @@ class World:
             if self._allowed_updates is None
             else kind in self._allowed_updates
         )
-        if allowed:
+        if allowed and not hidden:
             self._updates.append(update)
         else:
             self._dropped_updates.append(update)
