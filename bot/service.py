@@ -21,7 +21,8 @@ from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import Fetcher
-from sectorbot.corpus.ingest import IngestReport, ingest
+from sectorbot.corpus.ingest import IngestReport, ingest, store_documents
+from sectorbot.corpus.models import Document, ItemFailure
 from sectorbot.corpus.store import Store
 from sectorbot.corpus.text import without_surrogates
 from sectorbot.index.answer import Answer, compose
@@ -79,6 +80,14 @@ class Service:
         with Fetcher(self.settings.fetch_timeout, self.settings.max_file_bytes) as fetcher:
             return ingest(self.store, targets, fetcher, self.settings.max_file_bytes,
                           channel=channel, progress=progress)  # fmt: skip
+
+    def add_posts(self, docs: Iterable[Document | ItemFailure]) -> IngestReport:
+        """Store Telegram posts (forwarded or from a channel) and index them at once."""
+        report = IngestReport()
+        store_documents(self.store, docs, report)
+        if report.changed:  # searchable before the bot says "added"
+            self.reindex()
+        return report
 
     def ensure_sample(self) -> IngestReport | None:
         """Load the bundled sample corpus into an empty store."""

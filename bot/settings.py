@@ -44,6 +44,8 @@ class Settings:
     telegram_bot_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
     admin_ids: frozenset[int] = frozenset()
+    # Channels whose posts are ingested live: "-100…" ids or usernames (lowercase, no "@").
+    channels: frozenset[str] = frozenset()
     embedding_model: str = DEFAULT_MODEL
     embedding_backend: str = "torch"
     embedding_batch_size: int = 32
@@ -92,9 +94,15 @@ def _convert(name: str, kind: str, raw: str) -> Any:
     try:
         if kind == "frozenset[int]":
             return frozenset(int(p) for p in re.split(r"[,\s]+", value) if p)
+        if kind == "frozenset[str]":
+            return frozenset(_channel(p) for p in re.split(r"[,\s]+", value) if p)
         if kind in ("int", "float"):
             return int(value) if kind == "int" else float(value)
     except ValueError:
+        if kind == "frozenset[str]":
+            raise SettingsError(
+                f"{_env_name(name)}={raw!r}: expected channel ids (-100…) or @usernames"
+            ) from None
         raise SettingsError(f"{_env_name(name)}={raw!r} is not a valid {kind}") from None
     if kind == "Path" and not value:
         raise SettingsError(f"{_env_name(name)} is empty: give it a folder, or leave it unset")
@@ -103,6 +111,16 @@ def _convert(name: str, kind: str, raw: str) -> Any:
     if kind.endswith("| None"):
         return value or None
     return value
+
+
+def _channel(item: str) -> str:
+    """A channel as `SECTORBOT_CHANNELS` lists it: "-1001234567890", "@name" or t.me/name."""
+    name = item.removeprefix("https://").removeprefix("t.me/").removeprefix("@").strip("/")
+    if re.fullmatch(r"-100\d{5,}", name):
+        return name
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", name):
+        return name.lower()
+    raise ValueError(item)
 
 
 def load_settings(

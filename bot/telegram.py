@@ -34,7 +34,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from sectorbot.bot import telegram_admin as admin
-from sectorbot.bot import telegram_alerts, telegram_feedback, telegram_language
+from sectorbot.bot import telegram_alerts, telegram_feedback, telegram_language, telegram_posts
 from sectorbot.bot import telegram_questions as questions
 from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.errors import SettingsError
@@ -49,7 +49,12 @@ from sectorbot.bot.telegram_state import STATE_KEY, AnswerCache, BotState, app_s
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 32
-ALLOWED_KINDS = [Update.MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_KINDS = [
+    Update.MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.CHANNEL_POST,
+    Update.EDITED_CHANNEL_POST,
+]
 SORRY = N_("Sorry, something went wrong while handling that. Please try again in a moment.")
 
 # Descriptions are message ids: each language's menu and /help translate them.
@@ -93,6 +98,12 @@ def _handlers(settings: Settings) -> list[BaseHandler]:
     groups = filters.ChatType.GROUPS & new_messages
     words = filters.TEXT & ~filters.COMMAND
     table: list[BaseHandler] = [
+        # Posts first: a forwarded post is a report, not a command or a question.
+        MessageHandler(
+            filters.UpdateType.CHANNEL_POSTS & telegram_posts.ListedChannel(settings.channels),
+            telegram_posts.channel_post,
+        ),
+        MessageHandler(private & filters.FORWARDED & admins, telegram_posts.forwarded),
         CommandHandler("start", questions.start),
         CommandHandler("help", questions.help_command),
         CommandHandler("ask", questions.ask),

@@ -131,9 +131,27 @@ def m008_alert_stamps_in_milliseconds(db: sqlite_utils.Database) -> None:
         db.execute(f"UPDATE {table} SET {column} = {column} || '.000' WHERE length({column}) = 19")
 
 
+def m011_channel_posts_alert(db: sqlite_utils.Database) -> None:
+    # Posts read live from a listed Telegram channel alert like feed entries: the same trigger,
+    # the same transaction. Forwarded copies and imported exports still do not.
+    db.execute("DROP TRIGGER documents_alert_inbox")
+    db.execute(
+        """CREATE TRIGGER documents_alert_inbox AFTER INSERT ON documents
+        WHEN new.origin_kind IN ('feed', 'channel') BEGIN
+            INSERT OR IGNORE INTO alert_inbox (document_id, added) VALUES (new.id, new.fetched);
+        END"""
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     (fn.__name__, fn)
-    for fn in (m003_feeds, m005_subscriptions, m006_alerts, m008_alert_stamps_in_milliseconds)
+    for fn in (
+        m003_feeds,
+        m005_subscriptions,
+        m006_alerts,
+        m008_alert_stamps_in_milliseconds,
+        m011_channel_posts_alert,
+    )
 ]
 
 

@@ -21,6 +21,7 @@ from tests.fakebotapi.callbacks import CallbackMethods
 from tests.fakebotapi.chats import ChatMethods
 from tests.fakebotapi.commands import CommandMethods
 from tests.fakebotapi.messages import MessageMethods
+from tests.fakebotapi.posts import PostMethods
 from tests.fakebotapi.records import Records
 from tests.fakebotapi.server import LoopbackServer
 from tests.fakebotapi.updates import UpdateMethods
@@ -79,7 +80,13 @@ def _default_text(code: int, retry_after: int) -> str:
 
 
 class FakeBotAPI(
-    UpdateMethods, MessageMethods, CallbackMethods, CommandMethods, ChatMethods, Records
+    UpdateMethods,
+    PostMethods,
+    MessageMethods,
+    CallbackMethods,
+    CommandMethods,
+    ChatMethods,
+    Records,
 ):
     """A Telegram Bot API look-alike on ``127.0.0.1`` for driving a real PTB application.
 

@@ -1,0 +1,134 @@
+"""Telegram posts as reports: what an admin forwards to the bot, and the live posts of the
+channels listed in `SECTORBOT_CHANNELS` (new and edited), which also go through alert matching.
+
+A forwarded copy and the channel's own post get one identity (`corpus.loaders.telegram_post`),
+so whichever arrives second changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import (
+    Message,
+    MessageOrigin,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    Update,
+)
+from telegram.ext import ContextTypes, filters
+
+from sectorbot.bot import telegram_alerts
+from sectorbot.bot.i18n import _
+from sectorbot.bot.telegram_render import escape, shorten
+from sectorbot.bot.telegram_reply import reply
+from sectorbot.bot.telegram_state import state_of
+from sectorbot.corpus.ingest import IngestReport
+from sectorbot.corpus.loaders.telegram_post import PostOrigin, post_document
+from sectorbot.corpus.models import Document, ItemFailure
+from sectorbot.corpus.text import without_surrogates
+
+log = logging.getLogger(__name__)
+
+
+class ListedChannel(filters.UpdateFilter):
+    """Posts (new or edited) of a channel named in `SECTORBOT_CHANNELS`, by id or username."""
+
+    def __init__(self, channels: frozenset[str]) -> None:
+        super().__init__(name="ListedChannel")
+        self.channels = channels
+
+    def filter(self, update: Update) -> bool:
+        post = update.channel_post or update.edited_channel_post
+        if post is None:
+            return False
+        chat = post.chat
+        return str(chat.id) in self.channels or (chat.username or "").lower() in self.channels
+
+
+def post_text(message: Message) -> str:
+    """The words of a post: its text, or the caption of a photo, video or album part."""
+    return without_surrogates(message.text or message.caption or "")
+
+
+def origin_of(origin: MessageOrigin) -> PostOrigin:
+    """Telegram's `forward_origin` as the corpus knows it."""
+    if isinstance(origin, MessageOriginChannel):
+        chat = origin.chat
+        return PostOrigin(
+            "channel", chat.title or "", origin.date, chat.id, origin.message_id,
+            chat.username, origin.author_signature,
+        )  # fmt: skip
+    if isinstance(origin, MessageOriginUser):
+        return PostOrigin("user", origin.sender_user.full_name, origin.date)
+    if isinstance(origin, MessageOriginHiddenUser):
+        return PostOrigin("hidden_user", origin.sender_user_name, origin.date)
+    if isinstance(origin, MessageOriginChat):
+        chat = origin.sender_chat
+        return PostOrigin(
+            "chat", chat.title or "", origin.date, chat.id, author=origin.author_signature
+        )
+    return PostOrigin(origin.type, "", origin.date)
+
+
+async def forwarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A message an admin forwards in private: stored as a report and searchable at once."""
+    message = update.effective_message
+    if message is None or message.forward_origin is None:
+        return
+    text = post_text(message)
+    if not text.strip():
+        if message.media_group_id is None:  # an album's other parts carry no caption: quiet
+            await reply(message, _("That has no text I could store (no caption)."))
+        return
+    ref = f"telegram:forward:{message.chat_id}:{message.message_id}"
+    doc = post_document(
+        text, origin_of(message.forward_origin), origin_kind="forward", origin_ref=ref
+    )
+    service = state_of(context).service
+    report = await asyncio.to_thread(service.add_posts, [doc])
+    await reply(message, _outcome(report, doc))
+
+
+def _outcome(report: IngestReport, doc: Document | ItemFailure) -> str:
+    """What happened to a forwarded post, in one line."""
+    if isinstance(doc, ItemFailure) or report.failed:
+        reason = doc.reason if isinstance(doc, ItemFailure) else report.failed[0].reason
+        return _("I could not store that: {reason}").format(reason=escape(reason))
+    title = escape(shorten(doc.title, 80))
+    byline = escape(f"{doc.source or '?'}, {(doc.published or '')[:10]}")
+    if report.added:
+        text = _("Added to the reports: “{title}” ({byline}). Questions find it from now on.")
+    elif report.updated:
+        text = _("Updated the report I had: “{title}” ({byline}).")
+    else:
+        text = _("I already had it: “{title}” ({byline}).")
+    return text.format(title=title, byline=byline)
+
+
+async def channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A new or edited post of a listed channel: stored, indexed, then matched for alerts."""
+    post = update.channel_post or update.edited_channel_post
+    if post is None or not post_text(post).strip():
+        return
+    chat = post.chat
+    origin = PostOrigin(
+        "channel", chat.title or "", post.date, chat.id, post.message_id, chat.username,
+        post.author_signature,
+    )  # fmt: skip
+    doc = post_document(
+        post_text(post), origin, origin_kind="channel", origin_ref=f"telegram:channel:{chat.id}"
+    )
+    report = await asyncio.to_thread(state_of(context).service.add_posts, [doc])
+    if report.failed:
+        log.warning("channel post %s/%s not stored: %s", chat.id, post.message_id,
+                    report.failed[0].reason)  # fmt: skip
+        return
+    if report.added:  # the inbox trigger has it: match now instead of at the next poll tick
+        runtime = telegram_alerts.runtime_of(context)
+        matched = await runtime.poll_once()
+        if matched is not None and matched.alerts:
+            await runtime.send_once(context.bot)
