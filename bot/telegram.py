@@ -28,13 +28,20 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
 from telegram.request import BaseRequest
 
 from sectorbot.bot import telegram_admin as admin
-from sectorbot.bot import telegram_alerts, telegram_feedback, telegram_language, telegram_posts
+from sectorbot.bot import (
+    telegram_alerts,
+    telegram_feedback,
+    telegram_inline,
+    telegram_language,
+    telegram_posts,
+)
 from sectorbot.bot import telegram_questions as questions
 from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.errors import SettingsError
@@ -54,6 +61,7 @@ ALLOWED_KINDS = [
     Update.CALLBACK_QUERY,
     Update.CHANNEL_POST,
     Update.EDITED_CHANNEL_POST,
+    Update.INLINE_QUERY,
 ]
 SORRY = N_("Sorry, something went wrong while handling that. Please try again in a moment.")
 
@@ -124,6 +132,7 @@ def _handlers(settings: Settings) -> list[BaseHandler]:
         MessageHandler(words & groups & questions.AddressedInGroup(), questions.group_text),
         MessageHandler(filters.COMMAND & private, questions.unknown_command),
         MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, questions.not_text),
+        InlineQueryHandler(telegram_inline.inline_query),
         CallbackQueryHandler(telegram_feedback.vote, pattern=telegram_feedback.PATTERN),
         CallbackQueryHandler(questions.button),
     ]

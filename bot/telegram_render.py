@@ -128,7 +128,8 @@ def render_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def _source_entry(s: Source) -> str:
+def render_source_entry(s: Source) -> str:
+    """One source in full: the linked title, its domain, publisher and date."""
     title = f"<b>{escape(shorten(s.title or _('(untitled)'), 300))}</b>"
     site = domain(s.url)
     # The bold title is the link; the domain says where it goes without the whole URL.
@@ -139,10 +140,10 @@ def _source_entry(s: Source) -> str:
 def render_sources(answer: Answer) -> str:
     """The "Sources" button: every cited report in full, then the runners-up."""
     parts = [bold(_("Sources for this answer"))]
-    parts += [_source_entry(s) for s in answer.sources]
+    parts += [render_source_entry(s) for s in answer.sources]
     if answer.more:
         parts.append(bold(_("Also relevant")))
-        parts += [_source_entry(s) for s in answer.more]
+        parts += [render_source_entry(s) for s in answer.more]
     if len(parts) == 1:
         parts.append(_("No sources."))
     return "\n\n".join(parts)

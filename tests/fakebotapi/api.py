@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.fakebotapi.callbacks import CallbackMethods
 from tests.fakebotapi.chats import ChatMethods
 from tests.fakebotapi.commands import CommandMethods
+from tests.fakebotapi.inline import InlineMethods
 from tests.fakebotapi.messages import MessageMethods
 from tests.fakebotapi.posts import PostMethods
 from tests.fakebotapi.records import Records
@@ -82,6 +83,7 @@ def _default_text(code: int, retry_after: int) -> str:
 class FakeBotAPI(
     UpdateMethods,
     PostMethods,
+    InlineMethods,
     MessageMethods,
     CallbackMethods,
     CommandMethods,
@@ -113,6 +115,7 @@ class FakeBotAPI(
             "username": bot_username,
         }
         super().__init__(token, bot_user, first_update_id, strict_html_entities)
+        self._init_inline()
         self._tokens = frozenset({token, *extra_tokens})
         self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
@@ -135,6 +138,7 @@ class FakeBotAPI(
             "sendMessage": self._api_send_message,
             "editMessageText": self._api_edit_message_text,
             "answerCallbackQuery": self._api_answer_callback_query,
+            "answerInlineQuery": self._api_answer_inline_query,
             "sendChatAction": self._api_send_chat_action,
             "getChatMember": self._api_get_chat_member,
             "getChat": self._api_get_chat,

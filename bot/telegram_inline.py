@@ -1,0 +1,94 @@
+"""Inline mode: `@bot question` in any chat offers the cited answer, then its top sources,
+each as a message the user can post. Nothing is offered when the reports do not know; a
+button above the (empty) results says so and opens a private chat with the bot instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import (
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from sectorbot.bot.i18n import _
+from sectorbot.bot.ratelimit import Verdict
+from sectorbot.bot.telegram_render import (
+    render_answer,
+    render_source_entry,
+    safe_url,
+    shorten,
+    split_message,
+)
+from sectorbot.bot.telegram_state import state_of
+from sectorbot.index.answer import Answer
+
+CACHE_SECONDS = 300  # answers change only when reports arrive; five minutes of reuse is fine
+MAX_SOURCES = 5  # results after the answer: enough to choose from, few enough to scan
+MIN_QUESTION = 3  # characters; Telegram sends a query per keystroke
+
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """@bot <question> anywhere: the cited answer, then its sources; nothing if unknown."""
+    query = update.inline_query
+    if query is None:
+        return
+    question = " ".join(query.query.split())
+    if sum(ch.isalnum() for ch in question) < MIN_QUESTION:
+        await query.answer([], cache_time=CACHE_SECONDS, is_personal=True)
+        return
+    state = state_of(context)
+    # The same per-user limit as questions in chats: inline queries cost a search each.
+    if state.limiter.check(query.from_user.id) is not Verdict.ALLOW:
+        button = InlineQueryResultsButton(
+            _("Too many questions: wait a minute"), start_parameter="limit"
+        )
+        await query.answer([], cache_time=0, is_personal=True, button=button)
+        return
+    answer = await asyncio.to_thread(state.service.ask, question)
+    if not answer.answered:
+        button = InlineQueryResultsButton(
+            _("My reports don't answer that: ask me in a chat"), start_parameter="noanswer"
+        )
+        await query.answer([], cache_time=CACHE_SECONDS, is_personal=True, button=button)
+        return
+    await query.answer(_results(answer), cache_time=CACHE_SECONDS, is_personal=True)
+
+
+def _results(answer: Answer) -> list[InlineQueryResultArticle]:
+    """The answer first (its first message's worth), then one result per cited source."""
+    html = split_message(render_answer(answer))[0]
+    first = answer.sentences[0].text if answer.sentences else answer.question
+    results = [
+        InlineQueryResultArticle(
+            id="answer",
+            title=shorten(answer.question, 100),
+            description=shorten(first, 200),
+            input_message_content=_content(html),
+        )
+    ]
+    for source in answer.sources[:MAX_SOURCES]:
+        results.append(
+            InlineQueryResultArticle(
+                id=f"source-{source.n}",
+                title=shorten(source.title or _("(untitled)"), 100),
+                description=", ".join(
+                    [source.publisher or _("unknown publisher"), source.date or _("undated")]
+                ),
+                url=safe_url(source.url),
+                input_message_content=_content(render_source_entry(source)),
+            )
+        )
+    return results
+
+
+def _content(html: str) -> InputTextMessageContent:
+    return InputTextMessageContent(
+        html, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+    )
