@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sectorbot.bot.alerts.store import AlertStore
+from sectorbot.bot.claims import ClaimCheck, claim_question, sides
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer, VoteOutcome
 from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.settings import Settings
@@ -123,6 +124,14 @@ class Service:
         self.counters.refusals += 0 if answer.answered else 1
         self.counters.latencies.append(time.perf_counter() - started)
         return answer
+
+    def check_claim(self, post: str) -> ClaimCheck:
+        """What the reports say about a post: its key sentence, places and months asked as a
+        question, and each quoted sentence marked as supporting or contradicting the post."""
+        post = without_surrogates(post)
+        claim = claim_question(post)
+        answer = self.ask(claim.question)
+        return ClaimCheck(claim, answer, sides(post, answer) if answer.answered else [])
 
     def sources(self, query: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
         """Documents matching a query (by title, source or text), or the newest ones."""

@@ -112,6 +112,7 @@ def _handlers(settings: Settings) -> list[BaseHandler]:
             telegram_posts.channel_post,
         ),
         MessageHandler(private & filters.FORWARDED & admins, telegram_posts.forwarded),
+        MessageHandler(private & filters.FORWARDED, telegram_posts.check_forwarded),
         CommandHandler("start", questions.start),
         CommandHandler("help", questions.help_command),
         CommandHandler("ask", questions.ask),

@@ -22,9 +22,10 @@ from telegram import (
 from telegram.ext import ContextTypes, filters
 
 from sectorbot.bot import telegram_alerts
+from sectorbot.bot import telegram_questions as questions
 from sectorbot.bot.i18n import _
-from sectorbot.bot.telegram_render import escape, shorten
-from sectorbot.bot.telegram_reply import reply
+from sectorbot.bot.telegram_render import escape, render_claim_check, shorten
+from sectorbot.bot.telegram_reply import reply, typing
 from sectorbot.bot.telegram_state import state_of
 from sectorbot.corpus.ingest import IngestReport
 from sectorbot.corpus.loaders.telegram_post import PostOrigin, post_document
@@ -91,6 +92,23 @@ async def forwarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     service = state_of(context).service
     report = await asyncio.to_thread(service.add_posts, [doc])
     await reply(message, _outcome(report, doc))
+
+
+async def check_forwarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A post anyone else forwards: what the reports say about it, for and against."""
+    message = update.effective_message
+    if message is None:
+        return
+    text = post_text(message)
+    if not text.strip():
+        if message.media_group_id is None:
+            await reply(message, _("That has no text I could check (no caption)."))
+        return
+    if await questions.throttled(update, context, message):
+        return
+    await typing(context, message.chat_id)
+    check = await asyncio.to_thread(state_of(context).service.check_claim, text)
+    await reply(message, render_claim_check(check))
 
 
 def _outcome(report: IngestReport, doc: Document | ItemFailure) -> str:

@@ -78,7 +78,7 @@ class AddressedInGroup(filters.MessageFilter):
         return bool(username and message.text and _mention_re(username).search(message.text))
 
 
-async def _throttled(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
+async def throttled(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
     """Count one search for this user; True (after one notice per window) when over the limit."""
     limiter = state_of(context).limiter
     key = update.effective_user.id if update.effective_user else message.chat_id
@@ -98,7 +98,7 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     """Check, rate-limit and answer one question, with Sources/More buttons."""
     message = update.effective_message
     # Checked before anything else, so that a flood of bad input is throttled as well.
-    if message is None or await _throttled(update, context, message):
+    if message is None or await throttled(update, context, message):
         return
     state = state_of(context)
     question = question.strip()
@@ -224,7 +224,7 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None:
         return
     query = " ".join(after_command(message_text(update)).split())[:MAX_QUESTION]
-    if query and await _throttled(update, context, message):  # a query costs a search
+    if query and await throttled(update, context, message):  # a query costs a search
         return
     try:
         rows = await asyncio.to_thread(state_of(context).service.sources, query or None)

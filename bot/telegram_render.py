@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sectorbot.bot.i18n import N_, _
+from sectorbot.bot.claims import ClaimCheck
+from sectorbot.bot.i18n import N_, _, current
 from sectorbot.bot.render import REFUSAL
 from sectorbot.corpus.text import without_surrogates
 from sectorbot.index.answer import Answer, Source
@@ -159,6 +161,49 @@ def render_more(answer: Answer, passages: Mapping[int, str]) -> str:
         text = passages.get(s.chunk_id)
         parts.append(head + (f"\n{escape(shorten(text, EXCERPT))}" if text else ""))
     return "\n\n".join(parts)
+
+
+SIDE_HEADINGS = {
+    "supports": N_("Supports it"),
+    "contradicts": N_("Contradicts it"),
+    "related": N_("Also reported"),
+}
+
+
+def _month_name(month: str) -> str:
+    """ "November 2025" in the current language ("листопад 2025 р.")."""
+    from babel.dates import format_date
+
+    return format_date(datetime.strptime(month, "%B %Y"), "LLLL y", locale=current())
+
+
+def render_claim_check(check: ClaimCheck) -> str:
+    """A forwarded post checked against the reports: each side with its sources, or none."""
+    claim = check.claim
+    checked = _("Checked: “{sentence}”").format(sentence=escape(shorten(claim.key_sentence, 300)))
+    lines = [bold(_("What my reports say about this")), f"<i>{checked}</i>"]
+    if claim.places:
+        lines.append(_("Places: {places}").format(places=escape(", ".join(claim.places))))
+    if claim.months:
+        months = ", ".join(_month_name(m) for m in claim.months)
+        lines.append(_("Dates: {months}").format(months=escape(months)))
+    if not check.answer.answered:
+        return "\n".join([*lines, "", _("No report I have covers this.")])
+    for side, heading in SIDE_HEADINGS.items():
+        quoted = [s for s, judged in check.sides if judged == side]
+        if quoted:
+            lines += ["", bold(_(heading))]
+            lines += [f"• {escape(s.text)} {_cites(s.citations)}" for s in quoted]
+    lines += ["", bold(_("Sources"))]
+    for s in check.answer.sources:
+        lines.append(f"[{s.n}] {_byline(s.publisher, s.date)} — {source_link(s.url, s.title)}")
+    lines += [
+        "",
+        "<i>"
+        + _("Supports or contradicts: whether a report asserts or denies what the post says.")
+        + "</i>",
+    ]
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------- lists
