@@ -286,7 +286,7 @@ def unsubscribe(store: AlertStore, chat_id: int, arg: str) -> str:
     arg = arg.strip()
     subs = list_subscriptions(store, chat_id)
     if not arg:
-        return "Usage: /unsubscribe <number> (see /subscriptions) or /unsubscribe all"
+        return "Usage: /unsubscribe &lt;number&gt; (see /subscriptions) or /unsubscribe all"
     if not subs:
         return "This chat has no subscriptions."
     chosen, problem = _choose(subs, arg)
@@ -332,7 +332,7 @@ def set_digest(store: AlertStore, chat: ChatRef, arg: str) -> str:
         hours = int(arg)
     else:
         return (
-            f"Usage: /digest <hours 1–{MAX_DIGEST_HOURS}> to get at most one message per "
+            f"Usage: /digest &lt;hours 1–{MAX_DIGEST_HOURS}&gt; to get at most one message per "
             "that many hours, or /digest off to get alerts as they come."
         )
     store.update_chat(chat, {"digest_hours": hours}, stamp())
