@@ -393,7 +393,7 @@ def _surface_keys(spelling: str) -> set[tuple[str, ...]]:
     return set(itertools.product(*options))
 
 
-def _trie_regex(keys: Iterable[tuple[str, ...]]) -> str:
+def _names_regex(keys: Iterable[tuple[str, ...]]) -> str:
     """One regular expression matching every key (a tuple of words), as a trie of characters."""
     entries = []
     for key in keys:
@@ -418,7 +418,7 @@ class Gazetteer:
         self.collisions: dict[str, tuple[str, ...]] = {}
         """Spellings shared by several records (joined words -> ids, owner first)."""
         self._build_index()
-        self._pattern = re.compile(_trie_regex(self._keys))
+        self._pattern = re.compile(_names_regex(self._keys))
 
     def _build_index(self) -> None:
         owners: dict[tuple[str, ...], list[str]] = {}

@@ -778,3 +778,31 @@ def test_one_feed_listing_serves_telegram_and_the_cli(
     assert "HTTP 404" in error and f"     error:     {error} (1 in a row)" in cli_lines
     assert html.escape(error, quote=False) in render_feeds(rows)
     assert html.escape(error, quote=False) in render_status(status)
+
+
+async def test_usage_replies_and_long_lists_are_accepted_by_telegram(
+    fake: FakeBotAPI, fresh: Service, tmp_path: Path
+) -> None:
+    """Every alert command's reply is valid Telegram HTML and fits, however long it gets."""
+    settings = bot_settings(fake, fresh.settings.data_dir)
+    async with running(fake, fresh, settings) as (_, runtime):
+        for command in ("/unsubscribe", "/digest abc", "/quiet noon", "/subscribe"):
+            answer = await say(fake, GROUP, ALICE, command)
+            assert "Usage" in answer.params["text"], command
+        # The most a chat may hold, each near the longest an item may be: over 4,096 in all.
+        words = "counterbattery{0:02d}artillery bombardment{0:02d}observation recon{0:02d}battalion"
+        for first in (0, 25):
+            items = ", ".join(words.format(n) for n in range(first, first + 25))
+            added = await say(fake, GROUP, ALICE, f"/subscribe {items}")
+            assert f"now has {first + 25} subscriptions" in added.params["text"]
+        for n in range(60):
+            runtime.add_feed(f"https://feeds.example.org/{'long-path-' * 8}{n}.xml", "test")
+        since = len(fake.sent)
+        fake.send_text(GROUP, ALICE, "/subscriptions")
+        fake.send_text(ADMIN, ADMIN, "/alertstatus")
+        await until(lambda: len(fake.messages_to(GROUP)) and len(fake.sent) - since >= 4)
+        await asyncio.sleep(0.5)
+    assert fake.rejected == []
+    listing = [c for c in fake.sent[since:] if c.chat_id == GROUP]
+    status = [c for c in fake.sent[since:] if c.chat_id == ADMIN]
+    assert len(listing) >= 2 and len(status) >= 2  # each split below 4,096 characters
