@@ -16,7 +16,7 @@ from tests.test_telegram import ADMIN, ALICE, assert_clean, reply_to, running, s
 from tests.test_telegram import _no_proxies as _no_proxies  # autouse: talk to 127.0.0.1 only
 
 LISTED, UNLISTED, ELSEWHERE = -1001500000001, -1001500000002, -1001500000003
-GROUP = -1001600000001
+GROUP, UA_GROUP = -1001600000001, -1001600000002
 CROSSING = (
     "Drone operators of the 79th brigade destroyed a Russian pontoon crossing over the Vovcha "
     "river near Andriivka on the night of 27 November 2025, the brigade said."
@@ -37,6 +37,7 @@ def fake() -> Iterator[FakeBotAPI]:
         api.add_channel(UNLISTED, "Rumours", "rumours_daily")
         api.add_channel(ELSEWHERE, "Kurakhove watch", "kurakhove_watch", bot_is_admin=False)
         api.add_group(GROUP, "Myrnohrad volunteers", {ADMIN: "creator", ALICE: "member"})
+        api.add_group(UA_GROUP, "Волонтери Мирнограда", {ADMIN: "creator"})
         yield api
     assert api.internal_errors == []
 
@@ -116,11 +117,19 @@ async def test_listed_channel_posts_are_ingested_live_and_alert(
     async with running(fake, sample_service, channels=frozenset({"deepstateua"})):
         subscribed = await say(fake, GROUP, ADMIN, "/subscribe Myrnohrad")
         assert "Subscribed" in subscribed.plain_text
+        await say(fake, UA_GROUP, ADMIN, "/language uk")
+        subscribed = await say(fake, UA_GROUP, ADMIN, "/subscribe Мирноград")
+        assert subscribed.plain_text.startswith("Підписано: Myrnohrad (місце).")
         since = len(fake.sent)
         _, post_id = fake.post_in_channel(LISTED, MYRNOHRAD, author_signature="Duty officer")
         alert = await reply_to(fake, GROUP, since, timeout=30)
         assert "New report" in alert.plain_text and "Russian assault groups" in alert.plain_text
-        assert "DeepState" in alert.plain_text and "Myrnohrad" in alert.plain_text
+        assert "DeepState" in alert.plain_text and "Matched: Myrnohrad (place)" in alert.plain_text
+        # Framed in the language the other group chose; the post itself stays as written.
+        ukrainian = await reply_to(fake, UA_GROUP, since, timeout=30)
+        assert ukrainian.plain_text.startswith("🔔 1 новий звіт")
+        assert "Збіг: Myrnohrad (місце)" in ukrainian.plain_text
+        assert "Russian assault groups" in ukrainian.plain_text
         ext_id = f"tg:1500000001:{post_id}"
         (row,) = stored(sample_service, ext_id=ext_id)
         assert row["origin_kind"] == "channel" and row["url"].endswith(f"/DeepStateUA/{post_id}")
@@ -141,5 +150,5 @@ async def test_listed_channel_posts_are_ingested_live_and_alert(
         alerts = sample_service.store.query(
             "SELECT count(*) AS n FROM alerts WHERE document_id = ?", [row["id"]]
         )
-        assert alerts[0]["n"] == 1  # the edit and the copy alerted nobody again
+        assert alerts[0]["n"] == 2  # one per group: the edit and the copy alerted nobody again
     assert_clean(fake)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ import numpy as np
 from sectorbot.bot.alerts import outbox
 from sectorbot.bot.alerts.store import AlertStore, NewAlert
 from sectorbot.bot.alerts.subscriptions import describe
+from sectorbot.bot.i18n import DEFAULT, language
 from sectorbot.corpus.chunking import sentence_spans
 from sectorbot.corpus.text import (
     CYRILLIC_RE,
@@ -170,8 +171,11 @@ class Matcher:
         embedder: Embedder | None = None,
         gazetteer: Gazetteer | None = None,
         threshold: float = TOPIC_THRESHOLD,
+        language_of: Callable[[int], str | None] | None = None,
     ) -> None:
         self.store = store
+        # The language a chat chose (/language): what its alerts call the matched items.
+        self.language_of = language_of
         self.embedder = embedder
         self.gazetteer = gazetteer or Gazetteer.default()
         self.threshold = threshold
@@ -322,17 +326,21 @@ def _queue_batch(
     fresh = [d for d in docs if not d.published or d.published[:10] >= cutoff]
     vectors = matcher.document_vectors(fresh)  # embedding happens outside the transaction
     alerts = [
-        _alert(chat_id, doc, hits)
+        _alert(chat_id, doc, hits, matcher.language_of)
         for i, doc in enumerate(fresh)
         for chat_id, hits in matcher.match(doc, None if vectors is None else vectors[i]).items()
     ]
     return outbox.queue(store, alerts, [d.id for d in docs], now)
 
 
-def _alert(chat_id: int, doc: DocText, hits: list[Hit]) -> NewAlert:
+def _alert(
+    chat_id: int, doc: DocText, hits: list[Hit], language_of: Callable[[int], str | None] | None
+) -> NewAlert:
     """The outbox row for one chat and one document: its first hit, every label, an extract."""
     at = min((h.at for h in hits if h.at is not None), default=None)
-    matched = ", ".join(h.sub.label for h in hits)
+    # Labels are stored with the alert, so they are written in the chat's language now.
+    with language((language_of(chat_id) if language_of else None) or DEFAULT):
+        matched = ", ".join(h.sub.label for h in hits)
     return NewAlert(chat_id, doc.id, hits[0].sub.id, matched, excerpt(doc, at))
 
 

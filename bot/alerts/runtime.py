@@ -59,7 +59,7 @@ class AlertsRuntime:
         `retry_base` (seconds before a failed send is tried again) defaults to `RETRY_BASE`.
         """
         store = AlertStore(service.store)
-        matcher = Matcher(store, service.embedder)
+        matcher = Matcher(store, service.embedder, language_of=service.chat_language)
         poll = Poller(service, store, matcher)
         sender = Sender(
             store,
