@@ -1,0 +1,164 @@
+"""Hostile input and faults on the corpus side: each test is a probe that once did harm.
+
+Feeds, JSONL files, Telegram exports and web pages are written by people who may want to
+overwrite other sources' documents, make the bot fetch its own network, hang ingestion with
+markup that makes a regex backtrack, or lose the rest of a file with one bad item. All
+network traffic stays on loopback addresses (LocalServer on 127.0.0.1 and 127.0.0.2).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sectorbot.corpus.errors import FetchError
+from sectorbot.corpus.fetch import Fetcher
+from sectorbot.corpus.models import Document, ItemFailure
+from sectorbot.corpus.network import public_address_problem
+from sectorbot.corpus.store import Store
+from tests.httpserver import LocalServer
+
+ARTICLE = "\n\n".join(
+    f"Paragraph {i}: Ukrainian units near Myrnohrad reported heavy shelling and drone strikes "
+    "on supply roads, while evacuation buses left the city for Pavlohrad."
+    for i in range(12)
+)
+PAGE = f"<html><body><article><h1>Myrnohrad</h1><p>{ARTICLE}</p></article></body></html>"
+LONG_TEXT = "Shelling continued near Selydove through the night, officials said. " * 12
+
+
+def rss(items: list[dict[str, str]], title: str = "Front feed") -> str:
+    """An RSS document; each item has a guid, a link and a description (its text)."""
+    body = "".join(
+        f"<item><title>{i.get('title', 'Entry')}</title><link>{i['link']}</link>"
+        f'<guid isPermaLink="false">{i["guid"]}</guid>'
+        f"<description><![CDATA[{i['text']}]]></description></item>"
+        for i in items
+    )
+    head = f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
+    return f"{head}{body}</channel></rss>"
+
+
+def entries(count: int, prefix: str = "g") -> list[dict[str, str]]:
+    """`count` entries with full text, so that no link is fetched."""
+    return [
+        {"guid": f"{prefix}{i}", "link": f"https://a.example/{i}", "text": f"{i} {LONG_TEXT}"}
+        for i in range(count)
+    ]
+
+
+def jsonl(count: int, source: str = "ISW", prefix: str = "j") -> str:
+    """`count` JSONL lines from `source`."""
+    lines = [{"id": f"{prefix}{i}", "source": source, "text": f"{source} {i}: {LONG_TEXT}"}
+             for i in range(count)]  # fmt: skip
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
+def docs(items: Any) -> list[Document]:
+    return [i for i in items if isinstance(i, Document)]
+
+
+def failures(items: Any) -> list[ItemFailure]:
+    return [i for i in items if isinstance(i, ItemFailure)]
+
+
+def rows(store: Store) -> list[dict[str, Any]]:
+    return store.query("SELECT id, ext_id, title, text, origin_kind FROM documents ORDER BY id")
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as srv:
+        yield srv
+
+
+# ------------------------------------------------ 4, 10. fetching: addresses, redirects, deadline
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [("127.0.0.1", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
+     ("2002:7f00:1::", "loopback"), ("10.1.2.3", "private"), ("172.16.0.9", "private"),
+     ("192.168.1.1", "private"), ("::ffff:10.0.0.1", "private"), ("64:ff9b::a00:1", "private"),
+     ("fc00::1", "private"), ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
+     ("0.0.0.0", "unspecified"), ("::", "unspecified"), ("224.0.0.1", "multicast"),
+     ("ff02::1", "multicast"), ("240.0.0.1", "reserved"), ("100.64.0.1", "not a public")],
+)  # fmt: skip
+def test_non_public_addresses_are_named(address: str, kind: str) -> None:
+    assert kind in (public_address_problem(ipaddress.ip_address(address)) or "")
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "1.1.1.1", "2606:4700::1111"])
+def test_public_addresses_pass(address: str) -> None:
+    assert public_address_problem(ipaddress.ip_address(address)) is None
+
+
+def test_link_names_resolving_to_loopback_are_refused(server: LocalServer) -> None:
+    server.set("/secret", PAGE)
+    with Fetcher(timeout=2) as fetcher:
+        for host in ("localhost", "2130706433", "[::ffff:127.0.0.1]"):
+            url = f"http://{host}:{server.port}/secret"
+            with pytest.raises(FetchError) as caught:
+                fetcher.fetch(url, untrusted=True)
+            assert str(caught.value).startswith(f"{url}: not fetched: ")
+            assert "a loopback address" in str(caught.value)
+        # The same fetcher still reaches the operator's own URLs.
+        assert fetcher.fetch(server.url("/secret")) is not None
+    assert server.hits("/secret") == 1
+
+
+def _refuse_127_0_0_1(ip: Any) -> str | None:
+    """An address check under which 127.0.0.2 stands in for a public host."""
+    return "a refused address" if str(ip) == "127.0.0.1" else None
+
+
+def test_every_redirect_is_checked(server: LocalServer) -> None:
+    """A link to an allowed host that redirects to a refused one is not followed there."""
+    server.set("/secret", PAGE)
+    with LocalServer("127.0.0.2") as other:
+        hop = other.redirect("/hop", server.url("/secret"))
+        fetcher = Fetcher(timeout=2, address_check=_refuse_127_0_0_1)
+        with fetcher, pytest.raises(FetchError) as caught:
+            fetcher.fetch(hop, untrusted=True)
+        assert other.hits("/hop") == 1
+    assert server.hits("/secret") == 0
+    assert str(caught.value) == (
+        f"{hop}: not fetched: 127.0.0.1 is a refused address; "
+        "links from feeds and chat may reach public addresses only"
+    )
+
+
+def test_chat_urls_are_untrusted_when_the_caller_says_so(server: LocalServer) -> None:
+    url = server.set("/page", PAGE)
+    with Fetcher(timeout=2, trusted=False) as fetcher, pytest.raises(FetchError):
+        fetcher.fetch(url)
+    with Fetcher(timeout=2, trusted=False, allow_private=True) as fetcher:
+        assert fetcher.fetch(url) is not None
+
+
+def test_a_dripping_server_cannot_outlast_the_fetch_timeout(server: LocalServer) -> None:
+    url = server.set("/drip", b"x" * 100, "text/plain", drip=0.1)  # 10 s to send it all
+    started = time.perf_counter()
+    with Fetcher(timeout=0.5) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.fetch(url)
+    assert time.perf_counter() - started < 2.0
+    assert str(caught.value) == f"{url}: timed out after 0.5 s"
+
+
+def test_the_deadline_covers_every_redirect(server: LocalServer) -> None:
+    server.set("/end", "done", "text/plain", delay=0.3)
+    server.set("/b", b"", "text/plain", {"Location": "/end"}, status=302, delay=0.3)
+    first = server.set("/a", b"", "text/plain", {"Location": "/b"}, status=302, delay=0.3)
+    started = time.perf_counter()
+    with Fetcher(timeout=0.5) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.fetch(first)
+    assert str(caught.value) == f"{first}: timed out after 0.5 s"
+    assert time.perf_counter() - started < 2.0
+    with Fetcher(timeout=3) as patient:
+        got = patient.fetch(first)
+    assert got is not None and got.body == b"done" and got.final_url == server.url("/end")
