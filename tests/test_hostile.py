@@ -8,19 +8,38 @@ network traffic stays on loopback addresses (LocalServer on 127.0.0.1 and 127.0.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
-from sectorbot.corpus.errors import FetchError
+from sectorbot.corpus.chunking import chunk_text
+from sectorbot.corpus.dates import parse_date
+from sectorbot.corpus.errors import FetchError, LoadError
 from sectorbot.corpus.fetch import Fetcher
+from sectorbot.corpus.ingest import ingest
+from sectorbot.corpus.loaders.feeds import parse_feed
+from sectorbot.corpus.loaders.html import html_to_text
+from sectorbot.corpus.loaders.jsonl import parse_jsonl
+from sectorbot.corpus.loaders.markdown import (
+    clean_body,
+    decode_text,
+    parse_markdown,
+    split_front_matter,
+)
+from sectorbot.corpus.loaders.pdf import reflow
 from sectorbot.corpus.models import Document, ItemFailure
 from sectorbot.corpus.network import public_address_problem
 from sectorbot.corpus.store import Store
+from sectorbot.corpus.text import fold_diacritics
+from sectorbot.corpus.urls import canonical_url
 from tests.httpserver import LocalServer
 
 ARTICLE = "\n\n".join(
@@ -162,3 +181,76 @@ def test_the_deadline_covers_every_redirect(server: LocalServer) -> None:
     with Fetcher(timeout=3) as patient:
         got = patient.fetch(first)
     assert got is not None and got.body == b"done" and got.final_url == server.url("/end")
+
+
+# ------------------------------------------------------------ 9. linear-time text cleaning
+
+# A text 200,000 characters long finishes each step below in well under a second when the
+# work grows linearly; a step that grows with the square of a run's length takes minutes.
+# The limit sits far from both, so a slow machine passes and a regression fails clearly.
+SIZE = 200_000
+LIMIT_S = 15.0
+UNITS = [" ", "\t", "\n", ".", "!", "?", "…", "#", "*", "-", "=", "_", "`", "|", "~", ">", "<",
+         "&", "\"", "'", "(", ")", "[", "]", ". ", "\n ", "# ", "<a ", "</", "<!--", "<!", "<![",
+         "&#", "<p>", "A.", "a-", "-\n", ":", "://", "Покровськ ", "x"]  # fmt: skip
+
+
+def _feed_with(text: str) -> bytes:
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return (
+        rss([{"guid": "x", "link": "https://a.example/x", "text": ""}])
+        .replace("<![CDATA[]]>", escaped)
+        .encode("utf-8", "surrogatepass")
+    )
+
+
+STEPS: dict[str, Callable[[str], object]] = {
+    "clean_body": lambda t: clean_body("# x" + t + "y"),
+    "parse_markdown": lambda t: parse_markdown("---\ntitle: t\n---\n# " + t + "\nend", "r.md"),
+    "chunk_text": lambda t: chunk_text("Start. " + t),
+    "html_to_text": html_to_text,
+    "reflow": reflow,
+    "decode_text": lambda t: decode_text(t.encode("utf-8", "surrogatepass")),
+    "parse_feed": lambda t: list(parse_feed(_feed_with(t), "f.xml", None)),
+    "parse_jsonl": lambda t: list(parse_jsonl(json.dumps({"text": t, "title": t}), "b.jsonl")),
+    "front_matter": lambda t: split_front_matter("---\nkey" + t + "\n---\nbody"),
+    "parse_date": lambda t: parse_date("2024" + t),
+    "canonical_url": lambda t: canonical_url("https://example.org/" + t + "?utm_source=" + t),
+    "fold_diacritics": fold_diacritics,
+}
+
+
+def _timed(name: str, step: Callable[[str], object], text: str) -> None:
+    started = time.perf_counter()
+    with contextlib.suppress(LoadError, ValueError):  # refusing it is fine; minutes are not
+        step(text)
+    took = time.perf_counter() - started
+    assert took < LIMIT_S, f"{name} took {took:.1f} s on {len(text):,} characters"
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(runs=st.lists(st.tuples(st.sampled_from(UNITS), st.floats(0.05, 1)), min_size=1, max_size=4))
+@example(runs=[(" ", 1.0)])
+@example(runs=[(".", 1.0)])
+@example(runs=[("<a ", 1.0)])
+@example(runs=[("<!--", 1.0)])
+@example(runs=[("-\n", 0.5), ("a-", 0.5)])
+def test_text_cleaning_is_linear(runs: list[tuple[str, float]]) -> None:
+    share = SIZE / sum(weight for _, weight in runs)
+    text = "".join(unit * max(1, int(share * weight / len(unit))) for unit, weight in runs)
+    for name, step in STEPS.items():
+        _timed(name, step, text)
+
+
+def test_the_probes_markdown_file_and_text_url_ingest_quickly(
+    store: Store, tmp_path: Path, server: LocalServer
+) -> None:
+    probe = "# x" + " " * 6000 + "y"
+    path = tmp_path / "probe.md"
+    path.write_text(probe)
+    url = server.set("/probe.txt", "# x" + " " * SIZE + "z", "text/plain")
+    started = time.perf_counter()
+    with Fetcher(timeout=5) as fetcher:
+        report = ingest(store, [str(path), url], fetcher)
+    assert report.ok and len(report.added) == 2
+    assert time.perf_counter() - started < LIMIT_S

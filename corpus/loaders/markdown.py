@@ -17,7 +17,10 @@ from sectorbot.corpus.models import Document
 FRONT_MATTER_KEYS = ("id", "title", "source", "url", "date", "lang", "author")
 BINARY = "not a text file (binary data)"
 
-_HEADING_RE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+# An ATX heading opens with up to three spaces, one to six "#" and a space; what follows is
+# taken apart with string methods, as a regex for the whole line backtracks in cubic time
+# over long runs of spaces.
+_HEADING_OPEN_RE = re.compile(r"\s{0,3}(#{1,6})\s")
 _KEY_VALUE_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$")
 # Control characters that never occur in real text; a few of them mean binary data.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
@@ -103,17 +106,27 @@ def clean_body(body: str) -> str:
     """Keep paragraphs, drop heading markers, trailing spaces and runs of blank lines."""
     lines = []
     for line in body.split("\n"):
-        heading = _HEADING_RE.match(line)
-        lines.append(heading.group(2) if heading else line.rstrip())
+        heading = _heading(line)
+        lines.append(heading[1] if heading else line.rstrip())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of an ATX heading line such as "## Supply roads ##"; None otherwise."""
+    opening = _HEADING_OPEN_RE.match(line)
+    if not opening:
+        return None
+    # The text without the spaces around it and without a closing run of "#".
+    text = line[opening.end() :].strip().rstrip("#").rstrip()
+    return len(opening.group(1)), text
 
 
 def _first_heading(body: str) -> str | None:
     """The first level-1 heading of the body."""
     for line in body.split("\n"):
-        match = _HEADING_RE.match(line)
-        if match and len(match.group(1)) == 1 and match.group(2):
-            return match.group(2)
+        heading = _heading(line)
+        if heading and heading[0] == 1 and heading[1]:
+            return heading[1]
     return None
 
 
