@@ -254,3 +254,20 @@ def test_the_probes_markdown_file_and_text_url_ingest_quickly(
         report = ingest(store, [str(path), url], fetcher)
     assert report.ok and len(report.added) == 2
     assert time.perf_counter() - started < LIMIT_S
+
+
+# ------------------------------------------------------------ 7. UTF-8 with a bad byte
+
+
+def test_utf8_with_one_invalid_byte_stays_utf8(tmp_path: Path) -> None:
+    text = "Покровськ: евакуація триває, ситуація складна. " * 20
+    data = text.encode("utf-8")
+    cut = data.index(b" ", 100)  # between two characters
+    broken = data[:cut] + b"\xff" + data[cut:]
+    decoded = decode_text(broken)
+    assert decoded.count("Покровськ") == 20 and decoded.count("\ufffd") == 1
+    assert "РџРѕРєСЂРѕРІСЃСЊРє" not in decoded
+    # Windows-1251 is still read as such, and binary data still refused.
+    assert decode_text(text.encode("cp1251")) == text
+    with pytest.raises(LoadError):
+        decode_text(bytes(range(1, 32)) * 50)
