@@ -9,8 +9,10 @@ network traffic stays on loopback addresses (LocalServer on 127.0.0.1 and 127.0.
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +22,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from sectorbot.bot.service import Service
+from sectorbot.bot.settings import Settings
+from sectorbot.bot.transfer import export, import_lines
 from sectorbot.corpus.chunking import chunk_text
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.errors import FetchError, LoadError
@@ -35,7 +40,7 @@ from sectorbot.corpus.loaders.markdown import (
     split_front_matter,
 )
 from sectorbot.corpus.loaders.pdf import reflow
-from sectorbot.corpus.models import Document, ItemFailure
+from sectorbot.corpus.models import Document, ItemFailure, local_id
 from sectorbot.corpus.network import public_address_problem
 from sectorbot.corpus.store import Store
 from sectorbot.corpus.text import fold_diacritics
@@ -271,3 +276,116 @@ def test_utf8_with_one_invalid_byte_stays_utf8(tmp_path: Path) -> None:
     assert decode_text(text.encode("cp1251")) == text
     with pytest.raises(LoadError):
         decode_text(bytes(range(1, 32)) * 50)
+
+
+# ------------------------------------------------------------ 3. one source, one namespace
+
+
+def test_a_feed_guid_cannot_overwrite_another_sources_document(
+    store: Store, tmp_path: Path
+) -> None:
+    bulk = tmp_path / "bulk.jsonl"
+    bulk.write_text(jsonl(1, source="Wire", prefix="good"))  # id "good0"
+    first = tmp_path / "first.xml"
+    first.write_text(rss(entries(1, prefix="")))  # guid "0"
+    forged = [
+        {"guid": "good0", "link": "https://h.example/1", "text": "Forged 1. " * 90},  # a JSONL id
+        {"guid": "0", "link": "https://h.example/2", "text": "Forged 2. " * 90},  # first's guid
+        {"guid": "h3", "link": "https://a.example/0", "text": "Forged 3. " * 90},  # first's link
+    ]
+    hostile = tmp_path / "hostile.xml"
+    hostile.write_text(rss(forged, title="Hostile"))
+    with Fetcher(timeout=1) as fetcher:
+        assert len(ingest(store, [str(bulk), str(first)], fetcher).added) == 2
+        report = ingest(store, [str(hostile)], fetcher)
+    assert (len(report.added), len(report.updated), len(report.unchanged)) == (2, 0, 1)
+    stored = rows(store)
+    assert [local_id(r["ext_id"]) for r in stored] == ["good0", "0", "good0", "0"]
+    assert [r["text"][:8] for r in stored] == ["Wire 0: ", "0 Shelli", "Forged 1", "Forged 2"]
+
+
+def test_jsonl_ids_are_scoped_by_their_declared_source(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "two.jsonl"
+    path.write_text(jsonl(1, source="ISW") + jsonl(1, source="CNN"))  # both id "j0"
+    report = ingest(store, [str(path)])
+    assert len(report.added) == 2 and report.ok
+    again = ingest(store, [str(path)])
+    assert len(again.unchanged) == 2 and not again.added
+
+
+def test_a_fetched_page_cannot_claim_a_stored_documents_id(
+    store: Store, tmp_path: Path, server: LocalServer
+) -> None:
+    note = tmp_path / "note.md"
+    note.write_text("---\nid: report-1\ntitle: Our report\n---\n" + "Pokrovsk holds. " * 30)
+    text = "---\nid: report-1\n---\n" + "Pokrovsk fell. " * 30
+    page = server.set("/page.txt", text, "text/plain; charset=utf-8")
+    with Fetcher(timeout=2) as fetcher:
+        assert len(ingest(store, [str(note)], fetcher).added) == 1
+        assert len(ingest(store, [page], fetcher).added) == 1
+    assert "Pokrovsk holds" in rows(store)[0]["text"]
+
+
+def _unscope(db_path: Path) -> None:
+    """Make the store what versions before m008 wrote: bare ids, m008 not applied."""
+    conn = sqlite3.connect(str(db_path), isolation_level=None)
+    for doc_id, ext_id in conn.execute("SELECT id, ext_id FROM documents").fetchall():
+        conn.execute("UPDATE documents SET ext_id = ? WHERE id = ?", [local_id(ext_id), doc_id])
+    conn.execute("DELETE FROM _migrations WHERE name = 'm008_namespaced_ids'")
+    conn.close()
+
+
+def test_migration_scopes_bare_ids_so_the_same_inputs_are_found_again(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "feed.xml").write_text(rss(entries(3)))
+    (folder / "bulk.jsonl").write_text(jsonl(2))
+    db = tmp_path / "store.db"
+    store = Store(db)
+    assert len(ingest(store, [str(folder)]).added) == 5
+    store.close()
+    _unscope(db)
+    bare = sqlite3.connect(str(db)).execute("SELECT ext_id FROM documents ORDER BY id")
+    assert [r[0] for r in bare] == ["j0", "j1", "g0", "g1", "g2"]
+
+    store = Store(db)  # applies m008_namespaced_ids
+    try:
+        scoped = [r["ext_id"] for r in rows(store)]
+        assert [local_id(e) for e in scoped] == ["j0", "j1", "g0", "g1", "g2"]
+        assert [e.split(":")[0] for e in scoped] == ["jsonl"] * 2 + ["feed"] * 3
+        again = ingest(store, [str(folder)])
+        assert (len(again.added), len(again.updated), len(again.unchanged)) == (0, 0, 5)
+        assert store.document_count() == 5
+    finally:
+        store.close()
+
+
+def _bare_ids(line: str) -> str:
+    """An export line as versions before m008 wrote it: feed and JSONL ids without prefix."""
+    record = json.loads(line)
+    if record.get("ext_id"):
+        record["ext_id"] = local_id(record["ext_id"])
+    return json.dumps(record)
+
+
+def test_export_import_keeps_identities_old_exports_included(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "feed.xml").write_text(rss(entries(1)))
+    (folder / "bulk.jsonl").write_text(jsonl(1))
+    source = Service(Settings(data_dir=tmp_path / "a"))
+    try:
+        assert len(source.ingest([str(folder)]).added) == 2
+        buffer = io.StringIO()
+        export(source.settings, buffer)
+    finally:
+        source.close()
+    lines = buffer.getvalue().splitlines()
+    for name, export_lines in (("new", lines), ("old", [_bare_ids(line) for line in lines])):
+        target = Service(Settings(data_dir=tmp_path / name))
+        try:
+            assert not import_lines(target, export_lines).failed
+            again = target.ingest([str(folder)])
+            assert (len(again.added), len(again.unchanged)) == (0, 2), name
+        finally:
+            target.close()

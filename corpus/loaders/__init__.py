@@ -232,4 +232,7 @@ def _fetched_text(fetched: Fetched) -> Document:
     text = decode_text(fetched.body)
     doc = parse_markdown(text, fetched.url, origin_kind="url")
     doc.url = doc.url or fetched.final_url
+    # A page's identity is its URL. An id in its front matter was written by whoever runs
+    # the site, and would let the page replace any stored document that has that id.
+    doc.ext_id = None
     return doc

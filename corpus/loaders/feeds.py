@@ -22,7 +22,7 @@ from sectorbot.corpus.fetch import Fetcher, one_line
 from sectorbot.corpus.loaders.html import parse_fetched_html
 from sectorbot.corpus.loaders.html_text import html_to_text
 from sectorbot.corpus.loaders.pdf import parse_pdf
-from sectorbot.corpus.models import Document, ItemFailure
+from sectorbot.corpus.models import Document, ItemFailure, scoped_id
 
 # Below this many words an entry's own text is taken for a teaser, not the article.
 MIN_FULL_TEXT_WORDS = 80
@@ -89,6 +89,7 @@ def _entry_document(
     entry: Any, entry_ref: str, ref: str, source: str, lang: str | None, fetcher: Fetcher | None
 ) -> Document | ItemFailure:
     link = entry.get("link") or None
+    guid = entry.get("id")
     doc = Document(
         text=_entry_text(entry),
         title=_plain(entry.get("title_detail"), entry.get("title")),
@@ -99,7 +100,7 @@ def _entry_document(
         lang=lang,
         origin_kind="feed",
         origin_ref=ref,
-        ext_id=entry.get("id") or None,
+        ext_id=scoped_id("feed", ref, guid) if isinstance(guid, str) and guid else None,
     )
     if len(doc.text.split()) < MIN_FULL_TEXT_WORDS:
         _complete_from_link(doc, fetcher)

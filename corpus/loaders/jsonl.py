@@ -1,4 +1,8 @@
-"""Bulk import: one JSON object per line, `{id, title, source, url, published, lang, text}`."""
+"""Bulk import: one JSON object per line, `{id, title, source, url, published, lang, text}`.
+
+A line's `id` is unique within its `source` only, so it is stored under that source's prefix
+(`scoped_id`): a file cannot replace the documents of another source, or of a feed.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.errors import LoadError
 from sectorbot.corpus.fetch import one_line
-from sectorbot.corpus.models import Document, ItemFailure
+from sectorbot.corpus.models import Document, ItemFailure, local_id, scoped_id
 
 FIELDS = ("id", "title", "source", "url", "published", "lang", "text", "author")
 
@@ -30,7 +34,8 @@ def parse_jsonl(text: str, ref: str) -> Iterator[Document | ItemFailure]:
         if doc.ext_id is not None:
             if doc.ext_id in first_seen:
                 first = first_seen[doc.ext_id]
-                yield ItemFailure(line_ref, f"duplicate id '{doc.ext_id}' (first on line {first})")
+                shown = local_id(doc.ext_id)
+                yield ItemFailure(line_ref, f"duplicate id '{shown}' (first on line {first})")
                 continue
             first_seen[doc.ext_id] = number
         yield doc
@@ -51,17 +56,19 @@ def parse_line(line: str, line_ref: str) -> Document:
         published = parse_date(_field(record, "published"))
     except ValueError as exc:
         raise LoadError(str(exc)) from None
+    source = _field(record, "source").strip()
+    given_id = _field(record, "id").strip()
     return Document(
         text=text.strip(),
         title=_field(record, "title").strip(),
         url=_field(record, "url").strip() or None,
-        source=_field(record, "source").strip(),
+        source=source,
         author=_field(record, "author").strip() or None,
         published=published,
         lang=_field(record, "lang").strip() or None,
         origin_kind="jsonl",
         origin_ref=line_ref,
-        ext_id=_field(record, "id").strip() or None,
+        ext_id=scoped_id("jsonl", source, given_id) if given_id else None,
         meta=_extra(record),
     )
 
