@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Ids that a feed or a JSONL file gives are only unique within that feed or source, and their
@@ -12,6 +13,9 @@ from dataclasses import dataclass, field
 # to a fixed length, which keeps the prefix unambiguous whatever characters the scope holds.
 SCOPE_HASH_CHARS = 16
 _SCOPED_RE = re.compile(rf"^(?:feed|jsonl):[0-9a-f]{{{SCOPE_HASH_CHARS}}}:")
+
+Known = Callable[[str], bool]
+"""Whether the store holds a document under this (scoped) ext_id already."""
 
 
 @dataclass
@@ -62,6 +66,13 @@ def local_id(ext_id: str) -> str:
     """The id as its source gave it, without the scope prefix `scoped_id` adds."""
     match = _SCOPED_RE.match(ext_id)
     return ext_id[match.end() :] if match else ext_id
+
+
+@dataclass(frozen=True)
+class StoredAlready:
+    """An item a loader skipped because the store holds it already (a feed entry's id)."""
+
+    ext_id: str
 
 
 @dataclass(frozen=True)

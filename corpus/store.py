@@ -141,6 +141,11 @@ class Store:
                 return rows[0]
         return None
 
+    def document_id_for(self, ext_id: str) -> int | None:
+        """The id of the document stored under this (scoped) ext_id, if there is one."""
+        value = self.scalar("SELECT id FROM documents WHERE ext_id = ?", [ext_id])
+        return None if value is None else int(value)
+
     def upsert_document(self, doc: Document) -> tuple[Status, int]:
         """Store a document once: add it, update it in place, or leave it unchanged."""
         scoped = doc.scoped_ext_id()

@@ -22,15 +22,19 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from sectorbot.bot.errors import SettingsError
+from sectorbot.bot.poller import Poller
 from sectorbot.bot.service import Service
-from sectorbot.bot.settings import Settings
+from sectorbot.bot.settings import Settings, load_settings
 from sectorbot.bot.transfer import export, import_lines
 from sectorbot.corpus.chunking import chunk_text
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.errors import FetchError, LoadError
+from sectorbot.corpus.feedlist import add_feed
 from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.ingest import ingest
-from sectorbot.corpus.loaders.feeds import parse_feed
+from sectorbot.corpus.loaders import load
+from sectorbot.corpus.loaders.feeds import MAX_LINK_FETCHES, parse_feed
 from sectorbot.corpus.loaders.html import html_to_text
 from sectorbot.corpus.loaders.jsonl import parse_jsonl
 from sectorbot.corpus.loaders.markdown import (
@@ -389,3 +393,94 @@ def test_export_import_keeps_identities_old_exports_included(tmp_path: Path) -> 
             assert (len(again.added), len(again.unchanged)) == (0, 2), name
         finally:
             target.close()
+
+
+# ------------------------------------------------------------ 4. links inside feed entries
+
+
+def test_a_feed_entry_linking_to_loopback_is_stored_from_its_summary(
+    store: Store, server: LocalServer
+) -> None:
+    server.set("/secret", PAGE)
+    feed = server.set(
+        "/feed.xml",
+        rss([{"guid": "a", "link": server.url("/secret"), "text": "Evacuation continues."}]),
+        "application/rss+xml",
+    )
+    with Fetcher(timeout=2) as fetcher:  # the operator's feed on 127.0.0.1 is fetched
+        report = ingest(store, [feed], fetcher)
+    assert len(report.added) == 1 and report.ok
+    assert server.hits("/feed.xml") == 1 and server.hits("/secret") == 0
+    assert rows(store)[0]["text"] == "Evacuation continues."
+
+
+def test_a_feed_entry_redirecting_to_a_refused_address_keeps_its_summary(
+    server: LocalServer,
+) -> None:
+    server.set("/secret", PAGE)
+    with LocalServer("127.0.0.2") as other:
+        hop = other.redirect("/hop", server.url("/secret"))
+        feed = rss([{"guid": "h", "link": hop, "text": "Teaser only."}]).encode()
+        with Fetcher(timeout=2, address_check=_refuse_127_0_0_1) as fetcher:
+            [doc] = parse_feed(feed, "feed.xml", fetcher)
+        assert other.hits("/hop") == 1
+    assert server.hits("/secret") == 0
+    assert isinstance(doc, Document) and doc.text == "Teaser only."
+    assert doc.meta["full_text"].startswith(f"summary only: {hop}: not fetched: 127.0.0.1 is")
+
+
+def test_link_fetches_are_capped_per_feed_and_run(store: Store, server: LocalServer) -> None:
+    count = MAX_LINK_FETCHES + 5
+    for i in range(count):
+        server.set(f"/a/{i}", PAGE)
+    items = [{"guid": f"e{i}", "link": server.url(f"/a/{i}"), "text": f"Teaser {i}."}
+             for i in range(count)]  # fmt: skip
+    feed = server.set("/feed.xml", rss(items), "application/rss+xml")
+    with Fetcher(timeout=2, allow_private=True) as fetcher:
+        results = list(load(feed, fetcher, 20_000_000))
+    assert sum(server.hits(f"/a/{i}") for i in range(count)) == MAX_LINK_FETCHES
+    notes = [d.meta["full_text"] for d in docs(results)]
+    assert notes.count("fetched from link") == MAX_LINK_FETCHES
+    assert notes.count(f"summary only: over {MAX_LINK_FETCHES} link fetches in one run") == 5
+
+
+def test_stored_entries_are_not_fetched_again(store: Store, server: LocalServer) -> None:
+    server.set("/article", PAGE)
+    feed = server.set(
+        "/feed.xml",
+        rss([{"guid": "a", "link": server.url("/article"), "text": "Teaser."}]),
+        "application/rss+xml",
+    )
+    with Fetcher(timeout=2, allow_private=True) as fetcher:
+        assert len(ingest(store, [feed], fetcher).added) == 1
+        again = ingest(store, [feed], fetcher)
+    assert len(again.unchanged) == 1 and not again.updated
+    assert server.hits("/article") == 1
+    assert "evacuation buses" in rows(store)[0]["text"]  # the article, not the teaser
+
+
+def test_polls_do_not_fetch_links_of_stored_entries(tmp_path: Path, server: LocalServer) -> None:
+    server.set("/article", PAGE)
+    server.set("/feed.xml", rss([{"guid": "a", "link": server.url("/article"), "text": "T."}]),
+               "application/rss+xml")  # fmt: skip
+    service = Service(Settings(data_dir=tmp_path / "d", allow_private_urls=True))
+    try:
+        add_feed(service.store, server.url("/feed.xml"))
+        poller = Poller(service)
+        [feed] = service.store.query("SELECT * FROM feeds")
+        with Fetcher(timeout=2, allow_private=True) as fetcher:
+            for _ in range(3):
+                poller.poll_feed(feed, fetcher, time.time())
+    finally:
+        service.close()
+    assert server.hits("/feed.xml") == 3 and server.hits("/article") == 1
+
+
+def test_allow_private_urls_setting() -> None:
+    assert load_settings({}, dotenv=None).allow_private_urls is False
+    for raw, value in (("1", True), ("true", True), ("0", False), ("no", False)):
+        env = {"SECTORBOT_ALLOW_PRIVATE_URLS": raw}
+        assert load_settings(env, dotenv=None).allow_private_urls is value
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"SECTORBOT_ALLOW_PRIVATE_URLS": "maybe"}, dotenv=None)
+    assert "\n" not in str(caught.value) and "SECTORBOT_ALLOW_PRIVATE_URLS" in str(caught.value)

@@ -432,9 +432,7 @@ def test_pdf_broken_or_without_text(tmp_path: Path, fetcher: Fetcher) -> None:
 LONG_CONTENT = " ".join(f"<p>{p}</p>" for p in EN_PARAGRAPHS)
 
 
-def test_rss_file_with_full_text_fetch_and_fallback(
-    tmp_path: Path, server: LocalServer, fetcher: Fetcher
-) -> None:
+def test_rss_file_with_full_text_fetch_and_fallback(tmp_path: Path, server: LocalServer) -> None:
     article = server.set("/articles/1", article_html(EN_PARAGRAPHS))
     gone = server.url("/articles/gone")
     items = (
@@ -443,7 +441,9 @@ def test_rss_file_with_full_text_fetch_and_fallback(
         + rss_item("Dead link", gone, "<p>Evacuation &amp; shelling.</p>")
     )
     path = write(tmp_path / "feed.rss", rss(items))
-    full, fetched, fallback = run(path, fetcher)
+    # The linked pages are on 127.0.0.1, which links from feeds reach only when allowed.
+    with Fetcher(timeout=2.0, allow_private=True) as fetcher:
+        full, fetched, fallback = run(path, fetcher)
     assert full.title == "Full entry" and full.ext_id == scoped_id("feed", str(path), "guid-a")
     assert full.source == "Front Line Daily" and full.origin_kind == "feed"
     assert full.origin_ref == str(path) and full.url == "https://frontline.example/a"
