@@ -44,6 +44,7 @@ from sectorbot.corpus.loaders.markdown import (
     split_front_matter,
 )
 from sectorbot.corpus.loaders.pdf import reflow
+from sectorbot.corpus.loaders.telegram_export import parse_telegram_json
 from sectorbot.corpus.models import Document, ItemFailure, local_id
 from sectorbot.corpus.network import public_address_problem
 from sectorbot.corpus.store import Store
@@ -484,3 +485,40 @@ def test_allow_private_urls_setting() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings({"SECTORBOT_ALLOW_PRIVATE_URLS": "maybe"}, dotenv=None)
     assert "\n" not in str(caught.value) and "SECTORBOT_ALLOW_PRIVATE_URLS" in str(caught.value)
+
+
+# ------------------------------------------------------------ 6. one bad item costs itself
+
+
+def test_a_telegram_post_with_a_strange_date_costs_only_itself() -> None:
+    messages = [
+        {"id": 1, "type": "message", "date": "2024-08-19T10:00:00", "text": "First post."},
+        {"id": 2, "type": "message", "date": {"when": "yesterday"}, "text": "Broken date."},
+        {"id": 3, "type": "message", "date": "2024-08-19T12:00:00", "text": "Third post."},
+        {"type": "message", "date": "2024-08-19T13:00:00", "text": "No id."},
+    ]
+    export_json = json.dumps({"name": "Channel", "id": 42, "messages": messages})
+    results = list(parse_telegram_json(export_json, "result.json"))
+    assert [d.text for d in docs(results)] == ["First post.", "Third post."]
+    reasons = [f.reason for f in failures(results)]
+    assert reasons[0].startswith("message 2: invalid date") and "\n" not in reasons[0]
+    assert reasons[1] == "message 4 has no numeric id"
+
+
+def test_a_jsonl_line_nested_too_deeply_costs_only_itself(tmp_path: Path) -> None:
+    good = json.dumps({"id": "a", "text": "Good line about Pokrovsk."})
+    deep = '{"id": "b", "text": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    huge_number = '{"id": "c", "text": "x", "n": ' + "9" * 5000 + "}"
+    results = list(parse_jsonl("\n".join([good, deep, huge_number, good.replace('"a"', '"d"')]),
+                               "bulk.jsonl"))  # fmt: skip
+    assert [local_id(d.ext_id or "") for d in docs(results)] == ["a", "d"]
+    assert [(f.ref, f.reason) for f in failures(results)] == [
+        ("bulk.jsonl#L2", "invalid JSON: nested too deeply"),
+        ("bulk.jsonl#L3", failures(results)[1].reason),
+    ]
+    assert failures(results)[1].reason.startswith("invalid JSON: ")
+
+
+def test_a_deeply_nested_telegram_export_is_one_clear_failure() -> None:
+    [failure] = parse_telegram_json("[" * 100_000 + "]" * 100_000, "result.json")
+    assert failure == ItemFailure("result.json", "broken JSON: nested too deeply")

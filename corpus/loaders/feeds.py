@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from sectorbot.corpus.loaders.html import parse_fetched_html
 from sectorbot.corpus.loaders.html_text import html_to_text
 from sectorbot.corpus.loaders.pdf import parse_pdf
 from sectorbot.corpus.models import Document, ItemFailure, Known, StoredAlready, scoped_id
+
+log = logging.getLogger(__name__)
 
 # Below this many words an entry's own text is taken for a teaser, not the article.
 MIN_FULL_TEXT_WORDS = 80
@@ -64,7 +67,8 @@ def parse_feed(
 ) -> Iterator[Document | ItemFailure | StoredAlready]:
     """Documents for the entries of one feed; `ref` is its path or URL.
 
-    Never raises for bad input: a feed that cannot be read at all is one ItemFailure.
+    Never raises for bad input: a feed that cannot be read at all is one ItemFailure, and an
+    entry that cannot be read is one ItemFailure while the others still load.
     `fetcher` is used for entries that carry only a summary; None skips those fetches.
     `known` tells which entry ids are stored already: a teaser entry among them is not
     fetched again but passed on as StoredAlready.
@@ -84,7 +88,18 @@ def parse_feed(
     lang = _short_lang(feed.get("language"))
     links = _Links(fetcher, known)
     for number, entry in enumerate(parsed.entries, start=1):
-        yield _entry_document(entry, f"{ref}#entry{number}", ref, source, lang, links)
+        yield _isolated_entry(entry, f"{ref}#entry{number}", ref, source, lang, links)
+
+
+def _isolated_entry(
+    entry: Any, entry_ref: str, ref: str, source: str, lang: str | None, links: _Links
+) -> Document | ItemFailure | StoredAlready:
+    """One entry; an error of ours or a library's costs this entry, not the rest of the feed."""
+    try:
+        return _entry_document(entry, entry_ref, ref, source, lang, links)
+    except Exception as exc:
+        log.exception("unexpected error reading %s", entry_ref)
+        return ItemFailure(entry_ref, one_line(f"unreadable entry: {type(exc).__name__}: {exc}"))
 
 
 def _parse(data: bytes, ref: str) -> Any:
