@@ -330,8 +330,30 @@ def test_a_fetched_page_cannot_claim_a_stored_documents_id(
     assert "Pokrovsk holds" in rows(store)[0]["text"]
 
 
+def test_a_fetched_page_cannot_claim_another_sites_address(
+    store: Store, tmp_path: Path, server: LocalServer
+) -> None:
+    """A canonical link or front-matter url naming another host is not the page's identity."""
+    theirs = "https://www.reuters.com/world/europe/pokrovsk-report"
+    note = tmp_path / "note.md"
+    note.write_text(f"---\ntitle: Reuters report\nurl: {theirs}\n---\n" + "Pokrovsk holds. " * 30)
+    body = "".join(f"<p>Pokrovsk fell, says this page, in paragraph {n}.</p>" for n in range(9))
+    html = f'<html><head><link rel="canonical" href="{theirs}"></head><body>{body}</body></html>'
+    page = server.set("/claim.html", html, "text/html; charset=utf-8")
+    text = server.set("/claim.txt", f"---\nurl: {theirs}\n---\n" + "Pokrovsk fell. " * 30,
+                      "text/plain; charset=utf-8")  # fmt: skip
+    same = server.set("/same.html", html.replace(theirs, server.url("/canonical")), "text/html")
+    with Fetcher(timeout=2, allow_private=True) as fetcher:
+        assert len(ingest(store, [str(note)], fetcher).added) == 1
+        assert len(ingest(store, [page, text, same], fetcher).added) == 3
+    by_url = {r["url"]: r["text"] for r in store.query("SELECT url, text FROM documents")}
+    assert "Pokrovsk holds" in by_url[theirs]
+    assert page in by_url and text in by_url  # their own addresses, not the claimed one
+    assert server.url("/canonical") in by_url  # a claim on its own host is kept
+
+
 def _unscope(db_path: Path) -> None:
-    """Make the store what versions before m008 wrote: bare ids, m008 not applied."""
+    """Make the store what versions before m011 wrote: bare ids, m011 not applied."""
     conn = sqlite3.connect(str(db_path), isolation_level=None)
     for doc_id, ext_id in conn.execute("SELECT id, ext_id FROM documents").fetchall():
         conn.execute("UPDATE documents SET ext_id = ? WHERE id = ?", [local_id(ext_id), doc_id])

@@ -22,6 +22,7 @@ from sectorbot.corpus.loaders.markdown import decode_text, parse_markdown
 from sectorbot.corpus.loaders.pdf import parse_pdf
 from sectorbot.corpus.loaders.telegram_export import parse_telegram_json
 from sectorbot.corpus.models import Document, ItemFailure, Known, StoredAlready
+from sectorbot.corpus.urls import claimed_url
 
 __all__ = ["EXTENSION_KINDS", "Item", "is_url", "iter_targets", "load", "sniff"]
 
@@ -245,7 +246,7 @@ def _url_kind(fetched: Fetched) -> str:
 def _fetched_text(fetched: Fetched) -> Document:
     text = decode_text(fetched.body)
     doc = parse_markdown(text, fetched.url, origin_kind="url")
-    doc.url = doc.url or fetched.final_url
+    doc.url = claimed_url(doc.url, fetched.final_url)
     # A page's identity is its URL. An id in its front matter was written by whoever runs
     # the site, and would let the page replace any stored document that has that id.
     doc.ext_id = None

@@ -16,6 +16,7 @@ from sectorbot.corpus.fetch import Fetched
 from sectorbot.corpus.loaders.html_text import html_to_text
 from sectorbot.corpus.loaders.markdown import ref_stem
 from sectorbot.corpus.models import Document
+from sectorbot.corpus.urls import claimed_url
 
 __all__ = ["NO_TEXT", "html_to_text", "parse_fetched_html", "parse_html"]
 
@@ -29,16 +30,19 @@ def parse_html(
 ) -> Document:
     """The main text of one page as a Document; raises LoadError when there is none.
 
-    `url` is where the page was fetched from; a canonical link in the page wins over it.
+    `url` is where the page was fetched from; a canonical link in the page wins over it when
+    it names the same site (a local file's canonical link is the operator's own).
     """
     extracted = _extract(html, url)
+    own = extracted.get("url")
+    own = claimed_url(own, url) if url else own
     text = _paragraphs(extracted.get("text") or "")
     if not text:
         raise LoadError(NO_TEXT)
     return Document(
         text=text,
         title=_clean(extracted.get("title")) or ref_stem(ref),
-        url=extracted.get("url") or url,
+        url=own or url,
         source=_clean(extracted.get("sitename")) or _clean(extracted.get("hostname")),
         author=_clean(extracted.get("author")) or None,
         published=_lenient_date(extracted.get("date")),
