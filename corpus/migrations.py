@@ -167,7 +167,7 @@ def m007_stamps_in_milliseconds(db: sqlite_utils.Database) -> None:
 
 
 @migration
-def m011_namespaced_ids(db: sqlite_utils.Database) -> None:
+def m012_namespaced_ids(db: sqlite_utils.Database) -> None:
     # Feed guids and JSONL ids were stored bare, so one feed or file could overwrite another's
     # documents by reusing an id. They move under the prefix of their feed (the origin_ref of
     # a feed document) or of their JSONL source, the form the loaders now write, so that the

@@ -353,11 +353,11 @@ def test_a_fetched_page_cannot_claim_another_sites_address(
 
 
 def _unscope(db_path: Path) -> None:
-    """Make the store what versions before m011 wrote: bare ids, m011 not applied."""
+    """Make the store what versions before m012 wrote: bare ids, m012 not applied."""
     conn = sqlite3.connect(str(db_path), isolation_level=None)
     for doc_id, ext_id in conn.execute("SELECT id, ext_id FROM documents").fetchall():
         conn.execute("UPDATE documents SET ext_id = ? WHERE id = ?", [local_id(ext_id), doc_id])
-    conn.execute("DELETE FROM _migrations WHERE name = 'm011_namespaced_ids'")
+    conn.execute("DELETE FROM _migrations WHERE name = 'm012_namespaced_ids'")
     conn.close()
 
 
@@ -374,7 +374,7 @@ def test_migration_scopes_bare_ids_so_the_same_inputs_are_found_again(tmp_path: 
     bare = sqlite3.connect(str(db)).execute("SELECT ext_id FROM documents ORDER BY id")
     assert [r[0] for r in bare] == ["j0", "j1", "g0", "g1", "g2"]
 
-    store = Store(db)  # applies m011_namespaced_ids
+    store = Store(db)  # applies m012_namespaced_ids
     try:
         scoped = [r["ext_id"] for r in rows(store)]
         assert [local_id(e) for e in scoped] == ["j0", "j1", "g0", "g1", "g2"]
