@@ -99,9 +99,15 @@ def report_json(checks: list[Check]) -> dict[str, Any]:
 
 def check_settings(settings: Settings) -> tuple[Status, str]:
     # Settings are validated when the CLI starts: getting here means they are valid.
+    private = (
+        "links from feeds and chat may reach private addresses (SECTORBOT_ALLOW_PRIVATE_URLS)"
+        if settings.allow_private_urls
+        else "links from feeds and chat kept off private addresses"
+    )
     return "OK", (
         f"valid; data dir {settings.data_dir}, model {settings.embedding_model} "
-        f"({settings.embedding_backend}), logs {settings.log_format}/{settings.log_level}"
+        f"({settings.embedding_backend}), logs {settings.log_format}/{settings.log_level}; "
+        f"{private}"
     )
 
 

@@ -76,9 +76,11 @@ class Service:
 
     def ingest(
         self, targets: Iterable[str], progress: Callable[[str], None] | None = None,
-        channel: str | None = None,
+        channel: str | None = None, trusted: bool = True,
     ) -> IngestReport:  # fmt: skip
-        with Fetcher(self.settings.fetch_timeout, self.settings.max_file_bytes) as fetcher:
+        """Ingest files, folders and URLs; `trusted=False` for URLs a chat user sent."""
+        with Fetcher(self.settings.fetch_timeout, self.settings.max_file_bytes, trusted=trusted,
+                     allow_private=self.settings.allow_private_urls) as fetcher:  # fmt: skip
             return ingest(self.store, targets, fetcher, self.settings.max_file_bytes,
                           channel=channel, progress=progress)  # fmt: skip
 

@@ -61,6 +61,7 @@ class Settings:
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: str | None = None
+    allow_private_urls: bool = False
 
     @property
     def db_path(self) -> Path:
@@ -88,9 +89,17 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
 def _convert(name: str, kind: str, raw: str) -> Any:
     """Turn one raw string into the field's type; `kind` is the annotation text."""
     value = raw.strip()
+    if kind == "bool":
+        if value.lower() not in _TRUE + _FALSE:
+            raise SettingsError(f"{_env_name(name)}={raw!r} is not 1 or 0 (true or false)")
+        return value.lower() in _TRUE
     try:
         if kind == "frozenset[int]":
             return frozenset(int(p) for p in re.split(r"[,\s]+", value) if p)

@@ -5,6 +5,7 @@ and the polite refusal everyone else gets for them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
@@ -131,7 +132,9 @@ async def ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ngettext("Fetching {n} page…", "Fetching {n} pages…", len(urls)).format(n=len(urls)),
     )
     await typing(context, message.chat_id)
-    report = await asyncio.to_thread(service.ingest, urls)
+    # URLs from a chat are strangers' choice: no loopback or private addresses (the setting
+    # SECTORBOT_ALLOW_PRIVATE_URLS lifts that for a bot on an internal network).
+    report = await asyncio.to_thread(functools.partial(service.ingest, urls, trusted=False))
     # Questions go on meanwhile: the index swaps in the new passages only when done.
     reindexed = await asyncio.to_thread(service.reindex) if report.changed else None
     await reply(message, render_ingest(report, reindexed))

@@ -26,7 +26,10 @@ ABBREVIATIONS = {
     "ул", "им", "тыс", "млн", "млрд", "км",
 }  # fmt: skip
 
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'»”)\]]*\s+|\n\s*\n+|\n(?=\s*[-*•#\d])")
+# The lookbehind lets a run of end marks ("?!..." or a line of dots) be tried from its first
+# mark only: tried from each mark in turn, a long run without a space after it took time
+# growing with the square of its length (40,000 dots: 26 s).
+_SENTENCE_END = re.compile(r"(?<![.!?…])[.!?…]+[\"'»”)\]]*\s+|\n\s*\n+|\n(?=\s*[-*•#\d])")
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*")
 
 
@@ -82,6 +85,11 @@ def chunk_text(text: str) -> list[Chunk]:
             spans.extend((ps, pe, word_count(text[ps:pe])) for ps, pe in _split_long(text, s, e))
         else:
             spans.append((s, e, n))
+    # Words from each span to the end, so that the tail of every chunk is counted at once
+    # rather than summed again for each chunk (which grew with the square of the length).
+    words_after = [0] * (len(spans) + 1)
+    for k in range(len(spans) - 1, -1, -1):
+        words_after[k] = words_after[k + 1] + spans[k][2]
     chunks: list[Chunk] = []
     i = 0
     while i < len(spans):
@@ -91,7 +99,7 @@ def chunk_text(text: str) -> list[Chunk]:
                 break
             words += spans[j][2]
             j += 1
-        rest = sum(n for _, _, n in spans[j:])
+        rest = words_after[j]
         if 0 < rest < MIN_WORDS // 2 and words + rest <= MAX_WORDS + MIN_WORDS // 2:
             j = len(spans)  # fold a short tail into this chunk rather than leave a scrap
         start, end = spans[i][0], spans[j - 1][1]

@@ -34,6 +34,8 @@ def parse_date(value: str | int | float | None) -> str | None:
         raise _invalid(value)
     if isinstance(value, int | float):
         return _from_timestamp(value, value)
+    if not isinstance(value, str):  # a JSON object or list where a date belongs
+        raise _invalid(value)
     text = value.strip()
     if not text:
         return None
@@ -44,8 +46,14 @@ def parse_date(value: str | int | float | None) -> str | None:
     return _format_datetime(_parse_datetime(text, value), value)
 
 
+_SHOWN_CHARS = 60  # of a bad value in the error: enough to recognise it, still one line
+
+
 def _invalid(value: object) -> ValueError:
-    return ValueError(f"invalid date '{value}'")
+    shown = " ".join(str(value).split())
+    if len(shown) > _SHOWN_CHARS:
+        shown = shown[: _SHOWN_CHARS - 1] + "…"
+    return ValueError(f"invalid date '{shown}'")
 
 
 def _from_timestamp(seconds: float, original: object) -> str:

@@ -1,13 +1,33 @@
-"""Fetching one URL over HTTP(S) with a size cap, a timeout and conditional GET."""
+"""Fetching one URL over HTTP(S) with a size cap, a total deadline and conditional GET.
+
+A URL that an operator names (a feed to follow, a file to ingest) may point anywhere,
+internal hosts included. A URL that a stranger chose (a link inside a feed entry, a URL sent
+in chat) may only reach public addresses: never loopback, private, link-local, multicast,
+reserved or unspecified ones, which would let a feed's author make the bot read its own
+machine or network and show the result to every user. Redirects are followed here, not by
+httpx, so that each hop is checked and counts against the same deadline; `network` does the
+checking and keeps the deadline.
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from types import TracebackType
 
+import httpcore
 import httpx
 
 from sectorbot.corpus.errors import FetchError
+from sectorbot.corpus.network import (
+    AddressCheck,
+    AddressRefused,
+    Transport,
+    deadline,
+    public_address_problem,
+)
+
+__all__ = ["Fetched", "Fetcher", "format_size", "one_line", "public_address_problem"]
 
 DEFAULT_USER_AGENT = "sectorbot/0.1 (+https://github.com/sectorbot)"
 MAX_REDIRECTS = 5
@@ -56,47 +76,108 @@ def one_line(text: str, limit: int = _REASON_LIMIT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+# ---------------------------------------------------------------------------- fetcher
+
+# What a fetch can fail with: httpx's errors, httpcore's (raised as they are by Transport,
+# which does not translate them as httpx's own transport does) and the address check.
+_FAILURES = (
+    httpx.HTTPError,
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    AddressRefused,
+)
+
+
 class Fetcher:
-    """One HTTP client shared by all fetches of a run (keeps connections alive)."""
+    """One HTTP client shared by all fetches of a run (keeps connections alive).
+
+    `trusted`: the URLs given to `fetch` were chosen by the operator (a feed, the command
+    line), so they may reach any address. False for URLs from strangers (chat).
+    `allow_private`: let strangers' URLs reach non-public addresses too (a bot whose feeds
+    link to an intranet). `address_check` decides what counts as public.
+    """
 
     def __init__(
         self,
         timeout: float = 15.0,
         max_bytes: int = 20_000_000,
         user_agent: str = DEFAULT_USER_AGENT,
+        *,
+        trusted: bool = True,
+        allow_private: bool = False,
+        address_check: AddressCheck = public_address_problem,
     ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.user_agent = user_agent
-        self._client = httpx.Client(
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": user_agent},
-        )
+        self.trusted = trusted
+        self.allow_private = allow_private
+        self._check = address_check
+        # Checked and unchecked connections never share a pool: a connection opened for an
+        # operator's internal feed must not carry a stranger's link to the same host.
+        self._clients: dict[bool, httpx.Client] = {}
+        self._lock = threading.Lock()
 
     def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        *,
+        untrusted: bool = False,
     ) -> Fetched | None:
         """GET `url`; None when the server answers 304 Not Modified to a conditional GET.
 
-        Raises FetchError with one line naming the URL for every failure.
+        `untrusted`: a stranger chose `url` (a link found inside a feed entry), whatever
+        this fetcher's own `trusted` says. Raises FetchError with one line naming the URL
+        for every failure.
         """
         _check_scheme(url)
-        headers = _conditional_headers(etag, last_modified)
+        client = self._client(checked=(untrusted or not self.trusted) and not self.allow_private)
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
-                return self._read(url, response)
-        except httpx.TimeoutException:
-            raise FetchError(f"{url}: timed out after {float(self.timeout)} s") from None
-        except httpx.TooManyRedirects:
-            raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects") from None
-        except httpx.ConnectError as exc:
-            raise FetchError(f"{url}: cannot connect: {_reason(exc)}") from None
-        except httpx.InvalidURL as exc:
-            raise FetchError(f"{url}: invalid URL: {_reason(exc)}") from None
-        except httpx.HTTPError as exc:
-            raise FetchError(f"{url}: {type(exc).__name__}: {_reason(exc)}") from None
+            with deadline(self.timeout):
+                return self._follow(client, url, _conditional_headers(etag, last_modified))
+        except _FAILURES as exc:
+            raise self._error(url, exc) from None
+
+    def _client(self, checked: bool) -> httpx.Client:
+        with self._lock:
+            if checked not in self._clients:
+                self._clients[checked] = httpx.Client(
+                    transport=Transport(self._check if checked else None),
+                    timeout=httpx.Timeout(self.timeout),
+                    headers={"User-Agent": self.user_agent},
+                )
+            return self._clients[checked]
+
+    def _follow(self, client: httpx.Client, url: str, headers: dict[str, str]) -> Fetched | None:
+        """Send the request and follow redirects here, so that each hop is checked."""
+        request = client.build_request("GET", url, headers=headers)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = client.send(request, stream=True)
+            try:
+                if response.next_request is None:
+                    return self._read(url, response)
+                request = response.next_request
+            finally:
+                response.close()
+            _check_redirect(url, str(request.url))
+        raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+    def _error(self, url: str, exc: Exception) -> FetchError:
+        """One line for a failed fetch, naming the URL."""
+        if isinstance(exc, AddressRefused):
+            return FetchError(f"{url}: not fetched: {exc}; links from feeds and chat may reach "
+                              "public addresses only")  # fmt: skip
+        if isinstance(exc, httpx.TimeoutException | httpcore.TimeoutException):
+            return FetchError(f"{url}: timed out after {float(self.timeout)} s")
+        if isinstance(exc, httpx.ConnectError | httpcore.ConnectError):
+            return FetchError(f"{url}: cannot connect: {_reason(exc)}")
+        if isinstance(exc, httpx.InvalidURL):
+            return FetchError(f"{url}: invalid URL: {_reason(exc)}")
+        return FetchError(f"{url}: {type(exc).__name__}: {_reason(exc)}")
 
     def _read(self, url: str, response: httpx.Response) -> Fetched | None:
         if response.status_code == 304:
@@ -131,7 +212,10 @@ class Fetcher:
         return b"".join(parts)
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -150,6 +234,12 @@ def _check_scheme(url: str) -> None:
     if scheme not in ("http", "https"):
         shown = f"'{scheme}'" if scheme else "(none)"
         raise FetchError(f"unsupported URL scheme {shown} in {url} (only http and https)")
+
+
+def _check_redirect(url: str, target: str) -> None:
+    scheme = target.split(":", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise FetchError(f"{url}: redirected to an unsupported URL scheme '{scheme}'")
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sectorbot.corpus.fetch import Fetcher
-from sectorbot.corpus.loaders import iter_targets, load
-from sectorbot.corpus.models import Document, ItemFailure
+from sectorbot.corpus.loaders import Item, iter_targets, load
+from sectorbot.corpus.models import ItemFailure, Known, StoredAlready
 from sectorbot.corpus.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,21 @@ class IngestReport:
         )
 
 
-def store_documents(
-    store: Store, items: Iterable[Document | ItemFailure], report: IngestReport
-) -> None:
+def known_in(store: Store) -> Known:
+    """The `known` predicate loaders take: is a document stored under this ext_id?"""
+    return lambda ext_id: store.document_id_for(ext_id) is not None
+
+
+def store_documents(store: Store, items: Iterable[Item], report: IngestReport) -> None:
     """Store loaded items one transaction each, counting what happened to each."""
     for item in items:
         if isinstance(item, ItemFailure):
             report.failed.append(item)
+            continue
+        if isinstance(item, StoredAlready):
+            doc_id = store.document_id_for(item.ext_id)
+            if doc_id is not None:  # None: deleted since the loader asked
+                report.unchanged.append(doc_id)
             continue
         if not item.text.strip():
             report.failed.append(ItemFailure(item.origin_ref, "no text"))
@@ -84,7 +92,8 @@ def ingest(
             for ref in iter_targets(target):
                 if progress:
                     progress(ref)
-                store_documents(store, _safe_load(ref, fetcher, max_bytes, channel), report)
+                items = _safe_load(ref, fetcher, max_bytes, channel, known_in(store))
+                store_documents(store, items, report)
     finally:
         if own_fetcher:
             fetcher.close()
@@ -93,11 +102,11 @@ def ingest(
 
 
 def _safe_load(
-    ref: str, fetcher: Fetcher, max_bytes: int, channel: str | None
-) -> Iterable[Document | ItemFailure]:
+    ref: str, fetcher: Fetcher, max_bytes: int, channel: str | None, known: Known
+) -> Iterable[Item]:
     """The loader's items; an unexpected loader failure becomes one error for this input."""
     try:
-        yield from load(ref, fetcher, max_bytes, channel=channel)
+        yield from load(ref, fetcher, max_bytes, channel=channel, known=known)
     except Exception as exc:
         yield ItemFailure(ref, f"could not load: {type(exc).__name__}: {exc}")
 

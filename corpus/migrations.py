@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import sqlite_utils
 
 from sectorbot.corpus.dates import stamp
+from sectorbot.corpus.models import scoped_id
 
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
@@ -163,3 +164,22 @@ def m007_stamps_in_milliseconds(db: sqlite_utils.Database) -> None:
             db.execute(
                 f"UPDATE {table} SET {column} = {column} || '.000' WHERE length({column}) = 19"
             )
+
+
+@migration
+def m012_namespaced_ids(db: sqlite_utils.Database) -> None:
+    # Feed guids and JSONL ids were stored bare, so one feed or file could overwrite another's
+    # documents by reusing an id. They move under the prefix of their feed (the origin_ref of
+    # a feed document) or of their JSONL source, the form the loaders now write, so that the
+    # same feed or file ingested again finds them. OR IGNORE leaves a row as it is in the
+    # (contrived) case where its new id is taken already, rather than fail to open the store.
+    rows = db.execute(
+        "SELECT id, ext_id, origin_kind, origin_ref, source FROM documents "
+        "WHERE ext_id IS NOT NULL AND origin_kind IN ('feed', 'jsonl')"
+    ).fetchall()
+    renamed = []
+    for doc_id, ext_id, kind, origin_ref, source in rows:
+        scoped = scoped_id(kind, origin_ref if kind == "feed" else source, ext_id)
+        if scoped != ext_id:
+            renamed.append((scoped, doc_id))
+    db.conn.executemany("UPDATE OR IGNORE documents SET ext_id = ? WHERE id = ?", renamed)

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+# Ids that a feed or a JSONL file gives are only unique within that feed or source, and their
+# authors choose them freely: each is stored under a prefix of its own, `feed:<scope hash>:`,
+# so that no feed or file can name (and so overwrite) another's documents. The scope is hashed
+# to a fixed length, which keeps the prefix unambiguous whatever characters the scope holds.
+SCOPE_HASH_CHARS = 16
+_SCOPED_RE = re.compile(rf"^(?:feed|jsonl):[0-9a-f]{{{SCOPE_HASH_CHARS}}}:")
+
+Known = Callable[[str], bool]
+"""Whether the store holds a document under this (scoped) ext_id already."""
 
 
 @dataclass
@@ -19,14 +31,48 @@ class Document:
     lang: str | None = None
     origin_kind: str = ""  # markdown, text, html, url, pdf, feed, telegram, jsonl
     origin_ref: str = ""  # path, URL, "path#L12" ... where it came from
-    ext_id: str | None = None  # an id given by the source (JSONL id, front matter id)
+    ext_id: str | None = None  # an id given by the source; feed and JSONL ids are scoped
     meta: dict[str, str] = field(default_factory=dict)
+
+    def scoped_ext_id(self) -> str | None:
+        """`ext_id` as the store keys it: a feed's or JSONL source's ids under their prefix.
+
+        Idempotent, so documents that already carry the scoped form (from a loader, or from
+        an export) keep it, and older exports with bare ids get it on import.
+        """
+        if not self.ext_id:
+            return None
+        if self.origin_kind == "feed":
+            return scoped_id("feed", self.origin_ref, self.ext_id)
+        if self.origin_kind == "jsonl":
+            return scoped_id("jsonl", self.source, self.ext_id)
+        return self.ext_id
 
     @property
     def content_hash(self) -> str:
         """Hash of what a reader sees: title and text, whitespace-normalised."""
         norm = " ".join(self.title.split()) + "\n" + " ".join(self.text.split())
         return hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+def scoped_id(kind: str, scope: str, local: str) -> str:
+    """`local` under the prefix of `kind` ("feed", "jsonl") and `scope` (a feed, a source)."""
+    digest = hashlib.sha256(scope.encode("utf-8", "surrogatepass")).hexdigest()
+    prefix = f"{kind}:{digest[:SCOPE_HASH_CHARS]}:"
+    return local if local.startswith(prefix) else prefix + local
+
+
+def local_id(ext_id: str) -> str:
+    """The id as its source gave it, without the scope prefix `scoped_id` adds."""
+    match = _SCOPED_RE.match(ext_id)
+    return ext_id[match.end() :] if match else ext_id
+
+
+@dataclass(frozen=True)
+class StoredAlready:
+    """An item a loader skipped because the store holds it already (a feed entry's id)."""
+
+    ext_id: str
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Each document is written in one transaction, so a crash never leaves half a docu
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import threading
@@ -152,8 +153,16 @@ class Store:
                 return rows[0]
         return None
 
+    def document_id_for(self, ext_id: str) -> int | None:
+        """The id of the document stored under this (scoped) ext_id, if there is one."""
+        value = self.scalar("SELECT id FROM documents WHERE ext_id = ?", [ext_id])
+        return None if value is None else int(value)
+
     def upsert_document(self, doc: Document) -> tuple[Status, int]:
         """Store a document once: add it, update it in place, or leave it unchanged."""
+        scoped = doc.scoped_ext_id()
+        if scoped != doc.ext_id:  # a bare feed or JSONL id, as older exports carry them
+            doc = dataclasses.replace(doc, ext_id=scoped)
         digest = doc.content_hash
         with self.transaction():
             existing = self.find_existing(doc)
@@ -164,6 +173,8 @@ class Store:
                 if twin:  # the same text under another address: one document, not two
                     return "unchanged", twin[0]["id"]
                 return "added", self._insert(doc, digest)
+            if not self._may_change(existing, doc):
+                return "unchanged", existing["id"]
             if existing["content_hash"] == digest:
                 if self._same_meta(existing, doc):
                     return "unchanged", existing["id"]
@@ -171,6 +182,18 @@ class Store:
                 return "updated", existing["id"]
             self._replace(existing["id"], doc, digest)
             return "updated", existing["id"]
+
+    @staticmethod
+    def _may_change(row: dict[str, Any], doc: Document) -> bool:
+        """Whether `doc` may change the stored document it was matched with.
+
+        A feed entry that matched by its link a document from elsewhere (another feed, a
+        file, a page) names that article, but its author does not own it: the stored
+        version stays, and the entry counts as seen, so it does not alert twice either.
+        """
+        if doc.origin_kind != "feed" or (row["ext_id"] and row["ext_id"] == doc.ext_id):
+            return True
+        return row["origin_kind"] == "feed" and row["origin_ref"] == doc.origin_ref
 
     @staticmethod
     def _same_meta(row: dict[str, Any], doc: Document) -> bool:

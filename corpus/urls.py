@@ -38,3 +38,26 @@ def canonical_url(url: str | None) -> str | None:
         path = path.rstrip("/")
     return urlunsplit(("https" if parts.scheme.lower() == "https" else "http", host, path,
                        urlencode(sorted(query)), ""))  # fmt: skip
+
+
+def same_site(url: str | None, other: str | None) -> bool:
+    """Whether two URLs are on the same host (a leading `www.` aside)."""
+
+    def host(value: str | None) -> str | None:
+        try:
+            name = urlsplit(value or "").hostname
+        except ValueError:
+            return None
+        return name.removeprefix("www.") if name else None
+
+    first = host(url)
+    return first is not None and first == host(other)
+
+
+def claimed_url(claimed: str | None, fetched: str) -> str:
+    """The URL a fetched page may call its own: its claim only on the host it came from.
+
+    A canonical link or a front-matter `url` is written by whoever runs the site; taken on
+    trust, a page could claim another publisher's address and replace that document.
+    """
+    return claimed if claimed and same_site(claimed, fetched) else fetched

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sectorbot.corpus.errors import InputError
+from sectorbot.corpus.models import local_id
 from sectorbot.corpus.urls import canonical_url
 from sectorbot.index.answer import compose
 
@@ -35,7 +36,9 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
 
 def _matches(hit: Any, wanted: set[str]) -> bool:
     c = hit.chunk
-    keys = {c.ext_id, c.url, canonical_url(c.url), str(c.document_id)}
+    # Question files name the ids their source files give, without the feed or source
+    # prefix the store keeps them under.
+    keys = {c.ext_id, local_id(c.ext_id or ""), c.url, canonical_url(c.url), str(c.document_id)}
     return bool(keys & wanted)
 
 

@@ -5,9 +5,10 @@
         fetcher.fetch(server.url("/feed.xml"))
         assert server.hits("/feed.xml") == 1
 
-Unknown paths answer 404. A route can be slow (`delay`), redirect, stream without a
-Content-Length, and answers 304 to a matching If-None-Match / If-Modified-Since when it was
-set with an ETag / Last-Modified header.
+Unknown paths answer 404. A route can be slow (`delay`), drip its body a byte at a time
+(`drip`), redirect, stream without a Content-Length, and answers 304 to a matching
+If-None-Match / If-Modified-Since when it was set with an ETag / Last-Modified header.
+The server listens on 127.0.0.1 unless given another loopback address (127.0.0.2).
 """
 
 from __future__ import annotations
@@ -30,18 +31,22 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering
     content_length: bool = True  # False: no Content-Length, the body ends when the socket does
+    drip: float = 0.0  # seconds between the body's bytes, sent one at a time
 
 
 class LocalServer:
     """An HTTP server in a background thread; use as a context manager or call close()."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        if not host.startswith("127."):
+            raise ValueError("tests serve on loopback addresses only")
+        self.host = host
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._hits: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server((host, 0), _Handler)
         self._httpd.app = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
@@ -51,7 +56,7 @@ class LocalServer:
         return self._httpd.server_address[1]
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def set(
         self,
@@ -63,10 +68,12 @@ class LocalServer:
         status: int = 200,
         delay: float = 0.0,
         content_length: bool = True,
+        drip: float = 0.0,
     ) -> str:
         """Serve `body` at `path`; returns the route's full URL."""
         data = body.encode("utf-8") if isinstance(body, str) else body
-        route = Route(data, content_type, status, dict(headers or {}), delay, content_length)
+        headers = dict(headers or {})
+        route = Route(data, content_type, status, headers, delay, content_length, drip)
         self.routes[path] = route
         return self.url(path)
 
@@ -132,9 +139,19 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send_head(route.status, route, len(route.body))
                 if with_body:
-                    self.wfile.write(route.body)
+                    self._send_body(route)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test); nothing to do
+
+    def _send_body(self, route: Route) -> None:
+        if not route.drip:
+            self.wfile.write(route.body)
+            return
+        for i in range(len(route.body)):
+            self.wfile.write(route.body[i : i + 1])
+            self.wfile.flush()
+            if self.server.app._stopping.wait(route.drip):
+                return
 
     def _send_head(self, status: int, route: Route, length: int | None) -> None:
         self.send_response(status)

@@ -91,6 +91,12 @@ def test_webhook_mode_does_not_start_without_a_secret(tmp_path: Path) -> None:
         [*SECTORBOT, "doctor", "--quick"], env=secret, capture_output=True, text=True
     )
     assert "OK    token" in doctor.stdout and "webhook with a secret" in doctor.stdout
+    assert "kept off private addresses" in doctor.stdout
+    private = {**secret, "SECTORBOT_ALLOW_PRIVATE_URLS": "1"}
+    doctor = subprocess.run(
+        [*SECTORBOT, "doctor", "--quick"], env=private, capture_output=True, text=True
+    )
+    assert "may reach private addresses (SECTORBOT_ALLOW_PRIVATE_URLS)" in doctor.stdout
 
 
 def test_valid_token_accepted() -> None:

@@ -527,6 +527,18 @@ async def test_ingest_makes_a_page_answerable(fake: FakeBotAPI, sample_service: 
             assert server.hits("/zoria") == 0
             bad = await say(fake, ADMIN, ADMIN, "/ingest file:///etc/passwd")
             assert "Not an http(s) URL" in bad.plain_text
+            # A URL from a chat may not reach this machine or its network, admins' included.
+            since = len(fake.sent)
+            fake.send_text(ADMIN, ADMIN, f"/ingest {url}")
+            inside = await fake.wait_for_async(
+                lambda c: c.method == "sendMessage" and "Ingest finished" in (c.plain_text or ""),
+                since=since,
+                timeout=30,
+            )
+            assert "failed 1" in inside.plain_text and "loopback address" in inside.plain_text
+            assert server.hits("/zoria") == 0
+            settings = sample_service.settings
+            sample_service.settings = dataclasses.replace(settings, allow_private_urls=True)
 
             since = len(fake.sent)
             fake.send_text(ADMIN, ADMIN, f"/ingest {url} {server.url('/missing')}")

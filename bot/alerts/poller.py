@@ -32,7 +32,7 @@ from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import FeedError, InputError
 from sectorbot.corpus.fetch import Fetcher, one_line
-from sectorbot.corpus.ingest import IngestReport, store_documents
+from sectorbot.corpus.ingest import IngestReport, known_in, store_documents
 from sectorbot.corpus.loaders.feeds import parse_feed
 
 if TYPE_CHECKING:
@@ -209,7 +209,8 @@ class Poller:
         report = PollReport()
         if feeds:
             settings = self.service.settings
-            with Fetcher(settings.fetch_timeout, settings.max_file_bytes) as fetcher:
+            with Fetcher(settings.fetch_timeout, settings.max_file_bytes,
+                         allow_private=settings.allow_private_urls) as fetcher:  # fmt: skip
                 report.feeds = [self.poll_feed(feed, fetcher, now) for feed in feeds]
         if any(f.added or f.updated for f in report.feeds):
             self._reindex(report)
@@ -242,7 +243,9 @@ class Poller:
             result.status = "not-modified"
             return self._succeeded(feed, result, None, now)
         ingest = IngestReport()
-        store_documents(self.service.store, parse_feed(fetched.body, feed["url"], fetcher), ingest)
+        corpus = self.service.store
+        entries = parse_feed(fetched.body, feed["url"], fetcher, known=known_in(corpus))
+        store_documents(corpus, entries, ingest)
         whole_feed = [e for e in ingest.failed if e.ref == feed["url"]]
         if whole_feed and not (ingest.added or ingest.updated or ingest.unchanged):
             return self._failed(feed, result, whole_feed[0].reason, now)

@@ -21,9 +21,10 @@ from sectorbot.corpus.loaders.jsonl import parse_jsonl
 from sectorbot.corpus.loaders.markdown import decode_text, parse_markdown
 from sectorbot.corpus.loaders.pdf import parse_pdf
 from sectorbot.corpus.loaders.telegram_export import parse_telegram_json
-from sectorbot.corpus.models import Document, ItemFailure
+from sectorbot.corpus.models import Document, ItemFailure, Known, StoredAlready
+from sectorbot.corpus.urls import claimed_url
 
-__all__ = ["EXTENSION_KINDS", "is_url", "iter_targets", "load", "sniff"]
+__all__ = ["EXTENSION_KINDS", "Item", "is_url", "iter_targets", "load", "sniff"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ _SKIPPED_DIRS = frozenset(("__pycache__",))
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 _HTML_TYPES = frozenset(("text/html", "application/xhtml+xml"))
+
+Item = Document | ItemFailure | StoredAlready
+"""What loading yields: a document, a failure with its reason, or an entry stored already."""
 
 
 def is_url(target: str) -> bool:
@@ -74,17 +78,22 @@ def iter_targets(target: str) -> Iterator[str]:
 
 
 def load(
-    target: str, fetcher: Fetcher, max_bytes: int, channel: str | None = None
-) -> Iterator[Document | ItemFailure]:
+    target: str,
+    fetcher: Fetcher,
+    max_bytes: int,
+    channel: str | None = None,
+    known: Known | None = None,
+) -> Iterator[Item]:
     """Documents and per-item errors from ONE file or URL; never raises for bad input.
 
     `channel` is the public Telegram username used for post links of a Telegram export.
+    `known` tells feeds which entry ids are stored already (see `parse_feed`).
     """
     try:
         if is_url(target):
-            yield from _load_url(target, fetcher, max_bytes)
+            yield from _load_url(target, fetcher, max_bytes, known)
         else:
-            yield from _load_file(target, fetcher, max_bytes, channel)
+            yield from _load_file(target, fetcher, max_bytes, channel, known)
     except InputError as exc:
         yield ItemFailure(target, one_line(str(exc)))
     except Exception as exc:
@@ -123,8 +132,8 @@ def _skip_xml_prolog(data: bytes) -> bytes:
 
 
 def _load_file(
-    path: str, fetcher: Fetcher, max_bytes: int, channel: str | None
-) -> Iterator[Document | ItemFailure]:
+    path: str, fetcher: Fetcher, max_bytes: int, channel: str | None, known: Known | None
+) -> Iterator[Item]:
     size = _file_size(path)
     if size == 0:
         raise LoadError("empty file")
@@ -138,12 +147,18 @@ def _load_file(
     text = decode_text(data)
     if not text.strip():
         raise LoadError("empty file")
-    yield from _parse_text(kind, text, data, path, fetcher, channel)
+    yield from _parse_text(kind, text, data, path, fetcher, channel, known)
 
 
 def _parse_text(
-    kind: str, text: str, data: bytes, path: str, fetcher: Fetcher, channel: str | None
-) -> Iterator[Document | ItemFailure]:
+    kind: str,
+    text: str,
+    data: bytes,
+    path: str,
+    fetcher: Fetcher,
+    channel: str | None,
+    known: Known | None,
+) -> Iterator[Item]:
     if kind in ("markdown", "text"):
         yield parse_markdown(text, path, origin_kind=kind)
     elif kind == "html":
@@ -151,7 +166,7 @@ def _parse_text(
         yield parse_html(_XML_DECLARATION_RE.sub("", text, count=1), path)
     elif kind == "feed":
         # Raw bytes: feedparser honours the encoding the XML declaration names.
-        yield from parse_feed(data, path, fetcher)
+        yield from parse_feed(data, path, fetcher, known)
     elif kind == "telegram":
         yield from parse_telegram_json(text, path, channel)
     else:
@@ -193,7 +208,7 @@ def _file_kind(path: str, head: bytes) -> str:
     raise LoadError(f"unsupported file type {shown}")
 
 
-def _load_url(url: str, fetcher: Fetcher, max_bytes: int) -> Iterator[Document | ItemFailure]:
+def _load_url(url: str, fetcher: Fetcher, max_bytes: int, known: Known | None) -> Iterator[Item]:
     fetched = fetcher.fetch(url)
     if fetched is None:  # only a conditional GET answers 304, and load makes none
         return
@@ -206,7 +221,7 @@ def _load_url(url: str, fetcher: Fetcher, max_bytes: int) -> Iterator[Document |
     if kind == "pdf":
         yield parse_pdf(fetched.body, url, url=fetched.final_url)
     elif kind == "feed":
-        yield from parse_feed(fetched.body, url, fetcher)
+        yield from parse_feed(fetched.body, url, fetcher, known)
     elif kind == "html":
         yield parse_fetched_html(fetched)
     else:
@@ -231,5 +246,8 @@ def _url_kind(fetched: Fetched) -> str:
 def _fetched_text(fetched: Fetched) -> Document:
     text = decode_text(fetched.body)
     doc = parse_markdown(text, fetched.url, origin_kind="url")
-    doc.url = doc.url or fetched.final_url
+    doc.url = claimed_url(doc.url, fetched.final_url)
+    # A page's identity is its URL. An id in its front matter was written by whoever runs
+    # the site, and would let the page replace any stored document that has that id.
+    doc.ext_id = None
     return doc

@@ -1,15 +1,22 @@
-"""Bulk import: one JSON object per line, `{id, title, source, url, published, lang, text}`."""
+"""Bulk import: one JSON object per line, `{id, title, source, url, published, lang, text}`.
+
+A line's `id` is unique within its `source` only, so it is stored under that source's prefix
+(`scoped_id`): a file cannot replace the documents of another source, or of a feed.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.errors import LoadError
 from sectorbot.corpus.fetch import one_line
-from sectorbot.corpus.models import Document, ItemFailure
+from sectorbot.corpus.models import Document, ItemFailure, local_id, scoped_id
+
+log = logging.getLogger(__name__)
 
 FIELDS = ("id", "title", "source", "url", "published", "lang", "text", "author")
 
@@ -22,18 +29,26 @@ def parse_jsonl(text: str, ref: str) -> Iterator[Document | ItemFailure]:
         if not line.strip():
             continue
         line_ref = f"{ref}#L{number}"
-        try:
-            doc = parse_line(line, line_ref)
-        except LoadError as exc:
-            yield ItemFailure(line_ref, str(exc))
-            continue
-        if doc.ext_id is not None:
-            if doc.ext_id in first_seen:
-                first = first_seen[doc.ext_id]
-                yield ItemFailure(line_ref, f"duplicate id '{doc.ext_id}' (first on line {first})")
-                continue
-            first_seen[doc.ext_id] = number
-        yield doc
+        item = _isolated_line(line, line_ref)
+        if isinstance(item, Document) and item.ext_id is not None:
+            if item.ext_id in first_seen:
+                first = first_seen[item.ext_id]
+                shown = local_id(item.ext_id)
+                item = ItemFailure(line_ref, f"duplicate id '{shown}' (first on line {first})")
+            else:
+                first_seen[item.ext_id] = number
+        yield item
+
+
+def _isolated_line(line: str, line_ref: str) -> Document | ItemFailure:
+    """One line; whatever goes wrong with it costs this line, not the rest of the file."""
+    try:
+        return parse_line(line, line_ref)
+    except LoadError as exc:
+        return ItemFailure(line_ref, str(exc))
+    except Exception as exc:  # an error of ours: logged to be fixed, the file goes on
+        log.exception("unexpected error reading %s", line_ref)
+        return ItemFailure(line_ref, one_line(f"unexpected error: {type(exc).__name__}: {exc}"))
 
 
 def parse_line(line: str, line_ref: str) -> Document:
@@ -42,6 +57,10 @@ def parse_line(line: str, line_ref: str) -> Document:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise LoadError(f"invalid JSON: {one_line(exc.msg)} (column {exc.colno})") from None
+    except RecursionError:
+        raise LoadError("invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise LoadError(f"invalid JSON: {one_line(str(exc))}") from None
     if not isinstance(record, dict):
         raise LoadError("line is not a JSON object")
     text = _field(record, "text")
@@ -51,17 +70,19 @@ def parse_line(line: str, line_ref: str) -> Document:
         published = parse_date(_field(record, "published"))
     except ValueError as exc:
         raise LoadError(str(exc)) from None
+    source = _field(record, "source").strip()
+    given_id = _field(record, "id").strip()
     return Document(
         text=text.strip(),
         title=_field(record, "title").strip(),
         url=_field(record, "url").strip() or None,
-        source=_field(record, "source").strip(),
+        source=source,
         author=_field(record, "author").strip() or None,
         published=published,
         lang=_field(record, "lang").strip() or None,
         origin_kind="jsonl",
         origin_ref=line_ref,
-        ext_id=_field(record, "id").strip() or None,
+        ext_id=scoped_id("jsonl", source, given_id) if given_id else None,
         meta=_extra(record),
     )
 

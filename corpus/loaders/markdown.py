@@ -17,29 +17,52 @@ from sectorbot.corpus.models import Document
 FRONT_MATTER_KEYS = ("id", "title", "source", "url", "date", "lang", "author")
 BINARY = "not a text file (binary data)"
 
-_HEADING_RE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+# An ATX heading opens with up to three spaces, one to six "#" and a space; what follows is
+# taken apart with string methods, as a regex for the whole line backtracks in cubic time
+# over long runs of spaces.
+_HEADING_OPEN_RE = re.compile(r"\s{0,3}(#{1,6})\s")
 _KEY_VALUE_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$")
 # Control characters that never occur in real text; a few of them mean binary data.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+# Text counts as UTF-8 with a few broken bytes when its valid non-ASCII characters outnumber
+# its invalid byte sequences this many times. Windows-1251 text read as UTF-8 is the reverse:
+# nearly every Cyrillic letter is an invalid sequence, and valid ones happen only by chance.
+UTF8_MAJORITY = 4
 
 
 def decode_text(data: bytes) -> str:
     """Bytes of a text file as str: UTF-8 (BOM allowed), else Windows-1251.
 
-    cp1251 is the fallback because older Ukrainian and Russian files use it; it decodes
-    almost any byte, so control characters are what give binary data away.
+    A file that is UTF-8 but for a few bytes keeps its text, with U+FFFD for those bytes;
+    cp1251 is the fallback for files that clearly are not UTF-8, because older Ukrainian and
+    Russian files use it. cp1251 decodes almost any byte, so control characters are what
+    give binary data away.
     """
     if b"\x00" in data:
         raise LoadError(BINARY)
-    for encoding in ("utf-8-sig", "cp1251"):
+    text = _as_utf8(data)
+    if text is None:
         try:
-            text = data.decode(encoding)
+            text = data.decode("cp1251")
         except UnicodeDecodeError:
-            continue
-        if len(_CONTROL_RE.findall(text)) > max(2, len(text) // 1000):
-            raise LoadError(BINARY)
-        return text
-    raise LoadError(BINARY)
+            raise LoadError(BINARY) from None
+    if len(_CONTROL_RE.findall(text)) > max(2, len(text) // 1000):
+        raise LoadError(BINARY)
+    return text
+
+
+def _as_utf8(data: bytes) -> str | None:
+    """The text if it is UTF-8, or nearly all of it is; None if it clearly is not."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8-sig", errors="replace")
+    replaced = text.count("\ufffd")
+    invalid = replaced - data.count("\ufffd".encode())  # a U+FFFD the file itself holds
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    valid = non_ascii - replaced
+    return text if valid >= UTF8_MAJORITY * invalid else None
 
 
 def ref_stem(ref: str) -> str:
@@ -103,17 +126,27 @@ def clean_body(body: str) -> str:
     """Keep paragraphs, drop heading markers, trailing spaces and runs of blank lines."""
     lines = []
     for line in body.split("\n"):
-        heading = _HEADING_RE.match(line)
-        lines.append(heading.group(2) if heading else line.rstrip())
+        heading = _heading(line)
+        lines.append(heading[1] if heading else line.rstrip())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of an ATX heading line such as "## Supply roads ##"; None otherwise."""
+    opening = _HEADING_OPEN_RE.match(line)
+    if not opening:
+        return None
+    # The text without the spaces around it and without a closing run of "#".
+    text = line[opening.end() :].strip().rstrip("#").rstrip()
+    return len(opening.group(1)), text
 
 
 def _first_heading(body: str) -> str | None:
     """The first level-1 heading of the body."""
     for line in body.split("\n"):
-        match = _HEADING_RE.match(line)
-        if match and len(match.group(1)) == 1 and match.group(2):
-            return match.group(2)
+        heading = _heading(line)
+        if heading and heading[0] == 1 and heading[1]:
+            return heading[1]
     return None
 
 

@@ -63,15 +63,21 @@ def reflow(page_text: str) -> str:
 
 
 def _join_lines(lines: list[str]) -> str:
-    text = lines[0]
+    # Pieces joined once at the end, and only their last characters inspected: growing one
+    # string and searching all of it for each line took time growing with the square of the
+    # paragraph's length.
+    pieces = [lines[0]]
     for line in lines[1:]:
-        if _HYPHEN_END_RE.search(text) and line[0].isalpha():
+        tail = "".join(pieces[-2:])[-2:]
+        if _HYPHEN_END_RE.search(tail) and line[0].isalpha():
             # A lower-case continuation is a word the layout split ("evac-" + "uation");
             # otherwise the hyphen is part of the text ("Russian-" + "Ukrainian").
-            text = text[:-1] + line if line[0].islower() else text + line
+            if line[0].islower():
+                pieces[-1] = pieces[-1][:-1]
+            pieces.append(line)
         else:
-            text = f"{text} {line}"
-    return text
+            pieces.append(" " + line)
+    return "".join(pieces)
 
 
 def _ends_paragraph(previous: str, line: str, widest: int) -> bool:

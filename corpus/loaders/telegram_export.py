@@ -1,15 +1,23 @@
-"""A Telegram Desktop export of a channel (`result.json`): one Document per text post."""
+"""A Telegram Desktop export of a channel (`result.json`): one Document per text post.
+
+A post's ext_id is `tg:<chat id>:<post id>` (the chat's @username stands in for an export
+without an id), so posts of different channels never share one.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.fetch import one_line
 from sectorbot.corpus.models import Document, ItemFailure
+
+log = logging.getLogger(__name__)
 
 NOT_EXPORT = "not a Telegram export (no 'messages' list)"
 TITLE_CHARS = 100
@@ -26,7 +34,10 @@ def parse_telegram_json(
     """Decode the export's JSON and yield its posts; every problem is an ItemFailure."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except RecursionError:
+        yield ItemFailure(ref, "broken JSON: nested too deeply")
+        return
+    except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
         yield ItemFailure(ref, f"broken JSON: {one_line(str(exc))}")
         return
     yield from parse_telegram_export(data, ref, channel)
@@ -43,16 +54,17 @@ def parse_telegram_export(
     if not is_telegram_export(data):
         yield ItemFailure(ref, NOT_EXPORT)
         return
-    name = str(data.get("name") or "")
-    chat_id = _chat_id(data.get("id"))
-    username = _username(data.get("username")) or _username(channel)
-    for message in data["messages"]:
+    chat = _Chat(
+        name=str(data.get("name") or ""),
+        chat_id=_chat_id(data.get("id")),
+        username=_username(data.get("username")) or _username(channel),
+    )
+    for number, message in enumerate(data["messages"], start=1):
         if not isinstance(message, dict) or message.get("type") != "message":
             continue  # service messages (joins, pins, title changes) are not posts
-        text = message_text(message)
-        if not text:
-            continue  # media-only posts: nothing to read
-        yield _post(message, text, ref, name, chat_id, username)
+        item = _isolated_post(message, number, ref, chat)
+        if item is not None:
+            yield item
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -74,27 +86,54 @@ def post_url(post_id: object, username: str | None, chat_id: str) -> str | None:
     return f"https://t.me/c/{chat_id}/{post_id}" if chat_id else None
 
 
-def _post(
-    message: dict[str, Any], text: str, ref: str, name: str, chat_id: str, username: str | None
-) -> Document | ItemFailure:
+@dataclass(frozen=True)
+class _Chat:
+    """What every post of one export shares."""
+
+    name: str
+    chat_id: str
+    username: str | None
+
+    @property
+    def key(self) -> str:
+        return self.chat_id or (f"@{self.username}" if self.username else "")
+
+
+def _isolated_post(
+    message: dict[str, Any], number: int, ref: str, chat: _Chat
+) -> Document | ItemFailure | None:
+    """One post, None for one without text; a broken post costs itself, not the export."""
     post_id = message.get("id")
     try:
-        published = _post_date(message)
+        text = message_text(message)
+        if not text:
+            return None  # media-only posts: nothing to read
+        if isinstance(post_id, bool) or not isinstance(post_id, int):
+            return ItemFailure(f"{ref}#message{number}", f"message {number} has no numeric id")
+        return _post(message, text, ref, chat)
     except ValueError as exc:
-        return ItemFailure(f"{ref}#{post_id}", str(exc))
+        return ItemFailure(f"{ref}#{post_id}", f"message {number}: {one_line(str(exc))}")
+    except Exception as exc:  # an error of ours: logged to be fixed, the export goes on
+        log.exception("unexpected error reading message %s of %s", number, ref)
+        reason = f"message {number}: unexpected error: {type(exc).__name__}: {exc}"
+        return ItemFailure(f"{ref}#{post_id}", one_line(reason))
+
+
+def _post(message: dict[str, Any], text: str, ref: str, chat: _Chat) -> Document:
+    post_id = message["id"]
     meta = {}
     if isinstance(message.get("forwarded_from"), str):
         meta["forwarded_from"] = message["forwarded_from"]
     return Document(
         text=text,
         title=_title(text),
-        url=post_url(post_id, username, chat_id),
-        source=name,
+        url=post_url(post_id, chat.username, chat.chat_id),
+        source=chat.name,
         author=message.get("author") if isinstance(message.get("author"), str) else None,
-        published=published,
+        published=_post_date(message),
         origin_kind="telegram",
         origin_ref=ref,
-        ext_id=f"tg:{chat_id}:{post_id}",
+        ext_id=f"tg:{chat.key}:{post_id}" if chat.key else None,
         meta=meta,
     )
 
