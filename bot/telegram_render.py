@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from sectorbot.bot.render import REFUSAL
+from sectorbot.bot.render import REFUSAL, lead_line
 from sectorbot.corpus.text import without_surrogates
 from sectorbot.index.answer import Answer, Source
 
@@ -81,7 +81,7 @@ def render_answer(answer: Answer) -> str:
     """The answer with inline citations and a compact source list."""
     if not answer.answered:
         return render_refusal()
-    lines: list[str] = []
+    lines: list[str] = [f"<i>{escape(lead)}</i>"] if (lead := lead_line(answer)) else []
     if answer.disagreement:
         lines += ["<b>Sources disagree.</b> Both sides are quoted, each with its source.", ""]
     for sentence in answer.sentences:
