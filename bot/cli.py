@@ -72,6 +72,15 @@ def reindex(ctx: click.Context, full: bool) -> None:
 
 
 @cli.command()
+@click.pass_context
+def reprocess(ctx: click.Context) -> None:
+    """Clean stored documents again (links, banners, footnotes), keeping their ids."""
+    service = service_of(ctx)
+    changed, result = service.reprocess(progress=bar_progress("indexing"))
+    click.echo(f"cleaned {changed} documents; index: +{result.added} -{result.removed} passages")
+
+
+@cli.command()
 @click.argument("question", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
 @click.pass_context
