@@ -72,6 +72,15 @@ def reindex(ctx: click.Context, full: bool) -> None:
 
 
 @cli.command()
+@click.pass_context
+def reprocess(ctx: click.Context) -> None:
+    """Clean stored documents again (links, banners, footnotes), keeping their ids."""
+    service = service_of(ctx)
+    changed, result = service.reprocess(progress=bar_progress("indexing"))
+    click.echo(f"cleaned {changed} documents; index: +{result.added} -{result.removed} passages")
+
+
+@cli.command()
 @click.argument("question", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
 @click.pass_context
@@ -146,13 +155,19 @@ def run(ctx: click.Context) -> None:
 @click.argument("questions", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--show-misses", is_flag=True, help="List the questions each mode got wrong.")
+@click.option(
+    "--split", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True,
+    help="Which half of the questions: tune on dev, report test.",
+)  # fmt: skip
 @click.pass_context
-def eval_(ctx: click.Context, questions: Path, as_json: bool, show_misses: bool) -> None:
-    """Recall@1, recall@5, MRR and abstention accuracy: hybrid vs BM25-only vs dense-only."""
+def eval_(
+    ctx: click.Context, questions: Path, as_json: bool, show_misses: bool, split: str
+) -> None:
+    """Retrieved@5, cited@5, answer accuracy, abstention: hybrid vs BM25-only vs dense-only."""
     from sectorbot.index.evaluate import evaluate, format_table, load_questions
 
     service = ready_service(ctx)
-    report = evaluate(service, load_questions(questions))
+    report = evaluate(service, load_questions(questions, split))
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return

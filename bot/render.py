@@ -19,10 +19,21 @@ def source_line(s: Source) -> str:
     return f"[{s.n}] " + " — ".join(parts) + (f"\n    {s.url}" if s.url else "")
 
 
+DIGEST_LEAD = "The newest reports on this place, newest first:"
+TYPE_MISSING_LEAD = "None of these reports states that exactly; the closest they come:"
+
+
+def lead_line(answer: Answer) -> str | None:
+    """A line before the sentences: a place digest, or an answer without the asked fact."""
+    if answer.digest:
+        return DIGEST_LEAD
+    return TYPE_MISSING_LEAD if answer.type_missing else None
+
+
 def render_text(answer: Answer) -> str:
     if not answer.answered:
         return REFUSAL
-    lines = []
+    lines = [lead] if (lead := lead_line(answer)) else []
     if answer.disagreement:
         lines.append("Sources disagree:")
     for sentence in answer.sentences:

@@ -22,7 +22,7 @@ from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import Fetcher
-from sectorbot.corpus.ingest import IngestReport, ingest, store_documents
+from sectorbot.corpus.ingest import IngestReport, ingest, reprocess, store_documents
 from sectorbot.corpus.models import Document, ItemFailure
 from sectorbot.corpus.store import Store
 from sectorbot.corpus.text import without_surrogates
@@ -107,6 +107,11 @@ class Service:
             log.warning("%s", notice)
         lexical = self.retriever.lexical_index.refresh()  # logs its own notice
         return "; ".join(n for n in (notice, lexical) if n) or None
+
+    def reprocess(self, progress: Progress | None = None) -> tuple[int, ReindexResult]:
+        """Stored documents cleaned again (ids kept), then the index brought in step."""
+        changed = reprocess(self.store)
+        return changed, self.reindex(progress=progress)
 
     def reindex(self, full: bool = False, progress: Progress | None = None) -> ReindexResult:
         result = self.vectors.reindex(full=full, progress=progress)

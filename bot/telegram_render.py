@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from sectorbot.bot.claims import ClaimCheck
 from sectorbot.bot.i18n import N_, _, current
-from sectorbot.bot.render import REFUSAL
+from sectorbot.bot.render import REFUSAL, lead_line
 from sectorbot.corpus.text import without_surrogates
 from sectorbot.index.answer import Answer, Source
 
@@ -114,7 +114,7 @@ def render_answer(answer: Answer) -> str:
     """The answer with inline citations and a compact source list."""
     if not answer.answered:
         return render_refusal()
-    lines: list[str] = []
+    lines: list[str] = [f"<i>{escape(lead)}</i>"] if (lead := lead_line(answer)) else []
     if answer.disagreement:
         head = _("Sources disagree.")
         lines += [f"<b>{head}</b> " + _("Both sides are quoted, each with its source."), ""]

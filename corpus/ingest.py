@@ -7,6 +7,7 @@ unchanged and failed (with a one-line reason each). Bad input never stops the ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.loaders import Item, iter_targets, load
 from sectorbot.corpus.models import ItemFailure, Known, StoredAlready
+from sectorbot.corpus.scrub import scrub
 from sectorbot.corpus.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ def store_documents(store: Store, items: Iterable[Item], report: IngestReport) -
             if doc_id is not None:  # None: deleted since the loader asked
                 report.unchanged.append(doc_id)
             continue
+        item = dataclasses.replace(item, text=scrub(item.text))  # every loader, one cleaner
         if not item.text.strip():
             report.failed.append(ItemFailure(item.origin_ref, "no text"))
             continue
@@ -121,3 +124,14 @@ def _finish_run(store: Store, run_id: int, report: IngestReport) -> None:
         store.finish_ingest_run(run_id, counts, [(e.ref, e.reason) for e in report.failed])
     except Exception as exc:  # the documents are stored; a lost run record is only logged
         log.warning("could not record ingest run %s: %s", run_id, exc)
+
+
+def reprocess(store: Store) -> int:
+    """Clean every stored document again with the current cleaner, keeping its id; the
+    number of documents whose text changed (their passages need reindexing)."""
+    changed = 0
+    for doc_id in store.document_ids():
+        row = store.document(doc_id)
+        if row is not None and store.replace_text(doc_id, scrub(row["text"])):
+            changed += 1
+    return changed

@@ -257,6 +257,27 @@ class Store:
             [(doc_id, c.ordinal, c.text, c.start, c.end) for c in chunks],
         )
 
+    def document_ids(self) -> list[int]:
+        return [r["id"] for r in self.query("SELECT id FROM documents ORDER BY id")]
+
+    def replace_text(self, doc_id: int, text: str) -> bool:
+        """Store new text for a document under the same id (its passages are cut again);
+        False when the document is gone or the text reads the same."""
+        row = self.document(doc_id)
+        if row is None:
+            return False
+        doc = Document(text=text, title=row["title"] or "", url=row["url"],
+                       source=row["source"] or "", author=row["author"],
+                       published=row["published"], lang=row["lang"],
+                       origin_kind=row["origin_kind"] or "", origin_ref=row["origin_ref"] or "",
+                       ext_id=row["ext_id"])  # fmt: skip
+        digest = doc.content_hash
+        if digest == row["content_hash"]:
+            return False
+        with self.transaction():
+            self._replace(doc_id, doc, digest)
+        return True
+
     def delete_document(self, doc_id: int) -> bool:
         with self.transaction():
             cursor = self.db.execute("DELETE FROM documents WHERE id = ?", [doc_id])

@@ -11,18 +11,33 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sectorbot.corpus.chunking import sentence_spans
+import numpy as np
+
 from sectorbot.corpus.text import NAME_RE
+from sectorbot.index.answer_types import carries, numbers_in, question_type
 from sectorbot.index.gazetteer import place_ids
 from sectorbot.index.query import STOPWORDS, content_terms, stem
 from sectorbot.index.search import Hit, SearchResult
+from sectorbot.index.sentences import answer_spans, quotable
 
 # Calibrated on tests/eval/sample_questions.jsonl (see docs/quality.md).
 MIN_CONFIDENCE = 0.36
 UNKNOWN_NAME_PENALTY = 0.2
 MAX_SOURCES = 4
 MAX_SENTENCES = 5
-MAX_SENTENCE_CHARS = 600
+CANDIDATE_PASSAGES = 5  # sentences are drawn from this many of the best passages
+SUPPORTING = 2  # sentences after the lead, each from another report
+FILLER_GAP = 0.15  # a supporting sentence scores at most this far below the lead
+DIGEST_REPORTS = 4
+# Sentence score weights, tuned on the dev halves (docs/quality.md).
+W_MEANING, W_WORDS, W_TYPE, W_DATE, W_PASSAGE = 0.55, 0.3, 0.2, 0.12, 0.15
+# Confidence penalties: the asked kind of fact or the asked time is nowhere in the candidates.
+TYPE_MISSING_PENALTY = 0.1
+TIME_MISSING_PENALTY = 0.4
+# A lead sentence this far from the question in meaning (cosine) is a weak match; on the dev
+# halves one right answer and two wrong ones led under 0.43; 0.41 keeps the right one (at 0.419).
+WEAK_LEAD = 0.41
+WEAK_LEAD_PENALTY = 0.15
 CLAIM_RE = re.compile(
     r"\b(captur\w*|took|taken|seiz\w*|liberat\w*|fell to|fall of|"
     r"захопи\w*|взяли|взят\w*|освобод\w*|заня\w*|під контроль|под контроль)",
@@ -69,6 +84,9 @@ class Answer:
     disagreement: bool = False
     notice: str | None = None  # e.g. "the newest report I have is from 2025-12-01"
     more: list[Source] = field(default_factory=list)  # next best passages, for "More"
+    language: str = "en"  # the question's language: en, uk or ru
+    digest: bool = False  # newest reports on a place, one sentence each, newest first
+    type_missing: bool = False  # no quoted sentence holds the kind of fact asked for
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,13 +123,6 @@ def confidence(result: SearchResult) -> float:
     return round(min(1.0, max(0.0, score)), 3)
 
 
-def _sentence_score(text: str, terms: list[str], places: set[str], hit: Hit) -> float:
-    lowered = text.lower()
-    overlap = sum(1 for t in terms if stem(t) in lowered)
-    score = overlap + (0.8 if places and places & hit.places and overlap else 0.0)
-    return score / (1.0 + len(text) / 600)  # a long run-on line should not win by size
-
-
 # Capitalised words too common in war reporting to show what a question is about.
 GENERIC_NAMES = {"russian", "ukrainian", "russia", "ukraine", "russians", "ukrainians",
                  "european", "western", "soviet", "us", "eu", "nato"}  # fmt: skip
@@ -139,79 +150,170 @@ def _names_the_subject(sentence: str, names: list[str], result: SearchResult) ->
     return bool(result.query_places and result.query_places & place_ids(sentence))
 
 
-def _answer_spans(text: str) -> list[tuple[int, int]]:
-    """Sentences fit to quote: scraped pages without full stops are cut at line breaks,
-    headings and list markers dropped, and what is still too long or too short skipped."""
-    spans = []
-    for s, e in sentence_spans(text):
-        pieces = [(s, e)]
-        if e - s > MAX_SENTENCE_CHARS:
-            pieces = [(s + m.start(), s + m.end()) for m in re.finditer(r"[^\n]+", text[s:e])]
-        for ps, pe in pieces:
-            while ps < pe and text[ps] in "#*-•> \t":
-                ps += 1
-            # Fewer than six words is a headline or a list item, not a statement to quote.
-            if 25 <= pe - ps <= MAX_SENTENCE_CHARS and len(text[ps:pe].split()) >= 6:
-                spans.append((ps, pe))
-    return spans
+@dataclass
+class Candidate:
+    """One sentence that could be quoted, with what its score is made of."""
+
+    score: float
+    meaning: float  # cosine between the question and the sentence
+    typed: bool  # carries the kind of fact the question asks for
+    dated: bool  # from the time the question names (report date or the sentence's words)
+    rank: int  # of its passage among the retrieved ones
+    sentence: AnswerSentence
+    hit: Hit
 
 
-def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Answer:
-    """Pick the sentences that answer the question, each with its citation."""
-    conf = confidence(result)
-    answer = Answer(question=result.query.text, answered=False, confidence=conf)
-    if conf < min_confidence:
-        answer.more = [_source(i + 1, h) for i, h in enumerate(result.hits[:MAX_SOURCES])]
-        return answer
-    terms = content_terms(result.query.text)
-    candidates: list[tuple[float, int, AnswerSentence, Hit]] = []
-    top_score = result.hits[0].score
-    used_hits = [h for h in result.hits[:MAX_SOURCES] if h.score >= 0.5 * top_score]
-    for rank, hit in enumerate(used_hits):
-        for s, e in _answer_spans(hit.chunk.text):
-            text = hit.chunk.text[s:e]
-            score = _sentence_score(text, terms, result.query_places, hit) - 0.3 * rank
-            if score <= 0:
+def _question_vector(result: SearchResult) -> np.ndarray | None:
+    """The vector of the question as searched; BM25-only searches embed it here."""
+    if result.query_vector is not None:
+        return result.query_vector
+    if result.sentences is None:
+        return None
+    return result.sentences.embedder.encode_queries([result.english or result.query.text])[0]
+
+
+def _dated(text: str, hit: Hit, result: SearchResult) -> bool:
+    """The report was published in the window the question names, or, undated, the
+    sentence names the window's year."""
+    window = result.query.window
+    if window is None:
+        return False
+    published = (hit.chunk.published or "")[:10]
+    if published:
+        return window[0] <= published <= window[1]
+    return window[0][:4] in text or window[1][:4] in text
+
+
+def _sentence_vectors(result: SearchResult, hits: list[Hit]) -> dict[int, Any]:
+    if result.sentences is None:
+        return {h.chunk.id: (answer_spans(h.chunk.text), None) for h in hits}
+    return result.sentences.get([h.chunk for h in hits])
+
+
+def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list[Candidate]:
+    """Every quotable sentence of the given passages, scored against the question."""
+    terms = content_terms(result.english or result.query.text)
+    asked = numbers_in(result.english or result.query.text)
+    qvec = _question_vector(result)
+    passages = [(rank, h) for rank, hit in enumerate(hits) for h in (hit, *hit.siblings)]
+    # How the passage's report ranked carries context a single sentence lacks.
+    top = max((h.score for h in hits), default=0.0) or 1.0
+    standing = {rank: hit.score / top for rank, hit in enumerate(hits)}
+    vectors = _sentence_vectors(result, [h for _, h in passages])
+    found = []
+    seen: set[tuple[int, int]] = set()  # neighbouring passages overlap
+    for rank, hit in passages:
+        spans, vecs = vectors[hit.chunk.id]
+        sims = vecs @ qvec if vecs is not None and qvec is not None and len(spans) else None
+        for i, (s, e) in enumerate(spans):
+            key = (hit.chunk.document_id, hit.chunk.char_start + s)
+            if key in seen:
                 continue
-            sentence = AnswerSentence(
-                text=" ".join(text.split()),
-                citations=[],
-                document_id=hit.chunk.document_id,
-                char_start=hit.chunk.char_start + s,
-                char_end=hit.chunk.char_start + e,
-            )
-            candidates.append((score, rank, sentence, hit))
-    names = subject_names(result.query.text)
-    candidates = [c for c in candidates if _names_the_subject(c[2].text, names, result)]
-    best = max((c[0] for c in candidates), default=0.0)
-    chosen = _choose([c for c in candidates if c[0] >= 0.5 * best])
-    if not chosen:
-        answer.more = [_source(i + 1, h) for i, h in enumerate(result.hits[:MAX_SOURCES])]
-        return answer
-    answer.answered = True
-    _cite(answer, chosen, result)
+            seen.add(key)
+            text = quotable(hit.chunk.text[s:e])
+            meaning = float(sims[i]) if sims is not None else 0.0
+            typed = carries(kind, text, place_ids(text) if kind == "place" else None, asked)
+            dated = _dated(text, hit, result)
+            score = (W_MEANING * meaning + W_WORDS * _coverage(terms, text)
+                     + (W_TYPE if kind and typed else 0.0) + (W_DATE if dated else 0.0)
+                     + W_PASSAGE * standing[rank])  # fmt: skip
+            start = hit.chunk.char_start
+            sentence = AnswerSentence(text, [], hit.chunk.document_id, start + s, start + e)
+            found.append(Candidate(score, meaning, typed, dated, rank, sentence, hit))
+    return found
+
+
+def _refuse(answer: Answer, result: SearchResult) -> Answer:
+    answer.answered = False
+    answer.more = [_source(i + 1, h) for i, h in enumerate(result.hits[:MAX_SOURCES])]
     return answer
 
 
+def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Answer:
+    """Lead with the sentence that best states the asked fact, then a few from other reports."""
+    conf = confidence(result)
+    answer = Answer(question=result.query.text, answered=False, confidence=conf,
+                    language=result.language)  # fmt: skip
+    if result.query.digest and result.query_places:
+        return _digest(answer, result)
+    if conf < min_confidence:
+        return _refuse(answer, result)
+    kind = question_type(result.english or result.query.text)
+    candidates = _candidates(result, result.hits[:CANDIDATE_PASSAGES], kind)
+    names = subject_names(result.query.text)
+    candidates = [c for c in candidates if _names_the_subject(c.sentence.text, names, result)]
+    if not candidates:
+        return _refuse(answer, result)
+    candidates.sort(key=lambda c: (-c.score, c.rank))
+    answer.confidence = _checked_confidence(conf, candidates, kind, result, answer)
+    if answer.confidence < min_confidence:
+        return _refuse(answer, result)
+    answer.answered = True
+    _cite(answer, _choose(candidates, bool(CLAIM_RE.search(result.query.text))), result)
+    return answer
+
+
+def _checked_confidence(
+    conf: float, candidates: list[Candidate], kind: str | None, result: SearchResult,
+    answer: Answer,
+) -> float:  # fmt: skip
+    """Retrieval confidence, lowered when the question's own constraints go unmet: the
+    kind of fact it asks for, the time it names, or a sentence that states it at all."""
+    lead = candidates[0]
+    if kind and not any(c.typed for c in candidates):
+        answer.type_missing = True
+        conf -= TYPE_MISSING_PENALTY
+    if result.query.window and not any(c.dated for c in candidates):
+        conf -= TIME_MISSING_PENALTY
+    if lead.meaning and lead.meaning < WEAK_LEAD:
+        conf -= WEAK_LEAD_PENALTY
+    return round(max(0.0, conf), 3)
+
+
 def _choose(
-    candidates: list[tuple[float, int, AnswerSentence, Hit]],
+    candidates: list[Candidate], asks_about_capture: bool
 ) -> list[tuple[AnswerSentence, Hit]]:
-    """Best sentences, at most two per report; claim and denial both kept when they clash."""
-    candidates.sort(key=lambda c: (-c[0], c[1]))
-    chosen: list[tuple[AnswerSentence, Hit]] = []
-    per_doc: dict[int, int] = {}
-    for _, _, sentence, hit in candidates:
-        if len(chosen) >= MAX_SENTENCES:
+    """The lead; the next sentence of its report when it is as good (facts are often split
+    over two sentences); then up to SUPPORTING sentences from other reports that are not
+    filler. When the question asks about a capture, claim and denial are both kept if
+    reports clash."""
+    lead = candidates[0]
+    chosen = [lead]
+    same_report = 0
+    for c in candidates[1:]:
+        if c.score < lead.score - FILLER_GAP or len(chosen) > SUPPORTING + 1:
             break
-        if per_doc.get(sentence.document_id, 0) >= 2:
-            continue
-        chosen.append((sentence, hit))
-        per_doc[sentence.document_id] = per_doc.get(sentence.document_id, 0) + 1
-    chosen = _with_both_sides(candidates, chosen)
-    # Reading order: by report relevance, then by position inside the report.
-    order = {id(h): i for i, (_, h) in enumerate(chosen)}
-    chosen.sort(key=lambda c: (order[id(c[1])], c[0].char_start))
-    return chosen
+        if c.sentence.document_id == lead.sentence.document_id:
+            if same_report == 0:
+                chosen.append(c)
+                same_report += 1
+        elif all(c.sentence.document_id != k.sentence.document_id for k in chosen):
+            chosen.append(c)
+    pairs = [(c.sentence, c.hit) for c in chosen]
+    if not asks_about_capture:
+        return pairs
+    ranked = [(c.score, c.rank, c.sentence, c.hit) for c in candidates]
+    return _with_both_sides(ranked, pairs)
+
+
+def _digest(answer: Answer, result: SearchResult) -> Answer:
+    """The newest reports that mention the place, one best sentence each, newest first."""
+    hits = [h for h in result.hits if result.query_places & h.places]
+    hits.sort(key=lambda h: h.chunk.published or "", reverse=True)
+    hits = hits[:DIGEST_REPORTS]
+    chosen = []
+    for hit in hits:
+        found = _candidates(result, [hit], None)
+        naming = [c for c in found if result.query_places & place_ids(c.sentence.text)]
+        best = max(naming or found, key=lambda c: c.score, default=None)
+        if best is not None:
+            chosen.append((best.sentence, hit))
+    if not chosen:
+        return _refuse(answer, result)
+    answer.answered = answer.digest = True
+    answer.confidence = max(answer.confidence, MIN_CONFIDENCE)
+    _cite(answer, chosen, result)
+    return answer
 
 
 def stance(text: str) -> str:

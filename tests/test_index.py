@@ -18,6 +18,9 @@ from tests.commands import SECTORBOT
 from tests.conftest import ROOT
 
 QUESTIONS = ROOT / "tests" / "eval" / "sample_questions.jsonl"
+# Sample set, test half, hybrid: measured values rounded down (docs/quality.md).
+ANSWER_BAR = 0.8
+CITED_BAR = 0.85
 
 
 def cited_ids(answer: object) -> list[str | None]:
@@ -176,8 +179,13 @@ def test_shipped_question_set_meets_the_quality_bar(sample_service: Service) -> 
     hybrid, bm25, dense = (report["modes"][m] for m in ("hybrid", "lexical", "dense"))
     assert report["questions"] >= 40
     assert hybrid["recall@5"] >= 0.9
-    assert hybrid["abstention_accuracy"] >= 0.9
-    assert hybrid["recall@5"] > bm25["recall@5"] and hybrid["recall@5"] > dense["recall@5"]
+    assert hybrid["abstention"] >= 0.9
+    assert hybrid["recall@5"] >= max(bm25["recall@5"], dense["recall@5"])
+    assert hybrid["cited@5"] > bm25["cited@5"] and hybrid["cited@5"] > dense["cited@5"]
+    # Answers, not only documents, on the half that no threshold was tuned on.
+    test_half = evaluate(sample_service, load_questions(QUESTIONS, "test"))["modes"]["hybrid"]
+    assert test_half["answer_accuracy"] >= ANSWER_BAR
+    assert test_half["cited@5"] >= CITED_BAR
 
 
 def test_cli_ask_repairs_a_deleted_index(sample_service_dir: Path, tmp_path: Path) -> None:

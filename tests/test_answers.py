@@ -1,0 +1,89 @@
+"""Answers that state the asked fact: sentence choice, answer types, dates, uk/ru, digests."""
+
+import pytest
+
+from sectorbot.bot.render import DIGEST_LEAD, render_text
+from sectorbot.bot.service import Service
+from sectorbot.index.answer_types import carries, numbers_in, question_type
+from sectorbot.index.gazetteer import Gazetteer
+from sectorbot.index.lexicon import detect_language, to_english
+from sectorbot.index.query import parse_query
+
+
+@pytest.mark.parametrize(
+    ("question", "window", "day"),
+    [
+        ("How many attacks on 27 February 2026?", ("2026-02-26", "2026-03-01"), "2026-02-27"),
+        ("Where did they advance on February 26, 2026?", ("2026-02-25", "2026-02-28"),
+         "2026-02-26"),
+        ("Скільки атак було 27 лютого 2026?", ("2026-02-26", "2026-03-01"), "2026-02-27"),
+        ("What happened in July 2024?", ("2024-07-01", "2024-07-31"), None),
+        ("What happened on 31 February 2026?", ("2026-02-01", "2026-02-28"), None),
+    ],
+)  # fmt: skip
+def test_a_named_day_or_month_is_a_window(question: str, window: tuple | None, day: str) -> None:
+    query = parse_query(question)
+    assert query.window == window and query.day == day
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [("How far were the troops from the town?", "distance"),
+     ("How long can the drone stay in the air?", "duration"),
+     ("How many people lived there?", "count"), ("When did the station close?", "date"),
+     ("Which brigade held the line?", "unit"), ("Who commands the corps?", "person"),
+     ("Where is the brigade based?", "place"), ("Why does the road matter?", None)],
+)  # fmt: skip
+def test_question_types(question: str, kind: str | None) -> None:
+    assert question_type(question) == kind
+
+
+def test_years_and_the_questions_own_numbers_are_not_the_asked_count() -> None:
+    assert not carries("count", "The report was published in July 2024.")
+    asked = numbers_in("How many stayed when the troops were two kilometres away?")
+    assert not carries("count", "The troops were two kilometres away.", asked=asked)
+    assert carries("count", "About 3,000 people stayed.", asked=asked)
+    assert carries("distance", "They were about 20 kilometers from the town.")
+
+
+def test_ukrainian_and_russian_questions_become_english_terms() -> None:
+    gazetteer = Gazetteer.default()
+    assert detect_language("Скільки людей жило в Покровську?") == "uk"
+    assert detect_language("Сколько людей жило в Покровске?") == "ru"
+    assert detect_language("How many people lived in Pokrovsk?") == "en"
+    english = to_english("Скільки атак було на Покровському напрямку 27 лютого 2026?", gazetteer)
+    assert english.startswith("how many") and "Pokrovsk" in english and "February" in english
+    assert "attacks" in to_english("Сколько атак отбили у Покровска?", gazetteer)
+
+
+def test_a_numeric_question_leads_with_its_number(sample_service: Service) -> None:
+    answer = sample_service.ask(
+        "How many people were still in Pokrovsk when its station stopped taking evacuation trains?"
+    )
+    assert answer.answered and answer.language == "en"
+    assert "26,000" in answer.sentences[0].text
+    assert answer.sources[0].ext_id == "sample-pokrovsk-trains-pavlohrad"
+    assert len({s.document_id for s in answer.sentences}) <= 3  # lead, then a few others
+
+
+def test_a_place_digest_in_ukrainian_is_newest_first(sample_service: Service) -> None:
+    answer = sample_service.ask("Що відбувається в Мирнограді?")
+    assert answer.answered and answer.digest and answer.language == "uk"
+    dates = [s.date for s in answer.sources]
+    assert dates == sorted(dates, reverse=True) and len(dates) >= 3
+    assert render_text(answer).startswith(DIGEST_LEAD)
+
+
+def test_a_time_no_report_covers_is_refused(sample_service: Service) -> None:
+    assert (
+        sample_service.ask("How many people were still in Pokrovsk in July 2021?").answered is False
+    )
+
+
+def test_sentence_vectors_are_embedded_once_per_passage(sample_service: Service) -> None:
+    cache = sample_service.retriever.sentences
+    sample_service.ask("Which station do evacuation trains leave from now?")
+    filled = dict(cache._cache)
+    sample_service.ask("Which station do evacuation trains leave from now?")
+    assert cache._cache.keys() == filled.keys()
+    assert all(cache._cache[k][1] is filled[k][1] for k in filled)  # reused, not re-embedded
