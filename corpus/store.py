@@ -109,12 +109,9 @@ class Store:
 
         `params` are bound before the ids. Yields the rows of each batch as plain tuples.
         """
-        ids = list(ids)
-        for i in range(0, len(ids), batch):
-            part = ids[i : i + batch]
-            query = sql.format(ids=",".join("?" * len(part)))
+        for query, args in _in_batches(sql, ids, params, batch):
             with self.lock:
-                rows = self.db.execute(query, [*params, *part]).fetchall()
+                rows = self.db.execute(query, args).fetchall()
             yield [tuple(r) for r in rows]
 
     def execute_in(
@@ -124,13 +121,10 @@ class Store:
 
         Call it inside `transaction()` when the batches must stand or fall together.
         """
-        ids = list(ids)
         changed = 0
-        for i in range(0, len(ids), batch):
-            part = ids[i : i + batch]
-            query = sql.format(ids=",".join("?" * len(part)))
+        for query, args in _in_batches(sql, ids, params, batch):
             with self.lock:
-                changed += self.db.execute(query, [*params, *part]).rowcount
+                changed += self.db.execute(query, args).rowcount
         return changed
 
     # documents -------------------------------------------------------------------------
@@ -416,6 +410,16 @@ class Store:
             "last_published": self.scalar("SELECT max(published) FROM documents"),
             "last_ingest": self.scalar("SELECT max(finished) FROM ingest_runs"),
         }
+
+
+def _in_batches(
+    sql: str, ids: Iterable[Any], params: Sequence[Any], batch: int
+) -> Iterator[tuple[str, list[Any]]]:
+    """(query, arguments) for each batch of ids, `{ids}` filled with as many placeholders."""
+    ids = list(ids)
+    for i in range(0, len(ids), batch):
+        part = ids[i : i + batch]
+        yield sql.format(ids=",".join("?" * len(part))), [*params, *part]
 
 
 def _database_problem(path: Path, exc: sqlite3.DatabaseError) -> str:

@@ -58,7 +58,7 @@ class AlertsRuntime:
 
         `retry_base` (seconds before a failed send is tried again) defaults to `RETRY_BASE`.
         """
-        store = AlertStore(service.store)
+        store = service.alert_store  # opened (and migrated) with the service
         matcher = Matcher(store, service.embedder, language_of=service.chat_language)
         poll = Poller(service, store, matcher)
         sender = Sender(
