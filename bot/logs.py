@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import traceback
@@ -11,10 +12,13 @@ from types import TracebackType
 
 from sectorbot.bot.settings import TOKEN_RE
 
+# The password in a URL such as postgresql://user:password@host/db.
+URL_PASSWORD_RE = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]+@")
+
 
 def redact(text: str) -> str:
-    """`text` with anything shaped like a bot token replaced by `<token>`."""
-    return TOKEN_RE.sub("<token>", text)
+    """`text` with anything shaped like a bot token or a URL's password masked."""
+    return URL_PASSWORD_RE.sub(r"\1:***@", TOKEN_RE.sub("<token>", text))
 
 
 class RedactToken(logging.Filter):
@@ -22,7 +26,7 @@ class RedactToken(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if TOKEN_RE.search(message):
+        if TOKEN_RE.search(message) or URL_PASSWORD_RE.search(message):
             record.msg = redact(message)
             record.args = None
         return True

@@ -54,7 +54,7 @@ class Service:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = Store(settings.db_path)
+        self.store = Store(settings.store_target)
         # The alert tables and the inbox trigger exist from the first start, whichever front
         # end opens the store first, so feed documents stored by the CLI alert later too.
         self.alert_store = AlertStore(self.store)

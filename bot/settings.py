@@ -62,10 +62,17 @@ class Settings:
     webhook_port: int = 8443
     webhook_secret: str | None = None
     allow_private_urls: bool = False
+    # PostgreSQL instead of the SQLite file in the data directory (postgresql://…).
+    database_url: str | None = None
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "sectorbot.db"
+
+    @property
+    def store_target(self) -> str | Path:
+        """Where the store lives: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url or self.db_path
 
     @property
     def index_dir(self) -> Path:
@@ -214,6 +221,8 @@ def validate(s: Settings) -> Settings:
         raise SettingsError(
             "SECTORBOT_WEBHOOK_URL must be an https:// URL (plain http only on a loopback host)"
         )
+    if s.database_url is not None and not re.match(r"^postgres(ql)?://\S+$", s.database_url):
+        raise SettingsError("SECTORBOT_DATABASE_URL must be a postgresql:// URL")
     if s.webhook_secret is not None and not re.match(r"^[A-Za-z0-9_-]{1,256}$", s.webhook_secret):
         raise SettingsError("SECTORBOT_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and -")
     return s

@@ -10,15 +10,13 @@ from here), so a name must be unique across every list.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
-import sqlite_utils
-
+from sectorbot.corpus.database import Database
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.models import scoped_id
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[[Database], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
 
 
@@ -28,7 +26,7 @@ def migration(fn: Migration) -> Migration:
 
 
 @migration
-def m001_documents(db: sqlite_utils.Database) -> None:
+def m001_documents(db: Database) -> None:
     db.execute(
         """CREATE TABLE documents (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,7 +54,7 @@ def m001_documents(db: sqlite_utils.Database) -> None:
 
 
 @migration
-def m002_chunks(db: sqlite_utils.Database) -> None:
+def m002_chunks(db: Database) -> None:
     # AUTOINCREMENT: a replaced chunk's id is never reused, so the vector index can tell
     # a new passage from an old one by id alone.
     db.execute(
@@ -96,7 +94,7 @@ def m002_chunks(db: sqlite_utils.Database) -> None:
 
 
 @migration
-def m004_ingest_runs(db: sqlite_utils.Database) -> None:
+def m004_ingest_runs(db: Database) -> None:
     db.execute(
         """CREATE TABLE ingest_runs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -120,29 +118,35 @@ def m004_ingest_runs(db: sqlite_utils.Database) -> None:
     )
 
 
-@contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """An explicit transaction that also covers DDL (sqlite3 would autocommit those)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
 def apply(
-    db: sqlite_utils.Database, listed: Sequence[tuple[str, Migration]] = MIGRATIONS
+    db: Database,
+    listed: Sequence[tuple[str, Migration]] | None = None,
+    pg_listed: Sequence[tuple[str, Migration]] | None = None,
 ) -> list[str]:
-    """Apply every migration of `listed` the database has not seen; return the names applied."""
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT)")
+    """Apply every migration the database has not seen; return the names applied.
+
+    `listed` is for SQLite, `pg_listed` for PostgreSQL (a fresh PostgreSQL database starts
+    from the current schema; data comes over by `export` and `import`). Each migration runs
+    in one write transaction with the row that records it, and the check for it runs in the
+    same transaction, so two processes opening a new database apply it once.
+    """
+    if listed is None:
+        listed, pg_listed = MIGRATIONS, PG_MIGRATIONS
+    chosen = pg_listed if db.dialect == "postgresql" else listed
+    create = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT)"
+    if db.dialect == "postgresql":  # two processes starting at once would both create it
+        with db.transaction():
+            db.execute(create)
+    else:  # outside a write transaction: a read-only file that has the table still opens
+        db.execute(create)
     done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
     applied = []
-    for name, fn in listed:
+    for name, fn in chosen or ():
         if name in done:
             continue
-        with transaction(db):
+        with db.transaction():
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
+                continue  # another process applied it meanwhile
             fn(db)
             db.execute("INSERT INTO _migrations (name, applied) VALUES (?, ?)", [name, stamp()])
         applied.append(name)
@@ -150,7 +154,7 @@ def apply(
 
 
 @migration
-def m007_stamps_in_milliseconds(db: sqlite_utils.Database) -> None:
+def m007_stamps_in_milliseconds(db: Database) -> None:
     # Bookkeeping times were written to the second here and to the millisecond by alerts;
     # one format (`dates.stamp`) keeps string comparisons between them right.
     stamped = {
@@ -167,7 +171,7 @@ def m007_stamps_in_milliseconds(db: sqlite_utils.Database) -> None:
 
 
 @migration
-def m012_namespaced_ids(db: sqlite_utils.Database) -> None:
+def m012_namespaced_ids(db: Database) -> None:
     # Feed guids and JSONL ids were stored bare, so one feed or file could overwrite another's
     # documents by reusing an id. They move under the prefix of their feed (the origin_ref of
     # a feed document) or of their JSONL source, the form the loaders now write, so that the
@@ -182,4 +186,117 @@ def m012_namespaced_ids(db: sqlite_utils.Database) -> None:
         scoped = scoped_id(kind, origin_ref if kind == "feed" else source, ext_id)
         if scoped != ext_id:
             renamed.append((scoped, doc_id))
-    db.conn.executemany("UPDATE OR IGNORE documents SET ext_id = ? WHERE id = ?", renamed)
+    db.executemany("UPDATE OR IGNORE documents SET ext_id = ? WHERE id = ?", renamed)
+
+
+@migration
+def m013_chunk_vectors(db: Database) -> None:
+    # Each passage's embedding, stored with it: a new process builds its vector index from
+    # here instead of embedding the corpus again. `model` and `backend` say what made it; a
+    # vector from another model is never used.
+    db.execute(
+        """CREATE TABLE chunk_vectors (
+            chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            vector BLOB NOT NULL
+        )"""
+    )
+
+
+# PostgreSQL -------------------------------------------------------------------------------
+# A PostgreSQL database starts at the current schema in one step per feature. Identity
+# columns hand out ids that are never reused, like AUTOINCREMENT; TEXT compares byte-wise
+# (COLLATE "C") as SQLite's does, so times and dates sort as strings the same on both.
+
+PG_ID = "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+PG_TEXT = 'TEXT COLLATE "C"'
+PG_MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def pg_migration(fn: Migration) -> Migration:
+    PG_MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@pg_migration
+def pg001_corpus(db: Database) -> None:
+    t = PG_TEXT
+    db.execute(
+        f"""CREATE TABLE documents (
+            id {PG_ID},
+            ext_id {t} UNIQUE,
+            url {t},
+            canonical_url {t},
+            title {t} NOT NULL DEFAULT '',
+            source {t} NOT NULL DEFAULT '',
+            author {t},
+            published {t},
+            fetched {t} NOT NULL,
+            lang {t},
+            content_hash {t} NOT NULL,
+            origin_kind {t} NOT NULL,
+            origin_ref {t} NOT NULL,
+            text {t} NOT NULL,
+            word_count BIGINT NOT NULL,
+            updated {t} NOT NULL
+        )"""
+    )
+    for column in ("canonical_url", "content_hash", "published", "origin_ref"):
+        db.execute(f"CREATE INDEX idx_documents_{column} ON documents({column})")
+    db.execute(
+        f"""CREATE TABLE chunks (
+            id {PG_ID},
+            document_id BIGINT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal BIGINT NOT NULL,
+            text {t} NOT NULL,
+            char_start BIGINT NOT NULL,
+            char_end BIGINT NOT NULL,
+            UNIQUE (document_id, ordinal)
+        )"""
+    )
+    db.execute(
+        f"""CREATE TABLE chunk_vectors (
+            chunk_id BIGINT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+            model {t} NOT NULL,
+            backend {t} NOT NULL,
+            vector BYTEA NOT NULL
+        )"""
+    )
+    db.execute(
+        f"""CREATE TABLE ingest_runs (
+            id {PG_ID},
+            started {t} NOT NULL,
+            finished {t},
+            targets {t} NOT NULL,
+            added BIGINT NOT NULL DEFAULT 0,
+            updated BIGINT NOT NULL DEFAULT 0,
+            unchanged BIGINT NOT NULL DEFAULT 0,
+            failed BIGINT NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        f"""CREATE TABLE ingest_errors (
+            id {PG_ID},
+            run_id BIGINT NOT NULL REFERENCES ingest_runs(id) ON DELETE CASCADE,
+            ref {t} NOT NULL,
+            reason {t} NOT NULL,
+            at {t} NOT NULL
+        )"""
+    )
+    # The change marker: every statement that writes documents or passages bumps it, in the
+    # writer's transaction, so each process sees when its index has fallen behind.
+    db.execute("CREATE TABLE store_changes (id INTEGER PRIMARY KEY, counter BIGINT NOT NULL)")
+    db.execute("INSERT INTO store_changes (id, counter) VALUES (1, 0)")
+    db.execute(
+        """CREATE FUNCTION bump_store_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE store_changes SET counter = counter + 1 WHERE id = 1;
+            RETURN NULL;
+        END $$"""
+    )
+    for table in ("documents", "chunks"):
+        db.execute(
+            f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION bump_store_changes()"
+        )

@@ -1,6 +1,7 @@
-"""The SQLite store: documents, their chunks (with FTS5) and ingest runs.
+"""The store: documents, their chunks, the chunks' vectors and ingest runs.
 
-SQLite is the source of truth; everything else (the vector index) is derived from it.
+The store is the source of truth; everything else (the vector index) is derived from it. It
+lives in SQLite by default or in PostgreSQL (`corpus.database` holds what differs).
 Each document is written in one transaction, so a crash never leaves half a document.
 """
 
@@ -9,17 +10,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import sqlite_utils
-
 from sectorbot.corpus import migrations
 from sectorbot.corpus.chunking import chunk_text, word_count
+from sectorbot.corpus.database import Database, is_url, open_database
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import StoreError
 from sectorbot.corpus.models import Chunk, Document
@@ -55,51 +54,43 @@ CHUNK_SELECT = """SELECT c.id, c.document_id, c.ordinal, c.text, c.char_start, c
 
 
 class Store:
-    """One SQLite database file; safe to share between the bot's threads."""
+    """One database (a SQLite file or a PostgreSQL URL); safe to share between threads."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+    def __init__(self, target: Path | str) -> None:
+        self.url = str(target) if is_url(target) else None
+        self.path = None if self.url else Path(target)
         try:
-            self._open(str(path))
+            self.db: Database = open_database(target)
         except OSError as exc:
             raise StoreError(f"cannot use {self.path}: {exc.strerror or exc}") from None
         except sqlite3.DatabaseError as exc:
-            raise StoreError(_database_problem(self.path, exc)) from None
+            raise StoreError(_database_problem(Path(target), exc)) from None
+        self.lock = self.db.lock
+        try:
+            with self.lock:
+                migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise StoreError(_database_problem(Path(target), exc)) from None
+        except self.db.errors as exc:
+            self.db.close()
+            raise StoreError(f"cannot prepare the database: {exc}") from None
 
-    def _open(self, path: str) -> None:
-        if path != ":memory:":
-            folder = self.path.parent
-            if folder.exists() and not folder.is_dir():
-                raise StoreError(f"the data directory {folder} is a file, not a folder")
-            folder.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db = sqlite_utils.Database(conn)
-        self.lock = threading.RLock()
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA busy_timeout = 10000")
-        if path != ":memory:":
-            self.db.execute("PRAGMA journal_mode = WAL")
-            # In WAL mode NORMAL still keeps every commit atomic and the file consistent after
-            # a process crash; only a power cut can lose the last few commits.
-            self.db.execute("PRAGMA synchronous = NORMAL")
-        with self.lock:
-            migrations.apply(self.db)
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.lock, migrations.transaction(self.db):
-            yield
+    def transaction(self) -> AbstractContextManager[None]:
+        return self.db.transaction()
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self.db.query(sql, params))
+        return self.db.query(sql, params if isinstance(params, dict) else list(params))
 
     def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        with self.lock:
-            row = self.db.execute(sql, list(params)).fetchone()
+        row = self.db.execute(sql, list(params)).fetchone()
         return row[0] if row else None
 
     def rows_in(
@@ -110,8 +101,7 @@ class Store:
         `params` are bound before the ids. Yields the rows of each batch as plain tuples.
         """
         for query, args in _in_batches(sql, ids, params, batch):
-            with self.lock:
-                rows = self.db.execute(query, args).fetchall()
+            rows = self.db.execute(query, args).fetchall()
             yield [tuple(r) for r in rows]
 
     def execute_in(
@@ -123,8 +113,7 @@ class Store:
         """
         changed = 0
         for query, args in _in_batches(sql, ids, params, batch):
-            with self.lock:
-                changed += self.db.execute(query, args).rowcount
+            changed += self.db.execute(query, args).rowcount
         return changed
 
     # documents -------------------------------------------------------------------------
@@ -221,8 +210,8 @@ class Store:
         row = self._row(doc, digest)
         cols = ", ".join(row)
         marks = ", ".join(f":{k}" for k in row)
-        cursor = self.db.execute(f"INSERT INTO documents ({cols}) VALUES ({marks})", row)
-        doc_id = int(cursor.lastrowid or 0)
+        sql = f"INSERT INTO documents ({cols}) VALUES ({marks}) RETURNING id"
+        doc_id = int(self.db.execute(sql, row).fetchone()[0])
         self._write_chunks(doc_id, chunk_text(doc.text))
         return doc_id
 
@@ -245,7 +234,7 @@ class Store:
         self._write_chunks(doc_id, chunk_text(doc.text))
 
     def _write_chunks(self, doc_id: int, chunks: list[Chunk]) -> None:
-        self.db.conn.executemany(
+        self.db.executemany(
             "INSERT INTO chunks (document_id, ordinal, text, char_start, char_end) "
             "VALUES (?, ?, ?, ?, ?)",
             [(doc_id, c.ordinal, c.text, c.start, c.end) for c in chunks],
@@ -306,9 +295,10 @@ class Store:
         """Insert a row unless one with the same key is there; None if no column fits.
 
         Columns this schema lacks (an export from a newer version) are left out. Only key
-        clashes are passed over: a row that breaks NOT NULL raises `sqlite3.Error`.
+        clashes are passed over: a row that breaks NOT NULL raises the database's error.
+        Call `ids_taken(table)` when done, so new rows get ids above the imported ones.
         """
-        columns = set(self.db[table].columns_dict)
+        columns = set(self.db.columns(table))
         values = {k: v for k, v in row.items() if k in columns}
         if not values:
             return None
@@ -320,6 +310,10 @@ class Store:
             cursor = self.db.execute(sql, list(values.values()))
         return cursor.rowcount > 0
 
+    def ids_taken(self, table: str) -> None:
+        """After inserting rows with their own ids: hand out only higher ids from now on."""
+        self.db.ids_taken(table)
+
     def document(self, doc_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM documents WHERE id = ?", [doc_id])
         return rows[0] if rows else None
@@ -327,8 +321,7 @@ class Store:
     # chunks ----------------------------------------------------------------------------
 
     def chunk_ids(self) -> list[int]:
-        with self.lock:
-            return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()]
+        return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()]
 
     def chunk_count(self, after: int = 0) -> int:
         """How many passages are stored (with ids above `after`)."""
@@ -336,22 +329,18 @@ class Store:
 
     def last_chunk_id_assigned(self) -> int:
         """The highest chunk id ever given out; ids are never reused, even after deletes."""
-        value = self.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'")
-        return int(value or 0)
+        return self.db.last_id_assigned("chunks")
 
     def chunk_texts_after(self, chunk_id: int, limit: int) -> list[tuple[int, str]]:
         """(id, text) of the chunks with ids above `chunk_id`, in id order."""
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", [chunk_id, limit]
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", [chunk_id, limit]
+        ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
     def change_marker(self) -> tuple[int, int]:
-        """Changes since last asked: other connections' commits, then this one's writes."""
-        with self.lock:
-            version = self.db.execute("PRAGMA data_version").fetchone()[0]
-            return int(version), self.db.conn.total_changes
+        """Moves whenever the stored documents may have changed, by any process."""
+        return self.db.change_marker()
 
     def chunks_by_ids(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         out: dict[int, StoredChunk] = {}
@@ -375,14 +364,42 @@ class Store:
         for rows in self.rows_in(sql, ids, batch=batch):
             yield [(r[0], r[1]) for r in rows]
 
+    # vectors ---------------------------------------------------------------------------
+
+    def store_vectors(self, rows: Sequence[tuple[int, bytes]], model: str, backend: str) -> None:
+        """Keep each passage's embedding with it; a passage deleted meanwhile is passed over."""
+        sql = (
+            "INSERT INTO chunk_vectors (chunk_id, model, backend, vector) "
+            "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM chunks WHERE id = ?) "
+            "ON CONFLICT (chunk_id) DO UPDATE SET model = excluded.model, "
+            "backend = excluded.backend, vector = excluded.vector"
+        )
+        with self.transaction():
+            self.db.executemany(sql, [(i, model, backend, v, i) for i, v in rows])
+
+    def stored_vectors(self, ids: Iterable[int], model: str, backend: str) -> dict[int, bytes]:
+        """Chunk id -> embedding bytes, for the passages embedded by this model and backend."""
+        sql = (
+            "SELECT chunk_id, vector FROM chunk_vectors "
+            "WHERE model = ? AND backend = ? AND chunk_id IN ({ids})"
+        )
+        out: dict[int, bytes] = {}
+        for rows in self.rows_in(sql, ids, [model, backend]):
+            out.update({r[0]: bytes(r[1]) for r in rows})
+        return out
+
+    def vector_count(self) -> int:
+        return int(self.scalar("SELECT count(*) FROM chunk_vectors") or 0)
+
     # ingest runs -----------------------------------------------------------------------
 
     def start_ingest_run(self, targets_json: str) -> int:
         with self.transaction():
-            cursor = self.db.execute(
-                "INSERT INTO ingest_runs (started, targets) VALUES (?, ?)", [stamp(), targets_json]
-            )
-        return int(cursor.lastrowid or 0)
+            row = self.db.execute(
+                "INSERT INTO ingest_runs (started, targets) VALUES (?, ?) RETURNING id",
+                [stamp(), targets_json],
+            ).fetchone()
+        return int(row[0])
 
     def finish_ingest_run(
         self, run_id: int, counts: tuple[int, int, int, int], errors: list[tuple[str, str]]
@@ -395,7 +412,7 @@ class Store:
                 "failed = ? WHERE id = ?",
                 [now, *counts, run_id],
             )
-            self.db.conn.executemany(
+            self.db.executemany(
                 "INSERT INTO ingest_errors (run_id, ref, reason, at) VALUES (?, ?, ?, ?)",
                 [(run_id, ref, reason, now) for ref, reason in errors],
             )

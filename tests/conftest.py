@@ -35,11 +35,48 @@ def settings(isolated_env: Path):
     return load_settings(dotenv=None)
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[str]:
+    """A throwaway PostgreSQL server for the session; its base URL.
+
+    Skips where PostgreSQL is not installed, except in CI, where `.ci/run` installs it and a
+    missing or broken server fails the tests instead of hiding them.
+    """
+    from tests.pgserver import Cluster, binaries
+
+    bin_dir = binaries()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; .ci/run installs it in CI")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    cluster = Cluster(bin_dir)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def store(isolated_env: Path) -> Iterator:
+def postgres_url(postgres_cluster: str) -> str:
+    """A URL for an empty database of this test's own (a fresh schema in the cluster)."""
+    from tests.pgserver import fresh_schema
+
+    return fresh_schema(postgres_cluster)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_target(request: pytest.FixtureRequest, isolated_env: Path) -> str:
+    """Each backend in turn: a SQLite file path, then a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(isolated_env / "test.db")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(database_target: str) -> Iterator:
     from sectorbot.corpus.store import Store
 
-    s = Store(isolated_env / "test.db")
+    s = Store(database_target)
     yield s
     s.close()
 

@@ -221,7 +221,7 @@ def test_fresh_database_has_the_schema_it_had_before_the_alerts_moved(tmp_path: 
         "_migrations", "documents", "chunks", "chunks_fts", "chunks_fts_config",
         "chunks_fts_data", "chunks_fts_docsize", "chunks_fts_idx", "ingest_runs",
         "ingest_errors", "sqlite_sequence", "feeds", "chats", "subscriptions", "alerts",
-        "alert_inbox",
+        "alert_inbox", "chunk_vectors",
     }  # fmt: skip
     assert {"idx_alerts_due", "idx_alerts_sent_at", "idx_subscriptions_kind"} <= objects["index"]
     assert objects["trigger"] == {"chunks_ai", "chunks_ad", "chunks_au", "documents_alert_inbox"}

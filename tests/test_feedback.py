@@ -34,10 +34,15 @@ from tests.test_telegram import fake as fake  # the fixture, shared with the Tel
 
 def test_fresh_feedback_tables_and_votes(store: Store) -> None:
     feedback = FeedbackStore(store)
-    tables = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type='table'")}
+    tables = set(store.db.tables())
     assert {"feedback_answers", "feedback_votes"} <= tables
     applied = {r["name"] for r in store.query("SELECT name FROM _migrations")}
-    assert {name for name, _ in feedback_migrations.MIGRATIONS} <= applied
+    listed = (
+        feedback_migrations.MIGRATIONS
+        if store.dialect == "sqlite"
+        else feedback_migrations.PG_MIGRATIONS
+    )
+    assert {name for name, _ in listed} <= applied
     FeedbackStore(store)  # opening again applies nothing twice
 
     assert feedback.counts() == {"votes": 0, "votes_down": 0, "votes_down_share": None}

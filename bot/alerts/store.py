@@ -8,7 +8,6 @@ transaction; times come in as `dates.stamp` strings.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,12 +27,12 @@ CHAT_COLUMNS = (
 _ACTIVE_SUBS = "FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id AND c.active = 1"
 _LEAVE_INBOX = "DELETE FROM alert_inbox WHERE document_id IN ({ids})"
 # The EXISTS guards: a chat deactivated or a subscription removed while matching ran gets no
-# row (INSERT OR IGNORE covers only the unique key, not foreign keys).
+# row (ON CONFLICT covers only the unique key, not foreign keys).
 _ENQUEUE = (
-    "INSERT OR IGNORE INTO alerts (chat_id, document_id, subscription_id, matched, excerpt, "
+    "INSERT INTO alerts (chat_id, document_id, subscription_id, matched, excerpt, "
     "created, next_attempt) SELECT ?, ?, ?, ?, ?, ?, ? "
     "WHERE EXISTS (SELECT 1 FROM chats WHERE chat_id = ? AND active = 1) "
-    "AND EXISTS (SELECT 1 FROM subscriptions WHERE id = ?)"
+    "AND EXISTS (SELECT 1 FROM subscriptions WHERE id = ?) ON CONFLICT DO NOTHING"
 )
 
 Outcome = Literal["added", "existing", "over_limit"]
@@ -100,11 +99,11 @@ class AlertStore:
                 if not active:
                     db.execute("UPDATE feeds SET active = 1 WHERE id = ?", [feed_id])
                 return feed_id, not active
-            cursor = db.execute(
-                "INSERT INTO feeds (url, added, added_by, active) VALUES (?, ?, ?, 1)",
+            new = db.execute(
+                "INSERT INTO feeds (url, added, added_by, active) VALUES (?, ?, ?, 1) RETURNING id",
                 [url, when, added_by],
-            )
-            return int(cursor.lastrowid or 0), True
+            ).fetchone()
+            return int(new[0]), True
 
     def list_feeds(self, include_inactive: bool = False) -> list[dict[str, Any]]:
         """The feeds in id order with their polling state: every listing of feeds reads this."""
@@ -279,7 +278,7 @@ class AlertStore:
             "SELECT count(*) AS n, coalesce(max(s.id), 0) AS top, coalesce(sum(s.id), 0) AS "
             f"total {_ACTIVE_SUBS}"
         )[0]
-        return row["n"], row["top"], row["total"]
+        return int(row["n"]), int(row["top"]), int(row["total"])
 
     def active_subscriptions(self) -> list[dict[str, Any]]:
         """Every active chat's subscriptions, with topic vectors and their model."""
@@ -296,7 +295,7 @@ class AlertStore:
     def set_topic_vectors(self, vectors: Sequence[tuple[int, bytes, str]]) -> None:
         """Store (subscription id, vector bytes, model id) for topics embedded again."""
         with self.corpus.transaction():
-            self.corpus.db.conn.executemany(
+            self.corpus.db.executemany(
                 "UPDATE subscriptions SET vector = ?, model = ? WHERE id = ?",
                 [(vector, model, sub_id) for sub_id, vector, model in vectors],
             )
@@ -378,7 +377,7 @@ class AlertStore:
                 self.corpus.db.execute(
                     "UPDATE chats SET chat_id = ? WHERE chat_id = ?", [new_id, old_id]
                 )
-        except sqlite3.IntegrityError:
+        except self.corpus.db.integrity_errors:
             return False
         return True
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -54,7 +53,7 @@ class FeedbackStore:
                         [key, *row],
                     )
                 return key
-            except sqlite3.IntegrityError:  # the same random key twice: draw another
+            except self.corpus.db.integrity_errors:  # the same random key twice: draw another
                 continue
 
     def vote(self, key: str, user_id: int, vote: int, when: str) -> VoteOutcome | None:
@@ -77,7 +76,8 @@ class FeedbackStore:
     def counts(self) -> dict[str, Any]:
         """Votes in all, 👎 among them, and the share of 👎 (None before the first vote)."""
         row = self.corpus.query(
-            "SELECT count(*) AS votes, coalesce(sum(vote = -1), 0) AS down FROM feedback_votes"
+            "SELECT count(*) AS votes, "
+            "coalesce(sum(CASE WHEN vote = -1 THEN 1 ELSE 0 END), 0) AS down FROM feedback_votes"
         )[0]
         votes, down = int(row["votes"]), int(row["down"])
         share = round(down / votes, 3) if votes else None

@@ -1,0 +1,352 @@
+"""The database under the stores: SQLite (embedded, the default) or PostgreSQL.
+
+Store modules write their SQL once, in the dialect both understand (`?` and `:name`
+placeholders, `ON CONFLICT`, `RETURNING`), and run it through a `Database`. What differs
+between the two engines lives here and nowhere else: placeholders, how connections are shared
+between threads, how writers are kept apart, the change marker, and how ids are handed out.
+
+SQLite: one connection shared by the process's threads under a lock; `BEGIN IMMEDIATE` makes
+a transaction the only writer from its start. PostgreSQL: a connection pool, one connection
+per thread for the length of a transaction, and a transaction-scoped advisory lock taken by
+every write transaction, so that read-then-write sequences (is this document stored? then
+insert it) behave as they do on SQLite even with several processes writing.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from sectorbot.corpus.errors import StoreError
+
+Params = Sequence[Any] | dict[str, Any]
+# One number for every write transaction's advisory lock: writers are kept apart as in SQLite.
+WRITER_LOCK = 0x5EC7_0B07
+
+
+class Result(Protocol):
+    """What a statement gives back: rows (if any) and how many rows it changed."""
+
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+@dataclass
+class Rows:
+    """A statement's rows read out in full, so its connection can go back to the pool."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rowcount: int = -1
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+
+class Database:
+    """The interface every store uses; `SQLiteDatabase` and `PostgresDatabase` implement it."""
+
+    dialect: str = ""
+    lock: AbstractContextManager[Any]
+    integrity_errors: tuple[type[BaseException], ...] = ()
+    errors: tuple[type[BaseException], ...] = ()
+
+    def execute(self, sql: str, params: Params = ()) -> Result:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def transaction(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def columns(self, table: str) -> list[str]:
+        raise NotImplementedError
+
+    def tables(self) -> list[str]:
+        raise NotImplementedError
+
+    def change_marker(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def last_id_assigned(self, table: str) -> int:
+        raise NotImplementedError
+
+    def ids_taken(self, table: str) -> None:
+        """After rows were inserted with their own ids, hand out only higher ones."""
+
+    def describe(self) -> dict[str, Any]:
+        """What `doctor` shows of the backend."""
+        return {"backend": self.dialect}
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+def open_database(target: str | Path) -> Database:
+    """A PostgreSQL database for a `postgresql://` URL, else the SQLite file at that path."""
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        return PostgresDatabase(text)
+    return SQLiteDatabase(Path(text))
+
+
+def is_url(target: str | Path | None) -> bool:
+    return str(target or "").startswith(("postgresql://", "postgres://"))
+
+
+# SQLite -----------------------------------------------------------------------------------
+
+
+class SQLiteDatabase(Database):
+    """One SQLite file; one connection shared by the process's threads."""
+
+    dialect = "sqlite"
+    integrity_errors = (sqlite3.IntegrityError,)
+    errors = (sqlite3.Error,)
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        memory = str(path) == ":memory:"
+        if not memory:
+            folder = path.parent
+            if folder.exists() and not folder.is_dir():
+                raise StoreError(f"the data directory {folder} is a file, not a folder")
+            folder.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.utils = sqlite_utils.Database(self.conn)
+        self.lock = threading.RLock()
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute("PRAGMA busy_timeout = 10000")
+        if not memory:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL still keeps every commit atomic and the file consistent after
+            # a process crash; only a power cut can lose the last few commits.
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    def execute(self, sql: str, params: Params = ()) -> Result:
+        with self.lock:
+            return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.lock:
+            self.conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.utils.query(sql, params))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # BEGIN IMMEDIATE: this transaction is the only writer from its first statement, and
+        # DDL is covered too (sqlite3 would commit it on its own otherwise).
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def columns(self, table: str) -> list[str]:
+        with self.lock:
+            return list(self.utils[table].columns_dict)
+
+    def tables(self) -> list[str]:
+        with self.lock:
+            return self.utils.table_names()
+
+    def change_marker(self) -> tuple[int, int]:
+        """Other connections' commits (`data_version`), then this connection's own writes."""
+        with self.lock:
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            return int(version), self.conn.total_changes
+
+    def last_id_assigned(self, table: str) -> int:
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = ?", [table]
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "sqlite", "path": str(self.path)}
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# PostgreSQL -------------------------------------------------------------------------------
+
+# A `?`, a `:name` or a literal `%` outside quotes; quoted text and `::` casts pass untouched.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|::|\?|(?<![:\w]):([A-Za-z_]\w*)|%")
+
+
+@lru_cache(maxsize=1024)
+def pyformat(sql: str) -> str:
+    """SQL with SQLite's `?` and `:name` placeholders in psycopg's `%s` / `%(name)s` form."""
+
+    def swap(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        if match.group(1):
+            return f"%({match.group(1)})s"
+        return token
+
+    return _TOKENS.sub(swap, sql)
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for messages and `doctor`."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+class PostgresDatabase(Database):
+    """A PostgreSQL database through a psycopg connection pool."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, min_size: int = 1, max_size: int = 8) -> None:
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise StoreError(
+                "SECTORBOT_DATABASE_URL names PostgreSQL, but psycopg is not installed: "
+                "pip install 'sectorbot[postgres]'"
+            ) from None
+        self._psycopg = psycopg
+        self.url = url
+        self.integrity_errors = (psycopg.IntegrityError,)
+        self.errors = (psycopg.Error,)
+        self.lock = nullcontext()
+        self._local = threading.local()
+        self.pool = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, open=False,
+            kwargs={"autocommit": True}, name="sectorbot",
+        )  # fmt: skip
+        try:
+            self.pool.open(wait=True, timeout=15)
+        except Exception as exc:  # the pool's timeout hides the reason; ask once to tell it
+            self.pool.close()
+            raise StoreError(f"cannot reach {_redacted(url)}: {self._reason(exc)}") from None
+
+    def _reason(self, exc: BaseException) -> str:
+        try:
+            with self._psycopg.connect(self.url, connect_timeout=5):
+                pass
+        except self._psycopg.Error as direct:
+            return str(direct).strip().splitlines()[0]
+        return str(exc) or type(exc).__name__
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self.pool.connection() as conn:
+            yield conn
+
+    def execute(self, sql: str, params: Params = ()) -> Result:
+        with self._connection() as conn:
+            cursor = conn.execute(pyformat(sql), params or None)
+            rows = cursor.fetchall() if cursor.description else []
+            return Rows(rows, cursor.rowcount)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        with self._connection() as conn, conn.cursor() as cursor:
+            cursor.executemany(pyformat(sql), rows)
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        from psycopg.rows import dict_row
+
+        with self._connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(pyformat(sql), params or None)
+            return list(cursor.fetchall()) if cursor.description else []
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if getattr(self._local, "conn", None) is not None:  # already inside one
+            yield
+            return
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK])
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    def columns(self, table: str) -> list[str]:
+        rows = self.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def tables(self) -> list[str]:
+        rows = self.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() ORDER BY table_name"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def change_marker(self) -> tuple[int, int]:
+        """The counter every write to documents or chunks bumps (any process)."""
+        row = self.execute("SELECT counter FROM store_changes WHERE id = 1").fetchone()
+        return (int(row[0]) if row else 0), 0
+
+    def last_id_assigned(self, table: str) -> int:
+        row = self.execute("SELECT pg_get_serial_sequence(?, 'id')", [table]).fetchone()
+        if not row or not row[0]:
+            return 0
+        value = self.execute(f"SELECT last_value, is_called FROM {row[0]}").fetchone()
+        return int(value[0]) if value and value[1] else 0
+
+    def ids_taken(self, table: str) -> None:
+        self.execute(
+            f"SELECT setval(pg_get_serial_sequence(?, 'id'), "
+            f'greatest((SELECT max(id) FROM "{table}"), 1), '
+            f'(SELECT max(id) FROM "{table}") IS NOT NULL)',
+            [table],
+        )
+
+    def describe(self) -> dict[str, Any]:
+        stats = self.pool.get_stats()
+        return {
+            "backend": "postgresql",
+            "url": _redacted(self.url),
+            "pool_size": stats.get("pool_size", 0),
+            "pool_available": stats.get("pool_available", 0),
+            "pool_max": self.pool.max_size,
+            "requests_waiting": stats.get("requests_waiting", 0),
+        }
+
+    def close(self) -> None:
+        self.pool.close()
