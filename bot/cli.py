@@ -151,6 +151,23 @@ def run(ctx: click.Context) -> None:
     run_terminal_chat(service)
 
 
+@cli.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """The job worker: poll feeds, send alerts, keep the index in step; no Telegram updates.
+
+    Runs the jobs while it holds the job lease (one worker at a time does; another takes over
+    within a poll tick when it dies), until SIGTERM or Ctrl-C gives the lease up.
+    """
+    settings = settings_of(ctx)
+    if not settings.telegram_bot_token:
+        raise SettingsError("TELEGRAM_BOT_TOKEN is not set: the job worker sends alerts with it")
+    service = ready_service(ctx)
+    from sectorbot.bot.telegram import run_job_worker
+
+    run_job_worker(service)
+
+
 @cli.command(name="eval")
 @click.argument("questions", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")

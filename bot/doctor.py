@@ -1,5 +1,5 @@
-"""`sectorbot doctor`: health checks of settings, data directory, database, model, indexes,
-feeds and disk.
+"""`sectorbot doctor`: health checks of settings, data directory, database, backend, workers,
+model, indexes, feeds and disk.
 
 Doctor only reports: it never repairs, creates or migrates anything, and it may run while the
 bot runs (the database is read through `DatabaseFile`, which does not migrate).
@@ -24,6 +24,7 @@ from sectorbot.bot.alerts.store import active_feed_validators
 from sectorbot.bot.feedback import migrations as feedback_migrations
 from sectorbot.bot.preferences import migrations as preference_migrations
 from sectorbot.bot.settings import TOKEN_RE, Settings, webhook_problem
+from sectorbot.bot.workers import migrations as worker_migrations
 from sectorbot.corpus import migrations
 from sectorbot.corpus.fetch import format_size, one_line
 from sectorbot.corpus.store import DatabaseFile
@@ -40,6 +41,7 @@ TELEGRAM_CHECK_TIMEOUT = 10.0
 QUICK_HASH_LIMIT = 64_000_000
 DISK_FAIL_BYTES = 100_000_000
 DISK_WARN_BYTES = 1_000_000_000
+LIVE_TICKS = 3  # a process silent for this many poll ticks is not counted as live
 
 
 @dataclass
@@ -64,6 +66,9 @@ def doctor(settings: Settings, quick: bool = False) -> list[Check]:
     if data_dir.status != "FAIL":
         database = _guarded("database", lambda: check_database(settings, quick))
         checks.append(database)
+        if database.status != "FAIL" and (settings.database_url or settings.db_path.is_file()):
+            checks.append(_guarded("backend", lambda: check_backend(settings)))
+            checks.append(_guarded("workers", lambda: check_workers(settings)))
     if not quick:
         if settings.telegram_bot_token and TOKEN_RE.fullmatch(settings.telegram_bot_token):
             checks.append(_guarded("telegram", lambda: check_telegram(settings)))
@@ -181,6 +186,8 @@ def _existing_ancestor(path: Path) -> Path:
 
 
 def check_database(settings: Settings, quick: bool) -> tuple[Status, str]:
+    if settings.database_url:
+        return "OK", "on PostgreSQL (SECTORBOT_DATABASE_URL): see backend"
     path = settings.db_path
     if not path.exists():
         return "WARN", "no database yet: `sectorbot run` loads the sample, `ingest` adds more"
@@ -195,6 +202,60 @@ def check_database(settings: Settings, quick: bool) -> tuple[Status, str]:
         return "FAIL", f"{path} cannot be read: {one_line(str(exc))}"
     check = "quick check" if quick else "integrity check"
     return schema_status, f"{check} ok; {counts}; {schema}"
+
+
+def check_backend(settings: Settings) -> tuple[Status, str]:
+    """Which database the store is on, and for PostgreSQL its pool (opened, never migrated)."""
+    from sectorbot.corpus.database import open_database
+
+    db = open_database(settings.store_target)  # StoreError (unreachable) fails the check
+    try:
+        info = db.describe()
+    finally:
+        db.close()
+    if info["backend"] != "postgresql":
+        return "OK", f"sqlite {info.get('path')} (one process writes; several need PostgreSQL)"
+    return "OK", (
+        f"postgresql {info['url']}; pool {info['pool_size']} open, {info['pool_available']} "
+        f"idle, at most {info['pool_max']}, {info['requests_waiting']} waiting"
+    )
+
+
+def check_workers(settings: Settings) -> tuple[Status, str]:
+    """Who holds the job lease, and each live process with its index lag."""
+    from sectorbot.bot.workers.lease import JOBS
+    from sectorbot.bot.workers.store import read_lease, read_workers
+    from sectorbot.corpus.database import open_database
+    from sectorbot.corpus.dates import stamp
+
+    now = time.time()
+    db = open_database(settings.store_target)
+    try:
+        lease = read_lease(db, JOBS)
+        live = read_workers(db, stamp(now - LIVE_TICKS * settings.poll_tick))
+    finally:
+        db.close()
+    held = lease is not None and lease["expires"] > stamp(now)
+    if held:
+        assert lease is not None
+        lease_text = f"job lease held by {lease['holder']} until {lease['expires'][11:19]} UTC"
+    else:
+        lease_text = "job lease free"
+    workers = [_worker_line(w) for w in live]
+    text = f"{lease_text}; " + (
+        f"{len(workers)} live: " + "; ".join(workers) if workers else "no live workers"
+    )
+    if live and not held:
+        return "WARN", text + " (nobody polls feeds or sends alerts: start `sectorbot worker`)"
+    return "OK", text
+
+
+def _worker_line(worker: dict[str, Any]) -> str:
+    lag = int(worker["stored_now"]) - int(worker["index_passages"] or 0)
+    return (
+        f"{worker['role']} {worker['holder']} seen {worker['last_seen'][11:19]} UTC, index "
+        f"{worker['index_passages']} of {worker['stored_now']} passages (lag {lag})"
+    )
 
 
 def _integrity_problem(db: DatabaseFile, quick: bool) -> str | None:
@@ -220,6 +281,7 @@ def _known_migrations() -> list[str]:
         alert_migrations.MIGRATIONS,
         feedback_migrations.MIGRATIONS,
         preference_migrations.MIGRATIONS,
+        worker_migrations.MIGRATIONS,
     )
     return [name for listed in lists for name, _ in listed]
 

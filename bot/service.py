@@ -20,6 +20,7 @@ from sectorbot.bot.claims import ClaimCheck, claim_question, sides
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer, VoteOutcome
 from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.settings import Settings
+from sectorbot.bot.workers.store import WorkerStore
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.ingest import IngestReport, ingest, reprocess, store_documents
@@ -60,6 +61,9 @@ class Service:
         self.alert_store = AlertStore(self.store)
         self.feedback = FeedbackStore(self.store)
         self.preferences = PreferencesStore(self.store)
+        # Handled updates, rate-limit windows, the job lease and heartbeats: what several
+        # processes on one database share.
+        self.workers = WorkerStore(self.store)
         self.embedder = get_embedder(
             settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
         )
@@ -107,6 +111,11 @@ class Service:
             log.warning("%s", notice)
         lexical = self.retriever.lexical_index.refresh()  # logs its own notice
         return "; ".join(n for n in (notice, lexical) if n) or None
+
+    def index_passages(self) -> int:
+        """How many passages the vector index this process serves holds (0 before it loads)."""
+        index = self.vectors.index
+        return int(index.ntotal) if index is not None else 0
 
     def reprocess(self, progress: Progress | None = None) -> tuple[int, ReindexResult]:
         """Stored documents cleaned again (ids kept), then the index brought in step."""

@@ -33,6 +33,8 @@ UPPER_LIMITS: dict[str, int] = {
     "fetch_timeout": 3600,
     "questions_per_minute": 10_000,
     "poll_interval": 7 * 24 * 3600,
+    "poll_tick": 24 * 3600,
+    "send_tick": 3600,
     "webhook_port": 65535,
 }
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -57,6 +59,10 @@ class Settings:
     log_level: str = "INFO"
     poll_interval: int = 900
     feeds_file: Path | None = None
+    # The job rounds: look for due feeds every `poll_tick` seconds (also about how long the
+    # job lease outlives a dead holder), at the outbox and the lease every `send_tick`.
+    poll_tick: float = 30.0
+    send_tick: float = 5.0
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443

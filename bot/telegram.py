@@ -1,13 +1,17 @@
 """The Telegram bot: one `Application`, its handlers in one ordered table, and how it runs.
 
-`build_application` is the one place the `Application` is put together; `run_bot` serves it
-by long polling, or by webhook when `SECTORBOT_WEBHOOK_URL` is set. The handlers live in
+`build_application` is the one place the bot's `Application` is put together; `run_bot` serves
+it by long polling, or by webhook when `SECTORBOT_WEBHOOK_URL` is set. The handlers live in
 `telegram_questions` (anyone), `telegram_admin` (admins) and `telegram_alerts` (alerts).
+`build_job_application` and `run_job_worker` are `sectorbot worker`: the jobs without updates
+(`telegram_workers` has what several processes share).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from urllib.parse import urlsplit
 
 from telegram import (
@@ -41,17 +45,19 @@ from sectorbot.bot import (
     telegram_inline,
     telegram_language,
     telegram_posts,
+    telegram_workers,
 )
 from sectorbot.bot import telegram_questions as questions
 from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.errors import SettingsError
 from sectorbot.bot.i18n import LANGUAGES, N_, _, language
 from sectorbot.bot.logs import RedactToken
-from sectorbot.bot.ratelimit import SlidingWindowLimiter
+from sectorbot.bot.ratelimit import StoredLimiter
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings, webhook_problem
 from sectorbot.bot.telegram_reply import send
 from sectorbot.bot.telegram_state import STATE_KEY, AnswerCache, BotState, app_state
+from sectorbot.bot.workers.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +99,10 @@ __all__ = [
     "AnswerCache",
     "BotState",
     "build_application",
+    "build_job_application",
     "file_api_url",
     "run_bot",
+    "run_job_worker",
 ]
 
 
@@ -203,22 +211,12 @@ def file_api_url(api_url: str) -> str:
     return f"{head}/file/bot{tail}" if sep else api_url.rstrip("/") + "/file/bot"
 
 
-def build_application(
-    service: Service,
-    settings: Settings,
-    *,
-    request: BaseRequest | None = None,
-    get_updates_request: BaseRequest | None = None,
-    alert_ticks: dict[str, float] | None = None,
-) -> Application:
-    """The bot, ready to start: handlers, rate limiter, command menus, error handler.
-
-    `alert_ticks` (poll_tick, send_tick, retry_base) tunes the alert jobs' schedule.
-    """
+def _builder(settings: Settings) -> ApplicationBuilder:
+    """What every Application of ours shares: the Bot API, defaults, the send rate limiter."""
     if not settings.telegram_bot_token:
         raise SettingsError("TELEGRAM_BOT_TOKEN is not set")
     _redact_library_logs()
-    builder = (
+    return (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
         .base_url(settings.telegram_api_url)
@@ -231,9 +229,25 @@ def build_application(
             )
         )
         .rate_limiter(AIORateLimiter(max_retries=3))
-        .concurrent_updates(CONCURRENCY)
-        .post_init(_publish_commands)
+        .post_stop(telegram_workers.stop)
     )
+
+
+def build_application(
+    service: Service,
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    alert_ticks: dict[str, float] | None = None,
+    jobs: bool = True,
+) -> Application:
+    """The bot, ready to start: handlers, rate limiter, command menus, error handler.
+
+    `alert_ticks` (poll_tick, send_tick, retry_base) tunes the alert jobs' schedule; with
+    `jobs` False the bot only answers updates and a `sectorbot worker` runs the jobs.
+    """
+    builder = _builder(settings).concurrent_updates(CONCURRENCY).post_init(_publish_commands)
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:
@@ -243,29 +257,70 @@ def build_application(
         service=service,
         settings=settings,
         answers=AnswerCache(),
-        limiter=SlidingWindowLimiter(settings.questions_per_minute, 60.0),
+        limiter=StoredLimiter(service.workers, settings.questions_per_minute, 60.0),
         public_commands=PUBLIC_COMMANDS + telegram_alerts.COMMANDS,
         admin_commands=ADMIN_COMMANDS + telegram_alerts.ADMIN_COMMANDS,
     )
 
+    ticks = _ticks(settings, alert_ticks)
+    mode = "webhook" if settings.webhook_url else "polling"
+    process = telegram_workers.attach(app, service, f"{mode}+jobs" if jobs else mode, ticks)
+    # Before every handler: an update another worker (or this one) took on is dropped.
+    app.add_handler(telegram_workers.claim_handler(), group=telegram_workers.CLAIM_GROUP)
     app.add_handlers(_handlers(settings))
     app.add_error_handler(on_error)
-    _add_alerts(app, service, settings, alert_ticks or {})
+    _add_alerts(app, service, settings, ticks, process if jobs else None)
+    return app
+
+
+def build_job_application(
+    service: Service,
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    alert_ticks: dict[str, float] | None = None,
+) -> Application:
+    """`sectorbot worker`: the jobs only, sending through the Bot API, reading no updates."""
+    builder = _builder(settings).updater(None)
+    if request is not None:
+        builder = builder.request(request)
+    app = builder.build()
+    ticks = _ticks(settings, alert_ticks)
+    process = telegram_workers.attach(app, service, "jobs", ticks)
+    _add_alerts(app, service, settings, ticks, process)
     return app
 
 
 def _add_alerts(
-    app: Application, service: Service, settings: Settings, ticks: dict[str, float]
+    app: Application,
+    service: Service,
+    settings: Settings,
+    ticks: dict[str, float],
+    process: telegram_workers.Process | None,
 ) -> None:
-    """Subscriptions, feed polling and alert delivery: the runtime and its jobs."""
-    runtime = AlertsRuntime.open(service, settings, retry_base=ticks.get("retry_base"))
+    """Subscriptions, feed polling and alert delivery: the runtime, and its jobs when this
+    process may run them (they run while it holds the job lease)."""
+    fence = process.lease.fenced if process else None
+    runtime = AlertsRuntime.open(service, settings, retry_base=ticks.get("retry_base"), fence=fence)
     app.bot_data[telegram_alerts.ALERTS_KEY] = runtime
-    telegram_alerts.start_jobs(
-        app,
-        runtime,
-        poll_tick=ticks.get("poll_tick", telegram_alerts.POLL_TICK),
-        send_tick=ticks.get("send_tick", telegram_alerts.SEND_TICK),
-    )
+    if process is not None:
+        telegram_alerts.start_jobs(
+            app,
+            Jobs(runtime, process.lease),
+            poll_tick=ticks["poll_tick"],
+            send_tick=ticks["send_tick"],
+        )
+
+
+def _ticks(settings: Settings, changes: dict[str, float] | None) -> dict[str, float]:
+    return {"poll_tick": settings.poll_tick, "send_tick": settings.send_tick, **(changes or {})}
+
+
+def runs_jobs(settings: Settings) -> bool:
+    """Whether `sectorbot run` runs the jobs itself: always when polling; in webhook mode
+    only on SQLite (one process). On PostgreSQL the webhook workers only answer updates and
+    `sectorbot worker` runs the jobs."""
+    return not (settings.webhook_url and settings.database_url)
 
 
 def _serve(service: Service) -> None:
@@ -273,7 +328,7 @@ def _serve(service: Service) -> None:
     problem = webhook_problem(settings)
     if problem:
         raise SettingsError(problem)
-    app = build_application(service, settings)
+    app = build_application(service, settings, jobs=runs_jobs(settings))
     if settings.webhook_url:
         log.info("serving a webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
         app.run_webhook(
@@ -287,6 +342,34 @@ def _serve(service: Service) -> None:
     else:
         log.info("polling the Bot API for updates")
         app.run_polling(allowed_updates=ALLOWED_KINDS)
+
+
+def run_job_worker(service: Service) -> None:
+    """Run the jobs until SIGTERM or SIGINT, then give the job lease up."""
+    try:
+        asyncio.run(_work(build_job_application(service, service.settings)))
+    except InvalidToken:
+        raise SettingsError(
+            "Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?): "
+            "copy the current token from @BotFather"
+        ) from None
+
+
+async def _work(app: Application) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with app:
+        await app.start()
+        log.info("job worker started: feeds, alerts and the index catch-up, under the lease")
+        try:
+            await stop.wait()
+        finally:
+            await app.stop()
+            if app.post_stop is not None:
+                await app.post_stop(app)
+    log.info("job worker stopped")
 
 
 def run_bot(service: Service) -> None:

@@ -21,12 +21,11 @@ from sectorbot.bot.alerts.store import ChatRef
 from sectorbot.bot.i18n import N_, _
 from sectorbot.bot.telegram_render import bold, escape
 from sectorbot.bot.telegram_reply import after_command, reply
+from sectorbot.bot.workers.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
 ALERTS_KEY = "alerts"
-POLL_TICK = 30.0  # seconds between checks for due feeds (each feed has its own interval)
-SEND_TICK = 5.0  # seconds between looks at the outbox
 COMMANDS = [
     ("subscribe", N_("Alerts for places, keywords or topics in this chat")),
     ("subscriptions", N_("This chat's alert subscriptions")),
@@ -60,35 +59,42 @@ def handlers() -> list[BaseHandler]:
 
 def start_jobs(
     app: Application,
-    runtime: AlertsRuntime,
+    jobs: Jobs,
     *,
-    poll_tick: float = POLL_TICK,
-    send_tick: float = SEND_TICK,
+    poll_tick: float,
+    send_tick: float,
 ) -> None:
-    """Poll due feeds every `poll_tick` seconds and look at the outbox every `send_tick`."""
+    """Keep the job lease and look at the outbox every `send_tick` seconds; poll due feeds
+    every `poll_tick`. Polling and sending happen only while this process holds the lease."""
     if app.job_queue is None:
         raise RuntimeError("alerts need python-telegram-bot's job queue (the [job-queue] extra)")
-    jobs = app.job_queue
-    jobs.run_repeating(poll_job, poll_tick, first=poll_tick, name="alerts-poll", data=runtime)
-    jobs.run_repeating(send_job, send_tick, first=send_tick, name="alerts-send", data=runtime)
+    queue = app.job_queue
+    queue.run_repeating(lease_job, send_tick, first=0, name="jobs-lease", data=jobs)
+    queue.run_repeating(poll_job, poll_tick, first=poll_tick, name="alerts-poll", data=jobs)
+    queue.run_repeating(send_job, send_tick, first=send_tick, name="alerts-send", data=jobs)
 
 
 # jobs --------------------------------------------------------------------------------------
 
 
-def _job_runtime(context: ContextTypes.DEFAULT_TYPE) -> AlertsRuntime:
-    """The runtime `start_jobs` gave this job."""
+def _jobs(context: ContextTypes.DEFAULT_TYPE) -> Jobs:
+    """The job rounds `start_jobs` gave this job."""
     assert context.job is not None
-    return cast(AlertsRuntime, context.job.data)
+    return cast(Jobs, context.job.data)
+
+
+async def lease_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Take or renew the job lease."""
+    try:
+        await _jobs(context).keep_lease()
+    except Exception:
+        log.exception("could not renew the job lease")
 
 
 async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Poll due feeds off the event loop; send at once what the poll queued."""
-    runtime = _job_runtime(context)
     try:
-        report = await runtime.poll_once()
-        if report is not None and report.alerts:
-            await runtime.send_once(context.bot)
+        await _jobs(context).poll(context.bot)
     except Exception:  # a bad round must not stop the job; the next tick tries again
         log.exception("alert poll failed")
 
@@ -96,7 +102,7 @@ async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def send_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send the alerts whose time has come."""
     try:
-        await _job_runtime(context).send_once(context.bot)
+        await _jobs(context).send(context.bot)
     except Exception:
         log.exception("alert sending failed")
 

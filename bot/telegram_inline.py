@@ -27,6 +27,7 @@ from sectorbot.bot.telegram_render import (
     split_message,
 )
 from sectorbot.bot.telegram_state import state_of
+from sectorbot.bot.workers.offload import off_loop
 from sectorbot.index.answer import Answer
 
 CACHE_SECONDS = 300  # answers change only when reports arrive; five minutes of reuse is fine
@@ -45,7 +46,8 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     state = state_of(context)
     # The same per-user limit as questions in chats: inline queries cost a search each.
-    if state.limiter.check(query.from_user.id) is not Verdict.ALLOW:
+    verdict = await off_loop(state.limiter.check, query.from_user.id)
+    if verdict is not Verdict.ALLOW:
         button = InlineQueryResultsButton(
             _("Too many questions: wait a minute"), start_parameter="limit"
         )

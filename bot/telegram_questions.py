@@ -29,6 +29,7 @@ from sectorbot.bot.telegram_render import (
 )
 from sectorbot.bot.telegram_reply import after_command, message_text, reply, send, typing
 from sectorbot.bot.telegram_state import is_admin, state_of
+from sectorbot.bot.workers.offload import off_loop
 from sectorbot.index.errors import QueryError
 
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
@@ -82,15 +83,14 @@ async def throttled(update: Update, context: ContextTypes.DEFAULT_TYPE, message:
     """Count one search for this user; True (after one notice per window) when over the limit."""
     limiter = state_of(context).limiter
     key = update.effective_user.id if update.effective_user else message.chat_id
-    verdict = limiter.check(key)
+    verdict = await off_loop(limiter.check, key)  # a database round trip
     if verdict is Verdict.NOTIFY:
         text = _(
             "You're asking faster than I can answer: at most {limit} questions a minute. "
             "Try again in {seconds} s."
         )
-        await reply(
-            message, text.format(limit=limiter.limit, seconds=f"{limiter.retry_after(key):.0f}")
-        )
+        wait = await off_loop(limiter.retry_after, key)
+        await reply(message, text.format(limit=limiter.limit, seconds=f"{wait:.0f}"))
     return verdict is not Verdict.ALLOW
 
 

@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes
 
 from sectorbot.bot.i18n import _
-from sectorbot.bot.ratelimit import SlidingWindowLimiter
+from sectorbot.bot.ratelimit import StoredLimiter
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.index.answer import Answer
@@ -88,7 +88,7 @@ class BotState:
     service: Service
     settings: Settings
     answers: AnswerCache
-    limiter: SlidingWindowLimiter
+    limiter: StoredLimiter
     job: ReindexJob | None = None
     progress_every: float = PROGRESS_EVERY
     started: float = field(default_factory=time.monotonic)

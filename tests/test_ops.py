@@ -27,6 +27,8 @@ from sectorbot.bot.preferences import migrations as preference_migrations
 from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
+from sectorbot.bot.workers import migrations as worker_migrations
+from sectorbot.bot.workers.store import WorkerStore
 from sectorbot.corpus import migrations
 from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import Store
@@ -120,18 +122,18 @@ def test_doctor_is_all_green_on_the_sample(sample_service_dir: Path, tmp_path: P
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     names = [line.split()[1] for line in lines[:-1]]
-    assert names == ["settings", "token", "data", "database", "telegram", "model", "index",
-                     "lexical", "feeds", "disk"]  # fmt: skip
+    assert names == ["settings", "token", "data", "database", "backend", "workers", "telegram",
+                     "model", "index", "lexical", "feeds", "disk"]  # fmt: skip
     assert all(line.startswith("OK ") for line in lines[:-1]), proc.stdout
-    assert lines[-1] == "doctor: 10 OK, 0 WARN, 0 FAIL"
+    assert lines[-1] == "doctor: 12 OK, 0 WARN, 0 FAIL"
     assert TOKEN not in proc.stdout + proc.stderr
     assert TOKEN.split(":")[1] not in proc.stdout + proc.stderr
 
     code, report = doctor_json(data, "--quick")
     assert code == 0 and report["status"] == "WARN"  # no token in this environment
     assert statuses(report) == {
-        "settings": "OK", "token": "WARN", "data dir": "OK", "database": "OK",
-        "index": "OK", "lexical": "OK", "disk": "OK",
+        "settings": "OK", "token": "WARN", "data dir": "OK", "database": "OK", "backend": "OK",
+        "workers": "OK", "index": "OK", "lexical": "OK", "disk": "OK",
     }  # fmt: skip
 
 
@@ -231,7 +233,7 @@ def test_doctor_counts_the_alert_migrations(tmp_path: Path) -> None:
     data = tmp_path / "data"
     Store(data / "sectorbot.db").close()  # the corpus tables alone, as an older version left
     checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
-    features = (alert_migrations, feedback_migrations, preference_migrations)
+    features = (alert_migrations, feedback_migrations, preference_migrations, worker_migrations)
     pending = sum(len(feature.MIGRATIONS) for feature in features)
     assert checks["database"].status == "WARN"
     assert f"{pending} migrations pending" in checks["database"].detail
@@ -286,6 +288,7 @@ def open_alert_tables(data: Path) -> None:
     AlertStore(store)
     FeedbackStore(store)
     PreferencesStore(store)
+    WorkerStore(store)
     store.close()
 
 

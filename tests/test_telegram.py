@@ -25,7 +25,6 @@ from telegram.ext import Application
 from sectorbot.bot import telegram_alerts
 from sectorbot.bot.alerts.poller import add_feed
 from sectorbot.bot.alerts.store import AlertStore
-from sectorbot.bot.ratelimit import SlidingWindowLimiter, Verdict
 from sectorbot.bot.service import Service
 from sectorbot.bot.telegram import (
     ADMIN_COMMANDS,
@@ -223,26 +222,6 @@ def test_answer_html_escapes_and_labels_disagreement() -> None:
     assert "&#" not in html  # only the four escapes Telegram needs
     parse_formatted_text(render_sources(answer), "HTML")
     assert escape("<&\">'") == "&lt;&amp;&quot;&gt;'"
-
-
-def test_rate_limiter_one_notice_per_window() -> None:
-    now = [0.0]
-    limiter = SlidingWindowLimiter(2, window=60, clock=lambda: now[0])
-    assert [limiter.check("u") for _ in range(5)] == [
-        Verdict.ALLOW,
-        Verdict.ALLOW,
-        Verdict.NOTIFY,
-        Verdict.SILENT,
-        Verdict.SILENT,
-    ]
-    assert limiter.check("other") is Verdict.ALLOW
-    now[0] = 59.0
-    assert limiter.check("u") is Verdict.SILENT
-    assert 0 < limiter.retry_after("u") <= 1
-    now[0] = 61.0  # the window slid past both questions
-    assert limiter.check("u") is Verdict.ALLOW
-    assert limiter.check("u") is Verdict.ALLOW
-    assert limiter.check("u") is Verdict.NOTIFY  # a new window: told once again
 
 
 def test_answer_cache_is_bounded_lru() -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +54,12 @@ class AlertsRuntime:
         settings: Settings,
         *,
         retry_base: float | None = None,
+        fence: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> AlertsRuntime:
         """The runtime over the service's store; creates or upgrades the alert tables.
 
-        `retry_base` (seconds before a failed send is tried again) defaults to `RETRY_BASE`.
+        `retry_base` (seconds before a failed send is tried again) defaults to `RETRY_BASE`;
+        `fence` is the transaction due alerts are taken in (the job lease's, see `Sender`).
         """
         store = service.alert_store  # opened (and migrated) with the service
         matcher = Matcher(store, service.embedder, language_of=service.chat_language)
@@ -65,6 +68,7 @@ class AlertsRuntime:
             store,
             RETRY_BASE if retry_base is None else retry_base,
             language_of=service.chat_language,
+            fence=fence,
         )
         return cls(service, settings, store, matcher, poll, sender)
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 RETRY_BASE = 30.0  # seconds before the first retry; doubles with each attempt
 RETRY_MAX = 3600.0
+# How long a sender keeps the alerts it took: far longer than a round of sending takes, so no
+# other sender takes them while it works; a sender that died leaves them due after this.
+TAKE_SECONDS = 120.0
 MAX_FAILED_ATTEMPTS = 8  # only for errors that are neither transient nor about the chat
 SEND_CONCURRENCY = 8
 # 403s and these 400s mean the chat cannot be written to again; retrying is pointless.
@@ -98,8 +102,14 @@ class Sender:
         retry_max: float = RETRY_MAX,
         concurrency: int = SEND_CONCURRENCY,
         language_of: Callable[[int], str | None] | None = None,
+        fence: Callable[[], AbstractContextManager[None]] | None = None,
+        take_seconds: float = TAKE_SECONDS,
     ) -> None:
         self.store = store
+        # The transaction the due alerts are taken in: the job lease's fence when several
+        # processes could send (it raises when the lease moved), else a plain one.
+        self.fence = fence or store.corpus.transaction
+        self.take_seconds = take_seconds
         # The language a chat chose with /language; alerts are framed in it (default English).
         self.language_of = language_of
         self.retry_base = retry_base
@@ -112,7 +122,7 @@ class Sender:
         report = SendReport()
         async with self._lock:
             now = time.time() if now is None else now
-            due = outbox.due(self.store, now)
+            due = self._take(outbox.due(self.store, now), now)
             if not due:
                 return report
             chats = self.store.chats(due)
@@ -124,6 +134,18 @@ class Sender:
 
             await asyncio.gather(*(one(c) for c in due if c in chats))
         return report
+
+    def _take(
+        self, due: dict[int, list[PendingAlert]], now: float
+    ) -> dict[int, list[PendingAlert]]:
+        """The due alerts this sender took (in the fence's transaction), by chat."""
+        if not due:
+            return due
+        ids = [a.id for alerts in due.values() for a in alerts]
+        with self.fence():
+            taken = set(self.store.take_due(ids, stamp(now + self.take_seconds), stamp(now)))
+        kept = {chat: [a for a in alerts if a.id in taken] for chat, alerts in due.items()}
+        return {chat: alerts for chat, alerts in kept.items() if alerts}
 
     async def _send_chat(
         self,
@@ -178,6 +200,7 @@ class Sender:
             return
         if failure.action == "migrate" and failure.new_chat_id is not None:
             migrate_chat(self.store, chat_id, failure.new_chat_id, now)
+            self.store.postpone(ids, stamp(now))  # due again at once, under the new id
             return
         attempts = max((a.attempts for a in alerts if a.id in set(ids)), default=0) + 1
         if failure.action == "failed" and attempts >= MAX_FAILED_ATTEMPTS:

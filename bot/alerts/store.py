@@ -313,6 +313,19 @@ class AlertStore:
             [when],
         )
 
+    def take_due(self, ids: Iterable[int], until: str, when: str) -> list[int]:
+        """Take pending alerts due by `when` for sending: not due again before `until`.
+
+        Call it inside a transaction (the sender's fence): of two senders, only the first to
+        take an alert sends it; one that dies before recording the send leaves it due again
+        at `until`. Returns the ids taken.
+        """
+        sql = (
+            "UPDATE alerts SET next_attempt = ? WHERE status = 'pending' AND next_attempt <= ? "
+            "AND id IN ({ids}) RETURNING id"
+        )
+        return [r[0] for batch in self.corpus.rows_in(sql, ids, [until, when]) for r in batch]
+
     def postpone(self, ids: Iterable[int], until: str) -> None:
         """Hold pending alerts back until `until` without counting an attempt."""
         with self.corpus.transaction():

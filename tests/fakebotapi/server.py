@@ -145,8 +145,9 @@ def loopback_request(connection_pool_size: int = 8, **kwargs: Any) -> Any:
 async def polling(app: Any, allowed_updates: list[str] | None = None) -> AsyncIterator[Any]:
     """Run a built PTB ``Application`` against the fake until the block ends.
 
-    The order ``run_polling`` uses (initialize, post_init, start polling, start), which
-    ``run_polling`` itself cannot give here: it blocks and owns the event loop.
+    The order ``run_polling`` uses (initialize, post_init, start polling, start; then stop
+    polling, stop, post_stop), which ``run_polling`` itself cannot give here: it blocks and
+    owns the event loop.
     """
     async with app:
         if app.post_init is not None:
@@ -158,3 +159,5 @@ async def polling(app: Any, allowed_updates: list[str] | None = None) -> AsyncIt
         finally:
             await app.updater.stop()
             await app.stop()
+            if app.post_stop is not None:
+                await app.post_stop(app)

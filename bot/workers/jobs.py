@@ -1,0 +1,67 @@
+"""The jobs one process runs for all: feed polling, alert sending, the index catch-up.
+
+`Jobs` holds the alerts runtime and the lease; each round does its work only while this
+process holds the lease, and every send goes through the lease's fence. The Telegram adapter
+schedules the rounds (`telegram_alerts.start_jobs`), in the polling bot, in a single
+webhook process on SQLite, and in `sectorbot worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sectorbot.bot.alerts.runtime import AlertsRuntime
+from sectorbot.bot.alerts.send import SendReport
+from sectorbot.bot.workers.lease import Lease, LeaseLost
+from sectorbot.bot.workers.offload import off_loop
+
+if TYPE_CHECKING:
+    from telegram import Bot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Jobs:
+    """The job rounds of one process, gated by its lease."""
+
+    runtime: AlertsRuntime
+    lease: Lease
+    _indexed: tuple[int, int] | None = None  # the store's passages when the index last caught up
+
+    async def keep_lease(self) -> bool:
+        """Take or renew the lease (every send tick); whether this process holds it."""
+        return await off_loop(self.lease.hold)
+
+    async def poll(self, bot: Bot) -> None:
+        """Poll due feeds, send what that queued, and bring the index in step with the store."""
+        if not self.lease.held:
+            return
+        report = await self.runtime.poll_once()
+        if report is not None and report.alerts:
+            await self.send(bot)
+        await asyncio.to_thread(self.catch_up)
+
+    async def send(self, bot: Bot) -> SendReport | None:
+        """Send the due alerts, if this process still holds the lease when it takes them."""
+        if not self.lease.held:
+            return None
+        try:
+            report = await self.runtime.send_once(bot)
+        except LeaseLost:
+            log.warning("not sending: the job lease moved to another process")
+            return None
+        if report.alerts:
+            log.info("sent %d alerts in %d messages", report.alerts, report.messages)
+        return report
+
+    def catch_up(self) -> None:
+        """Index what other processes stored (an ingest, an admin's /ingest elsewhere)."""
+        store = self.runtime.service.store
+        seen = (store.last_chunk_id_assigned(), store.chunk_count())
+        if seen != self._indexed:
+            self.runtime.service.ensure_index()
+            self._indexed = seen
