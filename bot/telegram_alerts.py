@@ -26,6 +26,7 @@ from sectorbot.bot.workers.jobs import Jobs
 log = logging.getLogger(__name__)
 
 ALERTS_KEY = "alerts"
+JOBS_KEY = "jobs"  # the job rounds, in a process that runs them
 COMMANDS = [
     ("subscribe", N_("Alerts for places, keywords or topics in this chat")),
     ("subscriptions", N_("This chat's alert subscriptions")),
@@ -68,6 +69,7 @@ def start_jobs(
     every `poll_tick`. Polling and sending happen only while this process holds the lease."""
     if app.job_queue is None:
         raise RuntimeError("alerts need python-telegram-bot's job queue (the [job-queue] extra)")
+    app.bot_data[JOBS_KEY] = jobs
     queue = app.job_queue
     queue.run_repeating(lease_job, send_tick, first=0, name="jobs-lease", data=jobs)
     queue.run_repeating(poll_job, poll_tick, first=poll_tick, name="alerts-poll", data=jobs)
@@ -97,6 +99,14 @@ async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         await _jobs(context).poll(context.bot)
     except Exception:  # a bad round must not stop the job; the next tick tries again
         log.exception("alert poll failed")
+
+
+async def match_now(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Match and send at once the documents a handler just stored, if this process runs the
+    jobs; otherwise the job worker does at its next poll tick."""
+    jobs = context.bot_data.get(JOBS_KEY)
+    if isinstance(jobs, Jobs):
+        await jobs.match_now(context.bot)
 
 
 async def send_job(context: ContextTypes.DEFAULT_TYPE) -> None:

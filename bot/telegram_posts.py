@@ -146,7 +146,4 @@ async def channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                     report.failed[0].reason)  # fmt: skip
         return
     if report.added:  # the inbox trigger has it: match now instead of at the next poll tick
-        runtime = telegram_alerts.runtime_of(context)
-        matched = await runtime.poll_once()
-        if matched is not None and matched.alerts:
-            await runtime.send_once(context.bot)
+        await telegram_alerts.match_now(context)

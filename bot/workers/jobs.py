@@ -45,14 +45,29 @@ class Jobs:
             await self.send(bot)
         await asyncio.to_thread(self.catch_up)
 
+    async def match_now(self, bot: Bot) -> None:
+        """Match (and send) at once what a handler just stored, instead of at the next poll
+        tick; only in the process that holds the lease, or takes it now because it is free."""
+        if not self.lease.held and not await self.keep_lease():
+            return
+        report = await self.runtime.poll_once()
+        if report is not None and report.alerts:
+            await self.send_now(bot)
+
     async def send(self, bot: Bot) -> SendReport | None:
-        """Send the due alerts, if this process still holds the lease when it takes them."""
+        """The send tick: send the due alerts if this process holds the lease (the fence
+        checks again as it takes them)."""
         if not self.lease.held:
             return None
+        return await self.send_now(bot)
+
+    async def send_now(self, bot: Bot) -> SendReport | None:
+        """Send the due alerts now unless another process holds the lease (a handler that
+        queued alerts calls this; the holder's next send tick covers the other case)."""
         try:
             report = await self.runtime.send_once(bot)
         except LeaseLost:
-            log.warning("not sending: the job lease moved to another process")
+            log.info("not sending: the job lease is held by another process")
             return None
         if report.alerts:
             log.info("sent %d alerts in %d messages", report.alerts, report.messages)

@@ -7,8 +7,8 @@ is replaced within a poll interval, and a clean stop gives it up at once.
 
 Holding the lease is not enough to send: a holder that stalled past its expiry may not know
 yet that another took over. `fenced()` is the check that counts — a write transaction that
-finds the lease still held, inside which the sender takes the alerts it is about to send, so
-that two processes can never take the same alert.
+renews the lease (or takes it, when free) and fails when another process holds it; inside it
+the sender takes the alerts it is about to send, so two processes never take the same alert.
 """
 
 from __future__ import annotations
@@ -80,12 +80,16 @@ class Lease:
     def fenced(self) -> Iterator[None]:
         """A write transaction that runs only while this process holds the lease.
 
-        Raises LeaseLost (and remembers it) when the lease has expired or moved.
+        The lease is renewed (or taken, when it is free) inside the transaction; LeaseLost
+        (remembered in `held`) when another process holds it.
         """
         with self.store.corpus.transaction():
-            if not self.store.holds_lease(self.name, self.holder, self.clock()):
+            if not self.store.take_lease(self.name, self.holder, self.clock(), self.ttl):
                 if self.held:
                     log.warning("%s lease lost by %s", self.name, self.holder)
                 self.held = False
-                raise LeaseLost(f"the {self.name} lease is not held by {self.holder}")
+                raise LeaseLost(f"the {self.name} lease is held by another process")
+            if not self.held:
+                log.info("%s lease taken by %s", self.name, self.holder)
+            self.held = True
             yield

@@ -108,16 +108,19 @@ class WorkerStore:
 
     def acquire_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
         """Take the lease when it is free or expired, or renew it; whether `holder` has it."""
-        when = stamp(now)
         with self.corpus.transaction():
-            row = self.corpus.db.execute(
-                _ACQUIRE, [name, holder, when, when, stamp(now + ttl)]
-            ).fetchone()
-        return row is not None
+            return self.take_lease(name, holder, now, ttl)
+
+    def take_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        """`acquire_lease` inside the caller's write transaction: the fence. Until that
+        transaction ends no other process can take the lease (SQLite's one writer, PostgreSQL's
+        advisory lock), so what the transaction writes is written by the holder."""
+        when = stamp(now)
+        row = self.corpus.db.execute(_ACQUIRE, [name, holder, when, when, stamp(now + ttl)])
+        return row.fetchone() is not None
 
     def holds_lease(self, name: str, holder: str, now: float) -> bool:
-        """Whether `holder` holds the lease now. Inside a transaction it is the fence: on
-        PostgreSQL no other writer can take the lease before that transaction ends."""
+        """Whether `holder` holds the lease now (a read: it may move a moment later)."""
         row = self.corpus.db.execute(
             "SELECT 1 FROM worker_leases WHERE name = ? AND holder = ? AND expires > ?",
             [name, holder, stamp(now)],
