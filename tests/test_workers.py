@@ -4,14 +4,17 @@ connections, or two pools); tests/test_workers_processes.py runs real processes.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from sectorbot.bot.alerts.store import AlertStore, ChatRef, NewAlert, NewSubscription
 from sectorbot.bot.ratelimit import StoredLimiter, Verdict
+from sectorbot.bot.settings import Settings
 from sectorbot.bot.workers import migrations as worker_migrations
 from sectorbot.bot.workers.heartbeat import KEEP_UPDATES
 from sectorbot.bot.workers.lease import Lease, LeaseLost, lease_ttl, new_holder
@@ -20,6 +23,7 @@ from sectorbot.corpus import migrations as corpus_migrations
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import Store
+from tests.commands import SECTORBOT
 
 T0 = 1_780_000_000.0  # a fixed wall-clock time, so windows and expiries are exact
 
@@ -189,3 +193,25 @@ def test_alerts_are_taken_once_inside_the_fence(workers: WorkerStore, second: Wo
         again = theirs.take_due(ids, stamp(clock.now + 120), stamp(clock.now))
         assert theirs.take_due(ids, stamp(clock.now + 120), stamp(clock.now)) == []
     assert sorted(again) == sorted(ids)
+
+
+def test_worker_command_needs_a_token(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*SECTORBOT, "worker"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "sectorbot: invalid setting: TELEGRAM_BOT_TOKEN is not set: the job worker sends "
+        "alerts with it"
+    ]
+
+
+def test_webhook_workers_on_postgresql_leave_the_jobs_to_the_job_worker() -> None:
+    from sectorbot.bot.telegram import runs_jobs
+
+    url = "postgresql://bot@db/sectorbot"
+    hook = {"webhook_url": "https://bot.example.org/hook", "webhook_secret": "s"}
+    assert runs_jobs(Settings())  # polling: the bot runs them, as before
+    assert runs_jobs(Settings(database_url=url))
+    assert runs_jobs(Settings(**hook))  # one webhook process on SQLite
+    assert not runs_jobs(Settings(database_url=url, **hook))
