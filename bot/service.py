@@ -63,8 +63,11 @@ class Service:
         self.embedder = get_embedder(
             settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
         )
+        # On PostgreSQL several workers share the store: each keeps its indexes in memory,
+        # built from the stored vectors, rather than files another worker might replace.
+        index_dir = None if settings.database_url else settings.index_dir
         self.vectors = VectorIndex(
-            settings.index_dir, self.store, self.embedder, settings.approx_index_threshold
+            index_dir, self.store, self.embedder, settings.approx_index_threshold
         )
         self.retriever = Retriever(self.store, self.vectors)
         self.counters = Counters()
@@ -114,14 +117,22 @@ class Service:
         return changed, self.reindex(progress=progress)
 
     def reindex(self, full: bool = False, progress: Progress | None = None) -> ReindexResult:
-        result = self.vectors.reindex(full=full, progress=progress)
+        """Embed what has no vector yet and bring the indexes in step; `full` embeds every
+        passage again and rebuilds from scratch."""
+        result = self.vectors.reindex(full=full, reembed=full, progress=progress)
         self.retriever.lexical_index.settle()
         self.counters.last_reindex = stamp()
         return result
 
     # questions -------------------------------------------------------------------------
 
+    def sync_index(self) -> None:
+        """Take in what other processes stored and embedded since the last question."""
+        if self.vectors.sync():
+            self.retriever.lexical_index.refresh()
+
     def search(self, question: str, k: int = 8, mode: Mode = "hybrid") -> SearchResult:
+        self.sync_index()
         return self.retriever.search(without_surrogates(question), k=k, mode=mode)
 
     def ask(self, question: str) -> Answer:

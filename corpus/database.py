@@ -175,10 +175,10 @@ class SQLiteDatabase(Database):
             return self.utils.table_names()
 
     def change_marker(self) -> tuple[int, int]:
-        """Other connections' commits (`data_version`), then this connection's own writes."""
+        """The counter every write to documents or chunks bumps (any connection)."""
         with self.lock:
-            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-            return int(version), self.conn.total_changes
+            row = self.conn.execute("SELECT counter FROM store_changes WHERE id = 1").fetchone()
+        return (int(row[0]) if row else 0), 0
 
     def last_id_assigned(self, table: str) -> int:
         with self.lock:
