@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from sectorbot.bot.backup import copy_database
 from sectorbot.bot.errors import OperationError
 from sectorbot.bot.settings import Settings
+from sectorbot.corpus.database import PostgresDatabase
 from sectorbot.corpus.dates import parse_date, stamp
 from sectorbot.corpus.errors import InputError
 from sectorbot.corpus.fetch import format_size, one_line
@@ -45,20 +46,45 @@ EXTRA_TABLES: dict[str, tuple[str, ...]] = {
 CORE_KINDS = {"documents": "document", "feeds": "feed"}
 
 
+class Snapshot(Protocol):
+    def count(self, table: str) -> int: ...
+
+    def rows(self, table: str, order_by_id: bool) -> Iterator[dict[str, Any]]: ...
+
+
 def export(settings: Settings, out: IO[str]) -> dict[str, int]:
     """Write the store as JSONL (a header line, then one line per row); return the counts."""
+    with _snapshot(settings) as snapshot:
+        return _write_export(snapshot, out)
+
+
+@contextmanager
+def _snapshot(settings: Settings) -> Iterator[Snapshot]:
+    """The store frozen for reading: a copy of the SQLite file, or one PostgreSQL transaction."""
+    if settings.database_url:
+        database = PostgresDatabase(settings.database_url, min_size=1, max_size=1)
+        try:
+            with database.snapshot() as snapshot:
+                yield snapshot
+        finally:
+            database.close()
+        return
     with tempfile.TemporaryDirectory(prefix="sectorbot-export-") as tmp:
-        snapshot = DatabaseFile(Path(tmp) / "snapshot.db")
-        copy_database(settings.db_path, snapshot.path)
-        # Counts and rows come from the same frozen copy, so the header always matches.
-        tables = [*CORE_KINDS, *EXTRA_TABLES]
-        counts = {t: snapshot.count(t) for t in tables}
-        out.write(_json(export_header(counts)) + "\n")
-        for table in tables:
-            # Core tables in id order (an import then assigns ids in the same order); other
-            # features' tables as they are, since they may have no rowid.
-            for row in snapshot.rows(table, order_by_id=table in CORE_KINDS):
-                out.write(_json(_export_line(table, row)) + "\n")
+        copy = DatabaseFile(Path(tmp) / "snapshot.db")
+        copy_database(settings.db_path, copy.path)
+        yield copy
+
+
+def _write_export(snapshot: Snapshot, out: IO[str]) -> dict[str, int]:
+    # Counts and rows come from the same frozen state, so the header always matches.
+    tables = [*CORE_KINDS, *EXTRA_TABLES]
+    counts = {t: snapshot.count(t) for t in tables}
+    out.write(_json(export_header(counts)) + "\n")
+    for table in tables:
+        # Core tables in id order (an import then assigns ids in the same order); other
+        # features' tables as they are, since they may have no rowid.
+        for row in snapshot.rows(table, order_by_id=table in CORE_KINDS):
+            out.write(_json(_export_line(table, row)) + "\n")
     return counts
 
 
@@ -94,7 +120,7 @@ def _decode(value: Any) -> Any:
         except (ValueError, TypeError):
             raise LineError("a base64 value that does not decode") from None
     if isinstance(value, dict | list):
-        raise LineError(f"a value of type {type(value).__name__} where SQLite wants a scalar")
+        raise LineError(f"a value of type {type(value).__name__} where the store wants a scalar")
     return value
 
 
@@ -245,7 +271,7 @@ def _import_record(service: Service, record: dict[str, Any]) -> tuple[str, str]:
             return "feeds", _import_feed(store, record)
         if kind == "row":
             return _import_row(store, record)
-    except sqlite3.Error as exc:
+    except store.db.errors as exc:
         raise LineError(f"could not store: {one_line(str(exc))}") from None
     raise LineError(f"unknown kind {kind!r}")
 

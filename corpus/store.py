@@ -296,7 +296,6 @@ class Store:
 
         Columns this schema lacks (an export from a newer version) are left out. Only key
         clashes are passed over: a row that breaks NOT NULL raises the database's error.
-        Call `ids_taken(table)` when done, so new rows get ids above the imported ones.
         """
         columns = set(self.db.columns(table))
         values = {k: v for k, v in row.items() if k in columns}
@@ -309,10 +308,6 @@ class Store:
         with self.transaction():
             cursor = self.db.execute(sql, list(values.values()))
         return cursor.rowcount > 0
-
-    def ids_taken(self, table: str) -> None:
-        """After inserting rows with their own ids: hand out only higher ids from now on."""
-        self.db.ids_taken(table)
 
     def document(self, doc_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM documents WHERE id = ?", [doc_id])
