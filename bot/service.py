@@ -221,13 +221,22 @@ class Service:
         p95 = self.counters.p95()
         return {
             **self.about(),
-            "index_bytes": _size(self.settings.index_dir),
+            "backend": self.store.dialect,
+            "index_bytes": self._index_bytes(),
             "last_reindex": self.counters.last_reindex or self.vectors.info().get("built"),
             "questions": self.counters.questions,
             "refusals": self.counters.refusals,
             "answer_p95_ms": round(p95 * 1000, 1) if p95 is not None else None,
             **self.feedback.counts(),
         }
+
+
+    def _index_bytes(self) -> int:
+        """The vector index's files, or its vectors in memory where it has no files."""
+        if self.vectors.directory is None:
+            index = self.vectors.index
+            return int(index.ntotal * index.d * 4) if index is not None else 0
+        return _size(self.vectors.directory)
 
 
 def _size(directory: Path) -> int:
