@@ -230,7 +230,6 @@ class Service:
             **self.feedback.counts(),
         }
 
-
     def _index_bytes(self) -> int:
         """The vector index's files, or its vectors in memory where it has no files."""
         if self.vectors.directory is None:
