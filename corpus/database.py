@@ -369,6 +369,16 @@ class PostgresSnapshot:
     def count(self, table: str) -> int:
         return int(self.conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
 
+    def passage_vectors(self) -> Iterator[tuple[Any, ...]]:
+        """(document id, ordinal, model, backend, vector), in document and passage order."""
+        from sectorbot.corpus.store import PASSAGE_VECTORS
+
+        with self.conn.cursor(name="export_vectors") as cursor:
+            cursor.itersize = 500
+            cursor.execute(PASSAGE_VECTORS)
+            for row in cursor:
+                yield (*row[:4], bytes(row[4]))
+
     def rows(self, table: str, order_by_id: bool) -> Iterator[dict[str, Any]]:
         from psycopg.rows import dict_row
 

@@ -3,6 +3,8 @@ SECTORBOT_DATABASE_URL set; the bot then answers the same, with the same sources
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import socket
@@ -73,8 +75,9 @@ def test_sqlite_to_postgresql_keeps_everything_and_answers_the_same(
     moved = Service(Settings(data_dir=new, database_url=postgres_url))
     try:
         assert moved.store.dialect == "postgresql"
-        moved.ensure_index()
+        # The vectors came with the export: the new store's index embeds nothing.
         assert moved.store.vector_count() == moved.store.chunk_count()
+        assert moved.vectors.reindex().embedded == 0
         for question in QUESTIONS[:3]:
             mine, theirs = moved.ask(question), sample_service.ask(question)
             assert mine.answered == theirs.answered, question
@@ -104,3 +107,33 @@ def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path
     assert "cannot reach postgresql://bot:***@127.0.0.1" in done.stderr
     assert "hunter2" not in done.stderr + done.stdout
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_vectors_in_an_export_line_are_checked_and_kept_only_where_they_fit(
+    tmp_path: Path,
+) -> None:
+    from sectorbot.bot import transfer
+
+    service = Service(Settings(data_dir=tmp_path / "data"))
+    one = base64.b64encode(b"\0" * 1536).decode()
+    header = json.dumps(transfer.export_header({}))
+
+    def line(n: int, vectors: object) -> str:
+        text = f"Report {n}: drones struck the road near Pokrovsk overnight."
+        return json.dumps({"kind": "document", "ext_id": f"t:{n}", "title": f"R{n}",
+                           "text": text, "vectors": vectors})  # fmt: skip
+
+    fits = {"model": "m", "backend": "torch", "passages": [one]}
+    too_many = {**fits, "passages": [one, one]}
+    try:
+        report = transfer.import_lines(service, [
+            header, line(1, fits), line(2, too_many), line(3, {**fits, "passages": ["%%"]}),
+            line(4, "not an object"),
+        ])  # fmt: skip
+        assert [n for n, _ in report.failed] == [4, 5]
+        assert "not base64" in report.failed[0][1] and "object" in report.failed[1][1]
+        assert service.store.document_count() == 2  # a failed line stores nothing
+        kept = service.store.stored_vectors(service.store.chunk_ids(), "m", "torch")
+        assert len(kept) == 1  # the document whose passages match its vectors one for one
+    finally:
+        service.close()
