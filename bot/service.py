@@ -143,6 +143,15 @@ class Service:
         self.counters.latencies.append(time.perf_counter() - started)
         return answer
 
+    def recall_answer(self, key: str) -> Answer | None:
+        """The answer recorded under `key` (its buttons' key), asked again; None if unknown.
+
+        Another worker, or this one before a restart, gave it: the question is in the store,
+        and asking it again gives the same answer unless new reports came in meanwhile.
+        """
+        question = self.feedback.question(key)
+        return None if question is None else compose(self.search(question))
+
     def check_claim(self, post: str) -> ClaimCheck:
         """What the reports say about a post: its key sentence, places and months asked as a
         question, and each quoted sentence marked as supporting or contradicting the post."""
