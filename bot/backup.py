@@ -34,6 +34,10 @@ def copy_database(source: Path, dest: Path) -> None:
 
 def backup(settings: Settings, dest: Path) -> BackupResult:
     """Write a consistent, checked copy of the store to `dest` (a file or a folder)."""
+    if settings.database_url:
+        raise OperationError(
+            "the store is in PostgreSQL: back it up with pg_dump, or with `sectorbot export`"
+        )
     started = time.perf_counter()
     if dest.is_dir():
         dest = dest / f"sectorbot-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.db"

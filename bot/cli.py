@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -215,7 +214,9 @@ for _module in (cli_ops, cli_feeds, cli_feedback):
 
 def main() -> None:
     """The `sectorbot` command: click reports usage errors; ours are one line each."""
-    from sectorbot.bot.logs import redact_uncaught
+    from sectorbot.bot.logs import redact, redact_uncaught
+    from sectorbot.corpus.database import database_errors
+    from sectorbot.corpus.fetch import one_line
 
     redact_uncaught()
     try:
@@ -226,9 +227,10 @@ def main() -> None:
     except SectorbotError as exc:
         click.echo(f"sectorbot: error: {exc}", err=True)
         sys.exit(1)
-    except sqlite3.DatabaseError as exc:  # damage found after the store opened
+    except database_errors() as exc:  # damage or a lost server after the store opened
+        reason = redact(one_line(str(exc)))
         click.echo(
-            f"sectorbot: error: the database failed ({exc}); `sectorbot doctor` checks it",
+            f"sectorbot: error: the database failed ({reason}); `sectorbot doctor` checks it",
             err=True,
         )
         sys.exit(1)

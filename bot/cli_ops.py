@@ -56,14 +56,20 @@ def doctor(ctx: click.Context, quick: bool, as_json: bool) -> None:
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="The JSONL file to write, or - for standard output.",
 )
+@click.option(
+    "--without-vectors",
+    is_flag=True,
+    help="Leave out the passages' vectors (a smaller file; the importer embeds again).",
+)
 @click.pass_context
-def export(ctx: click.Context, out: Path) -> None:
-    """Documents, feeds and subscriptions as JSONL, from one consistent snapshot."""
+def export(ctx: click.Context, out: Path, without_vectors: bool) -> None:
+    """Documents (with their passages' vectors), feeds and subscriptions as JSONL, from one
+    consistent snapshot."""
     settings = settings_of(ctx)
     if str(out) != "-":
         transfer.check_export_path(settings, out)
     with _output(out) as stream:
-        counts = transfer.export(settings, stream)
+        counts = transfer.export(settings, stream, vectors=not without_vectors)
     where = "standard output" if str(out) == "-" else str(out)
     listed = ", ".join(f"{n} {table}" for table, n in counts.items())
     click.echo(f"exported {listed} to {where}", err=True)

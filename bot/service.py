@@ -67,8 +67,11 @@ class Service:
         self.embedder = get_embedder(
             settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
         )
+        # On PostgreSQL several workers share the store: each keeps its indexes in memory,
+        # built from the stored vectors, rather than files another worker might replace.
+        index_dir = None if settings.database_url else settings.index_dir
         self.vectors = VectorIndex(
-            settings.index_dir, self.store, self.embedder, settings.approx_index_threshold
+            index_dir, self.store, self.embedder, settings.approx_index_threshold
         )
         self.retriever = Retriever(self.store, self.vectors)
         self.counters = Counters()
@@ -123,14 +126,22 @@ class Service:
         return changed, self.reindex(progress=progress)
 
     def reindex(self, full: bool = False, progress: Progress | None = None) -> ReindexResult:
-        result = self.vectors.reindex(full=full, progress=progress)
+        """Embed what has no vector yet and bring the indexes in step; `full` embeds every
+        passage again and rebuilds from scratch."""
+        result = self.vectors.reindex(full=full, reembed=full, progress=progress)
         self.retriever.lexical_index.settle()
         self.counters.last_reindex = stamp()
         return result
 
     # questions -------------------------------------------------------------------------
 
+    def sync_index(self) -> None:
+        """Take in what other processes stored and embedded since the last question."""
+        if self.vectors.sync():
+            self.retriever.lexical_index.refresh()
+
     def search(self, question: str, k: int = 8, mode: Mode = "hybrid") -> SearchResult:
+        self.sync_index()
         return self.retriever.search(without_surrogates(question), k=k, mode=mode)
 
     def ask(self, question: str) -> Answer:
@@ -140,6 +151,15 @@ class Service:
         self.counters.refusals += 0 if answer.answered else 1
         self.counters.latencies.append(time.perf_counter() - started)
         return answer
+
+    def recall_answer(self, key: str) -> Answer | None:
+        """The answer recorded under `key` (its buttons' key), asked again; None if unknown.
+
+        Another worker, or this one before a restart, gave it: the question is in the store,
+        and asking it again gives the same answer unless new reports came in meanwhile.
+        """
+        question = self.feedback.question(key)
+        return None if question is None else compose(self.search(question))
 
     def check_claim(self, post: str) -> ClaimCheck:
         """What the reports say about a post: its key sentence, places and months asked as a
@@ -219,13 +239,21 @@ class Service:
         p95 = self.counters.p95()
         return {
             **self.about(),
-            "index_bytes": _size(self.settings.index_dir),
+            "backend": self.store.dialect,
+            "index_bytes": self._index_bytes(),
             "last_reindex": self.counters.last_reindex or self.vectors.info().get("built"),
             "questions": self.counters.questions,
             "refusals": self.counters.refusals,
             "answer_p95_ms": round(p95 * 1000, 1) if p95 is not None else None,
             **self.feedback.counts(),
         }
+
+    def _index_bytes(self) -> int:
+        """The vector index's files, or its vectors in memory where it has no files."""
+        if self.vectors.directory is None:
+            index = self.vectors.index
+            return int(index.ntotal * index.d * 4) if index is not None else 0
+        return _size(self.vectors.directory)
 
 
 def _size(directory: Path) -> int:

@@ -151,7 +151,13 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query is None or chat is None:
         return
     kind, _sep, key = (query.data or "").partition(":")
-    answer = state_of(context).answers.get(key) if kind in ("src", "more") else None
+    state = state_of(context)
+    answer = state.answers.get(key) if kind in ("src", "more") else None
+    if answer is None and kind in ("src", "more"):
+        # Answered by another worker, or before a restart: asked again from the store.
+        answer = await asyncio.to_thread(state.service.recall_answer, key)
+        if answer is not None:
+            state.answers.put(answer, key)
     if answer is None:
         await query.answer(_(EXPIRED), show_alert=True)
         return
@@ -160,7 +166,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         html = render_sources(answer)
     else:
         ids = [s.chunk_id for s in answer.more]
-        passages = await asyncio.to_thread(state_of(context).service.passages, ids)
+        passages = await asyncio.to_thread(state.service.passages, ids)
         html = render_more(answer, passages)
     if isinstance(query.message, Message):
         await reply(query.message, html, quote=True)

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from sectorbot.bot.backup import copy_database
 from sectorbot.bot.errors import OperationError
 from sectorbot.bot.settings import Settings
+from sectorbot.corpus.database import PostgresDatabase
 from sectorbot.corpus.dates import parse_date, stamp
 from sectorbot.corpus.errors import InputError
 from sectorbot.corpus.fetch import format_size, one_line
@@ -45,21 +46,87 @@ EXTRA_TABLES: dict[str, tuple[str, ...]] = {
 CORE_KINDS = {"documents": "document", "feeds": "feed"}
 
 
-def export(settings: Settings, out: IO[str]) -> dict[str, int]:
-    """Write the store as JSONL (a header line, then one line per row); return the counts."""
+class Snapshot(Protocol):
+    def count(self, table: str) -> int: ...
+
+    def rows(self, table: str, order_by_id: bool) -> Iterator[dict[str, Any]]: ...
+
+    def passage_vectors(self) -> Iterator[tuple[Any, ...]]: ...
+
+
+def export(settings: Settings, out: IO[str], vectors: bool = True) -> dict[str, int]:
+    """Write the store as JSONL (a header line, then one line per row); return the counts.
+
+    With `vectors`, each document line carries its passages' vectors, so that the store it
+    is imported into need not embed the corpus again.
+    """
+    with _snapshot(settings) as snapshot:
+        return _write_export(snapshot, out, vectors)
+
+
+@contextmanager
+def _snapshot(settings: Settings) -> Iterator[Snapshot]:
+    """The store frozen for reading: a copy of the SQLite file, or one PostgreSQL transaction."""
+    if settings.database_url:
+        database = PostgresDatabase(settings.database_url, min_size=1, max_size=1)
+        try:
+            with database.snapshot() as snapshot:
+                yield snapshot
+        finally:
+            database.close()
+        return
     with tempfile.TemporaryDirectory(prefix="sectorbot-export-") as tmp:
-        snapshot = DatabaseFile(Path(tmp) / "snapshot.db")
-        copy_database(settings.db_path, snapshot.path)
-        # Counts and rows come from the same frozen copy, so the header always matches.
-        tables = [*CORE_KINDS, *EXTRA_TABLES]
-        counts = {t: snapshot.count(t) for t in tables}
-        out.write(_json(export_header(counts)) + "\n")
-        for table in tables:
-            # Core tables in id order (an import then assigns ids in the same order); other
-            # features' tables as they are, since they may have no rowid.
-            for row in snapshot.rows(table, order_by_id=table in CORE_KINDS):
-                out.write(_json(_export_line(table, row)) + "\n")
+        copy = DatabaseFile(Path(tmp) / "snapshot.db")
+        copy_database(settings.db_path, copy.path)
+        yield copy
+
+
+def _write_export(snapshot: Snapshot, out: IO[str], vectors: bool) -> dict[str, int]:
+    # Counts and rows come from the same frozen state, so the header always matches.
+    tables = [*CORE_KINDS, *EXTRA_TABLES]
+    counts = {t: snapshot.count(t) for t in tables}
+    out.write(_json(export_header(counts)) + "\n")
+    by_document = _vectors_by_document(snapshot.passage_vectors() if vectors else iter(()))
+    next(by_document)  # started: from here on it is sent document ids
+    for table in tables:
+        # Core tables in id order (an import then assigns ids in the same order); other
+        # features' tables as they are, since they may have no rowid.
+        for row in snapshot.rows(table, order_by_id=table in CORE_KINDS):
+            line = _export_line(table, row)
+            if table == "documents":
+                line.update(by_document.send(row["id"]) or {})
+            out.write(_json(line) + "\n")
     return counts
+
+
+def _vectors_by_document(
+    rows: Iterator[tuple[Any, ...]],
+) -> Generator[dict[str, Any] | None, int, None]:
+    """Sent each document id in ascending order, yields the "vectors" field for it or None.
+
+    Both streams are in document order, so they are merged as they go: nothing is held but
+    the current document's vectors. A document is given vectors only when every passage has
+    one from the same model, in order.
+    """
+    pending = next(rows, None)
+    doc_id = yield None
+    while True:
+        while pending is not None and pending[0] < doc_id:
+            pending = next(rows, None)
+        mine = []
+        while pending is not None and pending[0] == doc_id:
+            mine.append(pending)
+            pending = next(rows, None)
+        doc_id = yield _vectors_field(mine)
+
+
+def _vectors_field(rows: list[tuple[Any, ...]]) -> dict[str, Any] | None:
+    if not rows or [r[1] for r in rows] != list(range(len(rows))):
+        return None
+    if len({(r[2], r[3]) for r in rows}) != 1:
+        return None
+    passages = [base64.b64encode(r[4]).decode("ascii") for r in rows]
+    return {"vectors": {"model": rows[0][2], "backend": rows[0][3], "passages": passages}}
 
 
 def export_header(counts: dict[str, int]) -> dict[str, Any]:
@@ -94,7 +161,7 @@ def _decode(value: Any) -> Any:
         except (ValueError, TypeError):
             raise LineError("a base64 value that does not decode") from None
     if isinstance(value, dict | list):
-        raise LineError(f"a value of type {type(value).__name__} where SQLite wants a scalar")
+        raise LineError(f"a value of type {type(value).__name__} where the store wants a scalar")
     return value
 
 
@@ -245,7 +312,7 @@ def _import_record(service: Service, record: dict[str, Any]) -> tuple[str, str]:
             return "feeds", _import_feed(store, record)
         if kind == "row":
             return _import_row(store, record)
-    except sqlite3.Error as exc:
+    except store.db.errors as exc:
         raise LineError(f"could not store: {one_line(str(exc))}") from None
     raise LineError(f"unknown kind {kind!r}")
 
@@ -270,10 +337,45 @@ def _import_document(service: Service, record: dict[str, Any]) -> str:
         origin_ref=_text_field(record, "origin_ref") or "import",
         ext_id=_text_field(record, "ext_id") or None,
     )
+    vectors = _parse_vectors(record.get("vectors"))  # a bad field fails the line up front
     status, doc_id = service.store.upsert_document(doc)
     if status == "added":
         _settle_imported(service, doc_id, record.get("fetched"))
+    if status != "unchanged" and vectors:
+        _keep_vectors(service.store, doc_id, *vectors)
     return status
+
+
+def _parse_vectors(field: Any) -> tuple[str, str, list[bytes]] | None:
+    """The passage vectors an export line carries: (model, backend, vectors) or None."""
+    if field is None:
+        return None
+    if not isinstance(field, dict):
+        raise LineError("field 'vectors' should be an object")
+    model, backend, passages = field.get("model"), field.get("backend"), field.get("passages")
+    if not (isinstance(model, str) and isinstance(backend, str) and isinstance(passages, list)):
+        raise LineError("field 'vectors' needs model, backend and a list of passages")
+    try:
+        vectors = [base64.b64decode(p, validate=True) for p in passages]
+    except (ValueError, TypeError):
+        raise LineError("a passage vector that is not base64") from None
+    if vectors and (len({len(v) for v in vectors}) != 1 or len(vectors[0]) % 4):
+        raise LineError("passage vectors of different or odd sizes")
+    return (model, backend, vectors) if vectors else None
+
+
+def _keep_vectors(
+    store: Store, doc_id: int, model: str, backend: str, vectors: list[bytes]
+) -> None:
+    """Keep the vectors when they fit the passages stored, one for one.
+
+    The passages are cut again from the text; when they come out as many as the vectors
+    (the same cutting), each vector goes with its passage. Otherwise they are left out and
+    the index embeds the passages: a vector is never put on a passage it was not made from.
+    """
+    ids = store.passage_ids(doc_id)
+    if len(ids) == len(vectors):
+        store.store_vectors(list(zip(ids, vectors, strict=True)), model, backend)
 
 
 def _settle_imported(service: Service, doc_id: int, fetched: Any) -> None:

@@ -89,15 +89,21 @@ class Database:
     def last_id_assigned(self, table: str) -> int:
         raise NotImplementedError
 
-    def ids_taken(self, table: str) -> None:
-        """After rows were inserted with their own ids, hand out only higher ones."""
-
     def describe(self) -> dict[str, Any]:
         """What `doctor` shows of the backend."""
         return {"backend": self.dialect}
 
     def close(self) -> None:
         raise NotImplementedError
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What either driver raises when the database fails under a running command."""
+    try:
+        import psycopg
+    except ImportError:
+        return (sqlite3.DatabaseError,)
+    return (sqlite3.DatabaseError, psycopg.Error)
 
 
 def open_database(target: str | Path) -> Database:
@@ -175,10 +181,10 @@ class SQLiteDatabase(Database):
             return self.utils.table_names()
 
     def change_marker(self) -> tuple[int, int]:
-        """Other connections' commits (`data_version`), then this connection's own writes."""
+        """The counter every write to documents or chunks bumps (any connection)."""
         with self.lock:
-            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-            return int(version), self.conn.total_changes
+            row = self.conn.execute("SELECT counter FROM store_changes WHERE id = 1").fetchone()
+        return (int(row[0]) if row else 0), 0
 
     def last_id_assigned(self, table: str) -> int:
         with self.lock:
@@ -242,23 +248,18 @@ class PostgresDatabase(Database):
         self.errors = (psycopg.Error,)
         self.lock = nullcontext()
         self._local = threading.local()
+        # One direct attempt first: a wrong address or password is then one clear line at
+        # once, rather than the pool's retries and a timeout.
+        try:
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot reach {_redacted(url)}: {reason}") from None
         self.pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False,
             kwargs={"autocommit": True}, name="sectorbot",
         )  # fmt: skip
-        try:
-            self.pool.open(wait=True, timeout=15)
-        except Exception as exc:  # the pool's timeout hides the reason; ask once to tell it
-            self.pool.close()
-            raise StoreError(f"cannot reach {_redacted(url)}: {self._reason(exc)}") from None
-
-    def _reason(self, exc: BaseException) -> str:
-        try:
-            with self._psycopg.connect(self.url, connect_timeout=5):
-                pass
-        except self._psycopg.Error as direct:
-            return str(direct).strip().splitlines()[0]
-        return str(exc) or type(exc).__name__
+        self.pool.open(wait=True, timeout=30)
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -337,6 +338,13 @@ class PostgresDatabase(Database):
             [table],
         )
 
+    @contextmanager
+    def snapshot(self) -> Iterator[PostgresSnapshot]:
+        """Every table as of one moment, read while others write (for `export`)."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield PostgresSnapshot(conn)
+
     def describe(self) -> dict[str, Any]:
         stats = self.pool.get_stats()
         return {
@@ -350,3 +358,34 @@ class PostgresDatabase(Database):
 
     def close(self) -> None:
         self.pool.close()
+
+
+class PostgresSnapshot:
+    """Reads inside one repeatable-read transaction: counts and rows agree with each other."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def count(self, table: str) -> int:
+        return int(self.conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+
+    def passage_vectors(self) -> Iterator[tuple[Any, ...]]:
+        """(document id, ordinal, model, backend, vector), in document and passage order."""
+        from sectorbot.corpus.store import PASSAGE_VECTORS
+
+        with self.conn.cursor(name="export_vectors") as cursor:
+            cursor.itersize = 500
+            cursor.execute(PASSAGE_VECTORS)
+            for row in cursor:
+                yield (*row[:4], bytes(row[4]))
+
+    def rows(self, table: str, order_by_id: bool) -> Iterator[dict[str, Any]]:
+        from psycopg.rows import dict_row
+
+        order = " ORDER BY id" if order_by_id else ""
+        # A named (server-side) cursor streams the table instead of holding it in memory.
+        with self.conn.cursor(name=f"export_{table}", row_factory=dict_row) as cursor:
+            cursor.itersize = 500
+            cursor.execute(f'SELECT * FROM "{table}"{order}')
+            for row in cursor:
+                yield {k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}

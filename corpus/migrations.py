@@ -190,7 +190,7 @@ def m012_namespaced_ids(db: Database) -> None:
 
 
 @migration
-def m013_chunk_vectors(db: Database) -> None:
+def m013_vectors_and_change_counter(db: Database) -> None:
     # Each passage's embedding, stored with it: a new process builds its vector index from
     # here instead of embedding the corpus again. `model` and `backend` say what made it; a
     # vector from another model is never used.
@@ -202,6 +202,16 @@ def m013_chunk_vectors(db: Database) -> None:
             vector BLOB NOT NULL
         )"""
     )
+    # The change marker the indexes follow: bumped by every write to documents, passages or
+    # their vectors, and by nothing else (votes and rate limits write too, and are not news).
+    db.execute("CREATE TABLE store_changes (id INTEGER PRIMARY KEY, counter INTEGER NOT NULL)")
+    db.execute("INSERT INTO store_changes (id, counter) VALUES (1, 0)")
+    for table in ("documents", "chunks", "chunk_vectors"):
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            db.execute(
+                f"""CREATE TRIGGER {table}_{event.lower()}_counted AFTER {event} ON {table}
+                BEGIN UPDATE store_changes SET counter = counter + 1 WHERE id = 1; END"""
+            )
 
 
 # PostgreSQL -------------------------------------------------------------------------------
@@ -284,8 +294,8 @@ def pg001_corpus(db: Database) -> None:
             at {t} NOT NULL
         )"""
     )
-    # The change marker: every statement that writes documents or passages bumps it, in the
-    # writer's transaction, so each process sees when its index has fallen behind.
+    # The change marker: every statement that writes documents, passages or their vectors
+    # bumps it, in the writer's transaction, so each process sees when its index is behind.
     db.execute("CREATE TABLE store_changes (id INTEGER PRIMARY KEY, counter BIGINT NOT NULL)")
     db.execute("INSERT INTO store_changes (id, counter) VALUES (1, 0)")
     db.execute(
@@ -295,7 +305,7 @@ def pg001_corpus(db: Database) -> None:
             RETURN NULL;
         END $$"""
     )
-    for table in ("documents", "chunks"):
+    for table in ("documents", "chunks", "chunk_vectors"):
         db.execute(
             f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION bump_store_changes()"

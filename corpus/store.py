@@ -57,6 +57,7 @@ class Store:
     """One database (a SQLite file or a PostgreSQL URL); safe to share between threads."""
 
     def __init__(self, target: Path | str) -> None:
+        self.target = str(target)  # what opens the same store again
         self.url = str(target) if is_url(target) else None
         self.path = None if self.url else Path(target)
         try:
@@ -296,7 +297,6 @@ class Store:
 
         Columns this schema lacks (an export from a newer version) are left out. Only key
         clashes are passed over: a row that breaks NOT NULL raises the database's error.
-        Call `ids_taken(table)` when done, so new rows get ids above the imported ones.
         """
         columns = set(self.db.columns(table))
         values = {k: v for k, v in row.items() if k in columns}
@@ -309,10 +309,6 @@ class Store:
         with self.transaction():
             cursor = self.db.execute(sql, list(values.values()))
         return cursor.rowcount > 0
-
-    def ids_taken(self, table: str) -> None:
-        """After inserting rows with their own ids: hand out only higher ids from now on."""
-        self.db.ids_taken(table)
 
     def document(self, doc_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM documents WHERE id = ?", [doc_id])
@@ -388,6 +384,11 @@ class Store:
             out.update({r[0]: bytes(r[1]) for r in rows})
         return out
 
+    def passage_ids(self, doc_id: int) -> list[int]:
+        """A document's passage ids in reading order."""
+        sql = "SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal"
+        return [r[0] for r in self.db.execute(sql, [doc_id]).fetchall()]
+
     def vector_count(self) -> int:
         return int(self.scalar("SELECT count(*) FROM chunk_vectors") or 0)
 
@@ -447,6 +448,12 @@ def _database_problem(path: Path, exc: sqlite3.DatabaseError) -> str:
         f"{path} is not a usable sectorbot database ({reason}): `sectorbot doctor` checks it; "
         "restore a backup or move the file away to start afresh"
     )
+
+
+PASSAGE_VECTORS = (
+    "SELECT c.document_id, c.ordinal, v.model, v.backend, v.vector FROM chunk_vectors v "
+    "JOIN chunks c ON c.id = v.chunk_id ORDER BY c.document_id, c.ordinal"
+)
 
 
 class DatabaseFile:
@@ -517,6 +524,14 @@ class DatabaseFile:
             return set()
         with self.connect() as conn:
             return {r[0] for r in conn.execute("SELECT name FROM _migrations").fetchall()}
+
+    def passage_vectors(self) -> Iterator[tuple[Any, ...]]:
+        """(document id, ordinal, model, backend, vector) of every stored passage vector,
+        in document and passage order."""
+        if not self.has_table("chunk_vectors"):
+            return
+        with self.connect() as conn:
+            yield from (tuple(r) for r in conn.execute(PASSAGE_VECTORS))
 
     def rows(self, table: str, order_by_id: bool) -> Iterator[dict[str, Any]]:
         """Every row of a table as a dict, in id order when asked."""

@@ -1,4 +1,9 @@
-"""The FAISS index on disk: derived from the store, checked at load, swapped atomically.
+"""The FAISS index: derived from the store, checked at load, swapped atomically.
+
+Each passage's vector is kept in the store with it (model and backend recorded), so a build
+embeds only passages that have none yet, and a new process builds its index from the store
+without embedding again. On PostgreSQL, where several workers share one store, each worker
+keeps its index in memory (no directory) and follows the store by its change marker.
 
 Layout of the index directory:
     manifest.json          the commit point: model, dimension, count, fingerprint, file, sha256
@@ -56,6 +61,8 @@ class ReindexResult:
     full: bool
     seconds: float
     reason: str = ""
+    embedded: int = 0  # passages embedded by this build (the rest came from the store)
+    waiting: int = 0  # passages left out because no vector is stored for them yet
 
 
 def fingerprint(ids: Sequence[int] | np.ndarray) -> str:
@@ -117,9 +124,10 @@ class VectorIndex:
     """The live FAISS index for one store; searches keep working while a reindex builds."""
 
     def __init__(
-        self, directory: Path, store: Store, embedder: Embedder, approx_threshold: int = 200_000
-    ) -> None:
-        self.directory = Path(directory)
+        self, directory: Path | None, store: Store, embedder: Embedder,
+        approx_threshold: int = 200_000,
+    ) -> None:  # fmt: skip
+        self.directory = Path(directory) if directory is not None else None
         self.store = store
         self.embedder = embedder
         self.approx_threshold = approx_threshold
@@ -127,10 +135,14 @@ class VectorIndex:
         self.manifest: Manifest | None = None
         self.build_lock = threading.Lock()
         self.nprobe = 24
+        self._marker: tuple[int, int] | None = None
+        self.waiting = 0  # passages of the store not in the index for want of a vector
 
     # loading ---------------------------------------------------------------------------
 
     def manifest_path(self) -> Path:
+        if self.directory is None:
+            raise IndexProblem("no index yet")
         return self.directory / "manifest.json"
 
     def read_manifest(self) -> Manifest:
@@ -152,7 +164,7 @@ class VectorIndex:
             raise IndexProblem(
                 f"index was built with {manifest.model}, settings ask for {self.embedder.model_id}"
             )
-        path = self.directory / manifest.file
+        path = self.manifest_path().parent / manifest.file
         if not path.exists():
             raise IndexProblem(f"index file {manifest.file} is missing")
         if _sha256(path) != manifest.sha256:
@@ -186,10 +198,32 @@ class VectorIndex:
             )
         return None
 
+    def sync(self) -> ReindexResult | None:
+        """Follow changes other processes made to the store, without embedding anything.
+
+        Cheap when nothing changed (the store's change marker is one read). Passages whose
+        vectors are not stored yet wait for the process that embeds them (`reindex`).
+        """
+        marker = self.store.change_marker()
+        if marker == self._marker or self.index is None:
+            return None
+        self._marker = marker
+        ids = self.store.chunk_ids()
+        if self.manifest and self.manifest.fingerprint == fingerprint(ids) and not self.waiting:
+            return None
+        return self.reindex(embed=False)
+
     # building --------------------------------------------------------------------------
 
-    def reindex(self, full: bool = False, progress: Progress | None = None) -> ReindexResult:
-        """Bring the index in step with the store: embed only what it lacks unless `full`."""
+    def reindex(
+        self, full: bool = False, progress: Progress | None = None, embed: bool = True,
+        reembed: bool = False,
+    ) -> ReindexResult:  # fmt: skip
+        """Bring the index in step with the store: add only what it lacks unless `full`.
+
+        Vectors come from the store where it has them; the rest are embedded and stored
+        (`embed=False` leaves them out instead; `reembed` embeds every passage again).
+        """
         with self.build_lock:
             started = time.perf_counter()
             wanted = np.asarray(self.store.chunk_ids(), dtype=np.int64)
@@ -201,20 +235,25 @@ class VectorIndex:
                 have = _ids_of(base)
             stale = np.setdiff1d(have, wanted)
             missing = np.setdiff1d(wanted, have)
-            self.directory.mkdir(parents=True, exist_ok=True)
-            _check_room(self.directory, len(wanted), self.embedder.dim)
+            if self.directory is not None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                _check_room(self.directory, len(wanted), self.embedder.dim)
             new_index = self._empty() if full else faiss.clone_index(base)
             if len(stale):
                 new_index.remove_ids(stale)
-            self._add(new_index, missing, progress)
+            added, embedded = self._add(new_index, missing, progress, embed, reembed)
             new_index = self._maybe_switch(new_index, len(wanted))
-            self._commit(new_index, wanted)
+            indexed = np.union1d(np.setdiff1d(have, stale), added)
+            self._commit(new_index, indexed)
+            self.waiting = len(wanted) - len(indexed)
             return ReindexResult(
-                added=len(missing),
+                added=len(added),
                 removed=len(stale),
                 total=int(new_index.ntotal),
                 full=full,
                 seconds=time.perf_counter() - started,
+                embedded=embedded,
+                waiting=self.waiting,
             )
 
     def _current_or_disk(self) -> faiss.Index | None:
@@ -229,15 +268,50 @@ class VectorIndex:
     def _empty(self) -> faiss.Index:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
 
-    def _add(self, index: faiss.Index, ids: np.ndarray, progress: Progress | None) -> None:
-        done = 0
+    def _add(
+        self, index: faiss.Index, ids: np.ndarray, progress: Progress | None, embed: bool,
+        reembed: bool,
+    ) -> tuple[np.ndarray, int]:  # fmt: skip
+        """Add these passages' vectors; the ids added and how many had to be embedded."""
+        added: list[int] = []
+        embedded = 0
         batch = max(self.embedder.batch_size * 8, 256)
-        for rows in self.store.iter_chunk_texts([int(i) for i in ids], batch=batch):
-            vectors = self.embedder.encode_passages([text for _, text in rows])
-            index.add_with_ids(vectors, np.asarray([cid for cid, _ in rows], dtype=np.int64))
-            done += len(rows)
+        for start in range(0, len(ids), batch):
+            part = [int(i) for i in ids[start : start + batch]]
+            vectors = {} if reembed else self._stored(part)
+            todo = [i for i in part if i not in vectors]
+            if todo and embed:
+                fresh = self._embed(todo)
+                vectors.update(fresh)
+                embedded += len(fresh)
+            keep = [i for i in part if i in vectors]
+            if keep:
+                matrix = np.vstack([vectors[i] for i in keep]).astype(np.float32)
+                index.add_with_ids(matrix, np.asarray(keep, dtype=np.int64))
+                added.extend(keep)
             if progress:
-                progress(done, len(ids))
+                progress(min(start + batch, len(ids)), len(ids))
+        return np.asarray(added, dtype=np.int64), embedded
+
+    def _stored(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of these passages made by this model (the wrong size: none)."""
+        found = self.store.stored_vectors(ids, self.embedder.model_name, self.embedder.backend)
+        vectors = {i: np.frombuffer(raw, dtype=np.float32) for i, raw in found.items()}
+        return {i: v for i, v in vectors.items() if v.shape == (self.embedder.dim,)}
+
+    def _embed(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """Embed these passages and keep their vectors in the store."""
+        rows = [row for part in self.store.iter_chunk_texts(ids, batch=len(ids)) for row in part]
+        if not rows:
+            return {}
+        matrix = self.embedder.encode_passages([text for _, text in rows])
+        vectors = {cid: matrix[n] for n, (cid, _) in enumerate(rows)}
+        self.store.store_vectors(
+            [(cid, v.astype(np.float32).tobytes()) for cid, v in vectors.items()],
+            self.embedder.model_name,
+            self.embedder.backend,
+        )
+        return vectors
 
     def _maybe_switch(self, index: faiss.Index, count: int) -> faiss.Index:
         """Above the threshold, serve an IVF index (approximate) instead of exact search."""
@@ -248,6 +322,9 @@ class VectorIndex:
         return build_ivf(vectors, ids) if not is_ivf else _flat_from(vectors, ids)
 
     def _commit(self, index: faiss.Index, ids: np.ndarray) -> None:
+        if self.directory is None:  # an index in memory only: swap it in
+            self.index, self.manifest = index, self._manifest(index, ids, file="", sha256="")
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         generation = int(time.time() * 1000)
         name = f"vectors-{generation}.faiss"
@@ -261,22 +338,26 @@ class VectorIndex:
         except (OSError, RuntimeError) as exc:
             tmp.unlink(missing_ok=True)  # a partial file is never left behind
             raise SearchIndexError(f"could not write the index: {one_line(str(exc))}") from None
-        manifest = Manifest(
+        manifest = self._manifest(index, ids, file=name, sha256=_sha256(path))
+        _write_atomic(self.manifest_path(), json.dumps(asdict(manifest), indent=2).encode())
+        self.index, self.manifest = index, manifest  # the swap: searches see the new index
+        self._remove_old_files(keep=name)
+
+    def _manifest(self, index: faiss.Index, ids: np.ndarray, file: str, sha256: str) -> Manifest:
+        return Manifest(
             version=MANIFEST_VERSION,
             model=self.embedder.model_id,
             dim=int(index.d),
             count=int(index.ntotal),
             fingerprint=fingerprint(ids),
             kind=_kind(index),
-            file=name,
-            sha256=_sha256(path),
+            file=file,
+            sha256=sha256,
             built=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
         )
-        _write_atomic(self.manifest_path(), json.dumps(asdict(manifest), indent=2).encode())
-        self.index, self.manifest = index, manifest  # the swap: searches see the new index
-        self._remove_old_files(keep=name)
 
     def _remove_old_files(self, keep: str) -> None:
+        assert self.directory is not None
         for old in self.directory.glob("vectors-*.faiss"):
             if old.name != keep:
                 old.unlink(missing_ok=True)

@@ -68,7 +68,7 @@ def postgres_url(postgres_cluster: str) -> str:
 def database_target(request: pytest.FixtureRequest, isolated_env: Path) -> str:
     """Each backend in turn: a SQLite file path, then a PostgreSQL URL."""
     if request.param == "sqlite":
-        return str(isolated_env / "test.db")
+        return str(isolated_env / "sectorbot.db")
     return request.getfixturevalue("postgres_url")
 
 

@@ -258,7 +258,7 @@ def test_file_url_derived_from_api_url() -> None:
 async def test_private_question_sources_more_and_expired(
     fake: FakeBotAPI, sample_service: Service
 ) -> None:
-    async with running(fake, sample_service):
+    async with running(fake, sample_service) as app:
         answer = await say(fake, ALICE, ALICE, LITHIUM)
         to_alice = [c for c in fake.sent if c.chat_id == ALICE]
         assert [c.method for c in to_alice[:2]] == ["sendChatAction", "sendMessage"]
@@ -283,6 +283,13 @@ async def test_private_question_sources_more_and_expired(
         more = await reply_to(fake, ALICE, since)
         assert more.plain_text.startswith("More passages") and len(more.plain_text) > 200
         assert len(fake.calls("answerCallbackQuery")) == 2
+
+        # Another worker gave the answer (or this one restarted): the button still works.
+        state(app).answers = AnswerCache()
+        since = len(fake.sent)
+        fake.press_button(ALICE, ALICE, answer.message_id, keys["Sources"])
+        again = await reply_to(fake, ALICE, since)
+        assert again.plain_text == full.plain_text
 
         since = len(fake.sent)
         fake.press_button(ALICE, ALICE, answer.message_id, "src:gone123", check_button=False)

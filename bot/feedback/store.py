@@ -56,6 +56,11 @@ class FeedbackStore:
             except self.corpus.db.integrity_errors:  # the same random key twice: draw another
                 continue
 
+    def question(self, key: str) -> str | None:
+        """The question of the answer recorded under `key`, or None."""
+        value = self.corpus.scalar("SELECT question FROM feedback_answers WHERE key = ?", [key])
+        return None if value is None else str(value)
+
     def vote(self, key: str, user_id: int, vote: int, when: str) -> VoteOutcome | None:
         """Record `vote` (1 or -1) by a user; None when no answer has that key."""
         with self.corpus.transaction():
