@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -158,25 +157,23 @@ def update(update_id: int, user: int, text: str) -> dict[str, Any]:
     return {"update_id": update_id, "message": message}
 
 
-def seed_sample(url: str, sample_service_dir: Path, data_dirs: list[Path]) -> None:
-    """The sample corpus in PostgreSQL; each worker's data directory gets the index built once
-    for the session, which fits the same passage ids (a worker rebuilds it otherwise)."""
-    service = Service(Settings(data_dir=data_dirs[0].parent / "seed", database_url=url))
+def seed_sample(url: str, folder: Path) -> None:
+    """The sample corpus in PostgreSQL with its passages' vectors: a worker builds its index
+    from the store without embedding (this process has the model loaded already)."""
+    service = Service(Settings(data_dir=folder, database_url=url))
     assert service.ingest([str(SAMPLE)]).ok
+    service.reindex()
     service.close()
-    for data in data_dirs:
-        shutil.copytree(sample_service_dir / "index", data / "index")
 
 
 async def test_two_webhook_workers_answer_every_update_once(
     postgres_url: str,
-    sample_service_dir: Path,
     fake: FakeBotAPI,
     processes: Processes,
     tmp_path: Path,
 ) -> None:
     data = [tmp_path / "web1", tmp_path / "web2"]
-    seed_sample(postgres_url, sample_service_dir, data)
+    seed_sample(postgres_url, tmp_path / "seed")
     ports = [free_port(), free_port()]
     for n, (folder, port) in enumerate(zip(data, ports, strict=True), 1):
         env = environment(

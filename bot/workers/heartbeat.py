@@ -1,9 +1,10 @@
 """Each process's row in `workers`: what it does, and how far its search index is behind.
 
-Every process (webhook worker, job worker, the polling bot) beats once per poll tick. The
-row carries how many passages its vector index holds and how many the store held at that
-moment, so `doctor` can show each live worker's index lag. A beat also clears out what has
-aged: update claims after a day, rate-limit events after an hour, silent workers after a day.
+Every process (webhook worker, job worker, the polling bot) beats once per poll tick, taking
+in first what other processes stored and embedded (`Service.sync_index`). The row carries how
+many passages its vector index holds and how many the store held at that moment, so `doctor`
+can show each live worker's index lag. A beat also clears out what has aged: update claims
+after a day, rate-limit events after an hour, silent workers after a day.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Heartbeat:
     def beat(self, now: float | None = None) -> None:
         """Record that this process is alive, with its index size; prune what has aged."""
         now = time.time() if now is None else now
+        self.service.sync_index()  # an idle worker follows the store too, not only on questions
         workers = self.service.workers
         workers.heartbeat(
             {
