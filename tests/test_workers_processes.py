@@ -265,6 +265,19 @@ def feed_polled(url: str) -> bool:
         db.close()
 
 
+def caught_up(url: str, holder: str) -> bool:
+    """Whether the worker's last heartbeat has its index holding every stored passage."""
+    db = open_database(url)
+    try:
+        row = db.execute(
+            "SELECT index_passages, (SELECT count(*) FROM chunks) FROM workers WHERE holder = ?",
+            [holder],
+        ).fetchone()
+    finally:
+        db.close()
+    return row is not None and row[0] == row[1]
+
+
 def alert_statuses(url: str) -> list[str]:
     db = open_database(url)
     try:
@@ -324,6 +337,7 @@ async def test_one_job_worker_sends_and_another_takes_over_when_it_is_killed(
         assert takeover <= POLL_TICK + 2 * SEND_TICK + 1.5, takeover  # within about a tick
         assert SENT.findall(processes.log(standby)) == ["sent 2 alerts"]
 
+        await until(lambda: caught_up(postgres_url, successor), 30, "the survivor's heartbeat")
         doctor = subprocess.run(
             [*SECTORBOT, "doctor", "--quick"], capture_output=True, text=True, timeout=120,
             env=environment(fake, postgres_url, tmp_path / "doctor"), cwd=tmp_path,
