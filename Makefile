@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python -m bench.bench_query
 	$(BIN)/python -m bench.bench_telegram
 	$(BIN)/python -m bench.bench_alerts
+	$(BIN)/python -m bench.bench_backends
 
 clean:
 	rm -rf $(VENV) build *.egg-info
