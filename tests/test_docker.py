@@ -199,12 +199,6 @@ def test_commands_are_real_sectorbot_commands() -> None:
         check_command(argv)
 
 
-@pytest.mark.xfail(
-    "worker" not in cli.commands,
-    reason="`sectorbot worker` (the job worker) is not in this tree yet",
-    raises=AssertionError,
-    strict=True,
-)
 def test_the_job_worker_runs_a_real_command() -> None:
     worker = compose()["services"]["worker"]
     assert worker["command"] == ["sectorbot", "worker"]
