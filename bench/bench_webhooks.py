@@ -65,6 +65,9 @@ async def one_round(
             env = environment(fake, url, folder / f"w{n}", webhook_url=f"https://127.0.0.1:{port}/hook",
                               webhook_port=port, webhook_secret=SECRET,
                               questions_per_minute=10_000)  # fmt: skip
+            # Workers sharing one machine split its cores, as a deployment there should: more
+            # model threads than cores only makes the processes take turns.
+            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
             processes.start(f"w{workers}-{n}", "run", env)
         await wait_until(lambda: all(listening(p) for p in ports), 300, "webhooks listening")
         hooks = [f"http://127.0.0.1:{p}/hook" for p in ports]
@@ -79,7 +82,7 @@ async def one_round(
                 before = len(fake.messages_to(chat))
                 await http.post(hook, json=update(next(turn) + workers * 10**6, chat, questions[0]),
                                 headers=headers)  # fmt: skip
-                await wait_until(lambda c=chat, b=before: len(fake.messages_to(c)) > b, 120,
+                await wait_until(lambda c=chat, b=before: len(fake.messages_to(c)) > b, 300,
                                  "the warm-up answer")  # fmt: skip
 
             async def chat_loop(chat: int) -> None:

@@ -29,8 +29,8 @@ import sqlite_utils
 from sectorbot.corpus.errors import StoreError
 
 Params = Sequence[Any] | dict[str, Any]
-# One number for every write transaction's advisory lock: writers are kept apart as in SQLite.
-WRITER_LOCK = 0x5EC7_0B07
+# The advisory lock a write transaction takes unless it names another: the store's one writer.
+STORE_LOCK = "store"
 
 
 class Result(Protocol):
@@ -74,7 +74,11 @@ class Database:
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         raise NotImplementedError
 
-    def transaction(self) -> AbstractContextManager[None]:
+    def transaction(self, lock: str | None = STORE_LOCK) -> AbstractContextManager[None]:
+        """A write transaction. On PostgreSQL it holds the advisory lock `lock` till it ends:
+        the store's one lock by default (writers kept apart as on SQLite), a narrower one for
+        writes that only race with themselves (one user's rate window), or none for a single
+        statement that is atomic on its own. SQLite always has one writer at a time."""
         raise NotImplementedError
 
     def columns(self, table: str) -> list[str]:
@@ -160,7 +164,7 @@ class SQLiteDatabase(Database):
             return list(self.utils.query(sql, params))
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, lock: str | None = STORE_LOCK) -> Iterator[None]:
         # BEGIN IMMEDIATE: this transaction is the only writer from its first statement, and
         # DDL is covered too (sqlite3 would commit it on its own otherwise).
         with self.lock:
@@ -291,12 +295,13 @@ class PostgresDatabase(Database):
             return list(cursor.fetchall()) if cursor.description else []
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, lock: str | None = STORE_LOCK) -> Iterator[None]:
         if getattr(self._local, "conn", None) is not None:  # already inside one
             yield
             return
         with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK])
+            if lock:
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [lock])
             self._local.conn = conn
             try:
                 yield

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from sectorbot.corpus import migrations
 from sectorbot.corpus.chunking import chunk_text, word_count
-from sectorbot.corpus.database import Database, is_url, open_database
+from sectorbot.corpus.database import STORE_LOCK, Database, is_url, open_database
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import StoreError
 from sectorbot.corpus.models import Chunk, Document
@@ -84,8 +84,9 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def transaction(self) -> AbstractContextManager[None]:
-        return self.db.transaction()
+    def transaction(self, lock: str | None = STORE_LOCK) -> AbstractContextManager[None]:
+        """One write transaction (see `Database.transaction` on `lock`)."""
+        return self.db.transaction(lock)
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return self.db.query(sql, params if isinstance(params, dict) else list(params))

@@ -46,7 +46,8 @@ class FeedbackStore:
         while True:
             key = secrets.token_urlsafe(KEY_BYTES)
             try:
-                with self.corpus.transaction():
+                # One insert under a unique key: atomic alone, so no advisory lock to wait on.
+                with self.corpus.transaction(lock=None):
                     self.corpus.db.execute(
                         "INSERT INTO feedback_answers (key, question, document_ids, refs, "
                         "created) VALUES (?, ?, ?, ?, ?)",
@@ -63,7 +64,7 @@ class FeedbackStore:
 
     def vote(self, key: str, user_id: int, vote: int, when: str) -> VoteOutcome | None:
         """Record `vote` (1 or -1) by a user; None when no answer has that key."""
-        with self.corpus.transaction():
+        with self.corpus.transaction(lock=f"vote:{key}"):  # only votes on one answer race
             db = self.corpus.db
             row = db.execute("SELECT id FROM feedback_answers WHERE key = ?", [key]).fetchone()
             if row is None:

@@ -5,9 +5,10 @@ applies the worker migrations when it opens. Times are `dates.stamp` strings, co
 text; every process computes them from its own clock, so hosts that share a database keep
 their clocks in step (NTP) — a lease or a window is off by the skew, nothing worse.
 
-On PostgreSQL every write transaction takes the store's one advisory lock, so the
-read-then-write sequences here (count the window, then record; is the lease free, then take
-it) behave across processes as they do inside one SQLite file.
+On PostgreSQL the read-then-write sequences here hold an advisory lock till they commit, so
+they behave across processes as they do inside one SQLite file: the lease under the store's
+one lock (it fences what the holder writes), a rate window under its key's own lock. Single
+statements (an update claim, a heartbeat) take none: each is atomic on its own.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ class WorkerStore:
 
     def claim_update(self, update_id: int, holder: str, when: str) -> bool:
         """Take an update on; False when some process (this one included) already did."""
-        # One statement: the primary key decides, whichever process inserts first.
-        with self.corpus.transaction():
+        # One statement: the primary key decides, whichever process inserts first, so it
+        # needs no advisory lock and never waits behind the store's writers.
+        with self.corpus.transaction(lock=None):
             row = self.corpus.db.execute(_CLAIM, [update_id, holder, when]).fetchone()
         return row is not None
 
@@ -74,7 +76,8 @@ class WorkerStore:
         SILENT. The count and the record are one transaction, so workers share the window.
         """
         db = self.corpus.db
-        with self.corpus.transaction():
+        # Only checks of the same key race with each other: they alone are kept apart.
+        with self.corpus.transaction(lock=f"rate:{key}"):
             db.execute("DELETE FROM rate_events WHERE key = ? AND at <= ?",
                        [key, stamp(now - window)])  # fmt: skip
             count, oldest = db.execute(
@@ -141,12 +144,12 @@ class WorkerStore:
 
     def heartbeat(self, worker: dict[str, Any]) -> None:
         """Record that a process is alive (a dict keyed by `WORKER_COLUMNS`)."""
-        with self.corpus.transaction():
+        with self.corpus.transaction(lock=None):  # one upsert of this process's own row
             self.corpus.db.execute(_HEARTBEAT, [worker[c] for c in WORKER_COLUMNS])
 
     def forget_worker(self, holder: str) -> None:
         """A process that stops cleanly takes its row away."""
-        with self.corpus.transaction():
+        with self.corpus.transaction(lock=None):
             self.corpus.db.execute("DELETE FROM workers WHERE holder = ?", [holder])
 
     def prune(self, updates_before: str, events_before: str, workers_before: str) -> int:
