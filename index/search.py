@@ -69,7 +69,7 @@ class Retriever:
         self.gazetteer = Gazetteer.default()
         self.lexical_index = LexicalIndex(store, vectors.directory)
         self._places: dict[int, dict[str, int]] = {}
-        self.sentences = SentenceVectors(vectors.embedder)
+        self.sentences = SentenceVectors(vectors.embedder, lambda: vectors.sentences)
 
     def place_counts(self, chunk: StoredChunk) -> dict[str, int]:
         """Mentions per place in a passage; passages never change under one id, so the

@@ -1,9 +1,11 @@
-"""Sentences fit to quote, and their vectors, remembered per passage.
+"""Sentences fit to quote, and their vectors per passage.
 
 The composer compares the question with every candidate sentence of the best passages. A
-passage never changes under one id, so its sentences are cut and embedded once and kept in
-a bounded least-recently-used cache; the passages of a typical answer are mostly the same
-few reports, so most questions embed nothing but themselves.
+reindex embeds those sentences beside each passage and stores them with the index
+(`index/sentence_table.py`); answers read them from there. A passage the stored table does
+not hold (an index built before the table existed, or one being repaired) has its sentences
+embedded on demand and kept in a bounded least-recently-used cache: a passage never
+changes under one id, so that is done once per passage.
 """
 
 from __future__ import annotations
@@ -11,14 +13,21 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sectorbot.corpus.chunking import sentence_spans
 
+if TYPE_CHECKING:
+    from sectorbot.index.sentence_table import SentenceTable
+
 MAX_SENTENCE_CHARS = 600
 CACHE_PASSAGES = 20_000  # about 15 sentences x 384 floats each: ~0.5 GB at the limit
+# Stored tables record this; change it whenever `answer_spans` would cut text differently,
+# so that tables cut the old way are rebuilt instead of serving vectors of other spans.
+SPANS_VERSION = 1
 FOOTNOTE_RE = re.compile(r"\[\[[^\[\]\s]{1,12}\]\]\([^()\s]{1,500}\)|\[\d{1,3}\]")
 
 
@@ -46,30 +55,48 @@ def quotable(text: str) -> str:
     return " ".join(FOOTNOTE_RE.sub("", text).split())
 
 
-class SentenceVectors:
-    """Spans and unit vectors of each passage's quotable sentences, cached by passage id."""
+def sentence_texts(passages: list[str]) -> tuple[list[list[tuple[int, int]]], list[str]]:
+    """Each passage's quotable spans, and the texts to embed for all of them, in order."""
+    spans = [answer_spans(text) for text in passages]
+    texts = [quotable(text[s:e]) for text, sp in zip(passages, spans, strict=True)
+             for s, e in sp]  # fmt: skip
+    return spans, texts
 
-    def __init__(self, embedder: Any, capacity: int = CACHE_PASSAGES) -> None:
+
+Entry = tuple[list[tuple[int, int]], np.ndarray]
+
+
+class SentenceVectors:
+    """Spans and unit vectors of each passage's quotable sentences: from the stored table,
+    else embedded and cached by passage id."""
+
+    def __init__(
+        self, embedder: Any, table: Callable[[], SentenceTable | None] | None = None,
+        capacity: int = CACHE_PASSAGES,
+    ) -> None:  # fmt: skip
         self.embedder = embedder
+        self.table = table or (lambda: None)  # read at each call: a reindex swaps the table
         self.capacity = capacity
-        self._cache: OrderedDict[int, tuple[list[tuple[int, int]], np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[int, Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, chunks: list[Any]) -> dict[int, tuple[list[tuple[int, int]], np.ndarray]]:
-        """Spans and vectors for each passage; the missing ones embedded in one batch."""
-        found: dict[int, tuple[list[tuple[int, int]], np.ndarray]] = {}
+    def get(self, chunks: list[Any]) -> dict[int, Entry]:
+        """Spans and vectors for each passage; those not stored embedded in one batch."""
+        found: dict[int, Entry] = {}
         missing = []
+        table = self.table()
         with self._lock:
             for chunk in chunks:
-                if chunk.id in self._cache:
+                stored = table.lookup(chunk.id) if table is not None else None
+                if stored is not None and _fits(stored[0], chunk.text):
+                    found[chunk.id] = stored
+                elif chunk.id in self._cache:
                     self._cache.move_to_end(chunk.id)
                     found[chunk.id] = self._cache[chunk.id]
                 elif chunk.id not in {c.id for c in missing}:
                     missing.append(chunk)
         if missing:
-            spans = [answer_spans(c.text) for c in missing]
-            texts = [quotable(c.text[s:e]) for c, sp in zip(missing, spans, strict=True)
-                     for s, e in sp]  # fmt: skip
+            spans, texts = sentence_texts([c.text for c in missing])
             vectors = self.embedder.encode_passages(texts)
             offset = 0
             with self._lock:
@@ -80,3 +107,8 @@ class SentenceVectors:
                 while len(self._cache) > self.capacity:
                     self._cache.popitem(last=False)
         return found
+
+
+def _fits(spans: list[tuple[int, int]], text: str) -> bool:
+    """A stored entry belongs to this text: a cheap guard against a table of another store."""
+    return not spans or spans[-1][1] <= len(text)

@@ -1,11 +1,15 @@
 """The FAISS index on disk: derived from the store, checked at load, swapped atomically.
 
 Layout of the index directory:
-    manifest.json          the commit point: model, dimension, count, fingerprint, file, sha256
-    vectors-<n>.faiss      the vectors the manifest names (ids are chunk ids)
+    manifest.json          the commit point: model, dimension, count, fingerprint, files, sha256s
+    vectors-<n>.faiss      the passage vectors the manifest names (ids are chunk ids)
+    sentences-<n>.bin      the vectors of every quotable sentence of those passages
+                           (index/sentence_table.py), for the answer composer
 
-A build writes a new vectors file and then replaces the manifest with os.replace, so a
-process killed mid-write leaves the previous manifest and file in place and loadable.
+A build writes new files and then replaces the manifest with os.replace, so a process
+killed mid-write leaves the previous manifest and files in place and loadable. The
+sentence file covers exactly the passages of the vectors file (same fingerprint); when it
+is missing or wrong only the sentence vectors are embedded again.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from sectorbot.corpus.fetch import format_size, one_line
 from sectorbot.corpus.store import Store
 from sectorbot.index.embedding import Embedder
 from sectorbot.index.errors import SearchIndexError
+from sectorbot.index.sentence_table import SentenceTable, SentenceTableProblem, TableWriter
+from sectorbot.index.sentences import sentence_texts
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
@@ -46,6 +52,10 @@ class Manifest:
     file: str
     sha256: str
     built: str
+    # Optional, so that a manifest written before sentence vectors were stored still loads
+    # (its passages then get sentence vectors on the next ensure).
+    sentences: str = ""
+    sentences_sha256: str = ""
 
 
 @dataclass
@@ -56,6 +66,7 @@ class ReindexResult:
     full: bool
     seconds: float
     reason: str = ""
+    sentences: int = 0  # sentences embedded
 
 
 def fingerprint(ids: Sequence[int] | np.ndarray) -> str:
@@ -82,13 +93,18 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 MANIFEST_TYPES = {"version": int, "dim": int, "count": int}  # every other field is text
+MANIFEST_OPTIONAL = {"sentences": "", "sentences_sha256": ""}
 DISK_MARGIN = 1.2  # free space wanted for a new index file, over its expected size
+# Quotable sentences per passage, for the disk check: 6.4 in the generated benchmark corpus,
+# fewer in the shared data; each costs dim half-precision floats.
+SENTENCES_PER_PASSAGE = 8
 
 
 def _manifest_from(data: Any) -> Manifest:
     """A manifest from parsed JSON, or TypeError naming the first field of the wrong type."""
     if not isinstance(data, dict):
         raise TypeError("not a JSON object")
+    data = {**MANIFEST_OPTIONAL, **data}
     for name in Manifest.__dataclass_fields__:
         kind = MANIFEST_TYPES.get(name, str)
         value = data.get(name)
@@ -99,7 +115,8 @@ def _manifest_from(data: Any) -> Manifest:
 
 def _check_room(directory: Path, count: int, dim: int) -> None:
     """Refuse, before any embedding, to build an index the disk cannot hold."""
-    needed = int(count * dim * 4 * DISK_MARGIN) + (1 << 20)
+    per_passage = dim * 4 + SENTENCES_PER_PASSAGE * dim * 2
+    needed = int(count * per_passage * DISK_MARGIN) + (1 << 20)
     where = directory if directory.exists() else directory.parent
     free = shutil.disk_usage(where).free
     if free < needed:
@@ -125,6 +142,7 @@ class VectorIndex:
         self.approx_threshold = approx_threshold
         self.index: faiss.Index | None = None
         self.manifest: Manifest | None = None
+        self.sentences: SentenceTable | None = None  # belongs to `index`; swapped with it
         self.build_lock = threading.Lock()
         self.nprobe = 24
 
@@ -165,6 +183,23 @@ class VectorIndex:
             raise IndexProblem("index file disagrees with its manifest (dimension or count)")
         return index, manifest
 
+    def load_sentences(self, manifest: Manifest) -> SentenceTable:
+        """Map the sentence table the manifest names, or raise IndexProblem saying why not."""
+        if not manifest.sentences:
+            raise IndexProblem("sentence vectors are not stored yet")
+        path = self.directory / manifest.sentences
+        if not path.exists():
+            raise IndexProblem(f"sentence file {manifest.sentences} is missing")
+        if _sha256(path) != manifest.sentences_sha256:
+            raise IndexProblem(f"sentence file {manifest.sentences} is corrupt (checksum differs)")
+        try:
+            table = SentenceTable.read(path, manifest.model)
+        except SentenceTableProblem as exc:
+            raise IndexProblem(str(exc)) from None
+        if table.vectors.shape[1] != manifest.dim or fingerprint(table.ids) != manifest.fingerprint:
+            raise IndexProblem("sentence file disagrees with its manifest (passages or dimension)")
+        return table
+
     def ensure(self, progress: Progress | None = None) -> str | None:
         """Make the index servable; return a one-line notice when it had to be repaired."""
         current = self.manifest if self.index is not None else None
@@ -179,12 +214,26 @@ class VectorIndex:
                 return None if result.total == 0 else f"index built ({result.total} passages)"
             return f"{problem}: rebuilt from the store ({result.total} passages)"
         self.index, self.manifest = index, manifest
+        try:
+            self.sentences = self.load_sentences(manifest)
+        except IndexProblem as problem:
+            self.sentences = None  # the reindex below embeds every passage's sentences
+            return self._repair_sentences(str(problem), progress)
         if manifest.fingerprint != fingerprint(self.store.chunk_ids()):
             result = self.reindex(progress=progress)
             return (
                 f"index was behind the store: updated (+{result.added} -{result.removed} passages)"
             )
         return None
+
+    def _repair_sentences(self, problem: str, progress: Progress | None) -> str:
+        """Embed the sentences again (and any passages the index lacks); the passage vectors
+        on disk are sound and kept."""
+        result = self.reindex(progress=progress)
+        notice = f"{problem}: sentence vectors rebuilt from the store ({result.sentences})"
+        if result.added or result.removed:
+            notice += f"; index updated (+{result.added} -{result.removed} passages)"
+        return notice
 
     # building --------------------------------------------------------------------------
 
@@ -199,6 +248,7 @@ class VectorIndex:
                 have = np.zeros(0, dtype=np.int64)
             else:
                 have = _ids_of(base)
+            table = None if full else self._table_or_disk()
             stale = np.setdiff1d(have, wanted)
             missing = np.setdiff1d(wanted, have)
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -206,15 +256,27 @@ class VectorIndex:
             new_index = self._empty() if full else faiss.clone_index(base)
             if len(stale):
                 new_index.remove_ids(stale)
-            self._add(new_index, missing, progress)
-            new_index = self._maybe_switch(new_index, len(wanted))
-            self._commit(new_index, wanted)
+            generation = int(time.time() * 1000)
+            writer = TableWriter(self.directory / f"sentences-{generation}.bin",
+                                 self.embedder.model_id, self.embedder.dim)  # fmt: skip
+            try:
+                kept = np.intersect1d(table.ids, wanted) if table is not None else wanted[:0]
+                if table is not None:
+                    writer.copy(table, kept)
+                unsentenced = np.setdiff1d(wanted, kept)
+                self._add(new_index, missing, unsentenced, writer, progress)
+                new_index = self._maybe_switch(new_index, len(wanted))
+                self._commit(new_index, wanted, writer, generation)
+            except BaseException:
+                writer.abort()
+                raise
             return ReindexResult(
                 added=len(missing),
                 removed=len(stale),
                 total=int(new_index.ntotal),
                 full=full,
                 seconds=time.perf_counter() - started,
+                sentences=writer.rows - writer.copied,
             )
 
     def _current_or_disk(self) -> faiss.Index | None:
@@ -226,18 +288,40 @@ class VectorIndex:
             return None
         return index
 
+    def _table_or_disk(self) -> SentenceTable | None:
+        """The sentence table of the index being extended, when it is sound."""
+        if self.sentences is not None or self.manifest is None:
+            return self.sentences
+        try:
+            return self.load_sentences(self.manifest)
+        except IndexProblem:
+            return None
+
     def _empty(self) -> faiss.Index:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
 
-    def _add(self, index: faiss.Index, ids: np.ndarray, progress: Progress | None) -> None:
+    def _add(
+        self, index: faiss.Index, ids: np.ndarray, unsentenced: np.ndarray, writer: TableWriter,
+        progress: Progress | None,
+    ) -> None:  # fmt: skip
+        """Embed the passages the index lacks and the sentences of those the table lacks
+        (the same passages, unless the table was missing), in one pass over the store."""
+        todo = np.union1d(ids, unsentenced)
+        passages, sentences = set(ids.tolist()), set(unsentenced.tolist())
         done = 0
         batch = max(self.embedder.batch_size * 8, 256)
-        for rows in self.store.iter_chunk_texts([int(i) for i in ids], batch=batch):
-            vectors = self.embedder.encode_passages([text for _, text in rows])
-            index.add_with_ids(vectors, np.asarray([cid for cid, _ in rows], dtype=np.int64))
+        for rows in self.store.iter_chunk_texts([int(i) for i in todo], batch=batch):
+            new = [(cid, text) for cid, text in rows if cid in passages]
+            if new:
+                vectors = self.embedder.encode_passages([text for _, text in new])
+                index.add_with_ids(vectors, np.asarray([cid for cid, _ in new], dtype=np.int64))
+            split = [(cid, text) for cid, text in rows if cid in sentences]
+            if split:
+                spans, texts = sentence_texts([text for _, text in split])
+                writer.add([cid for cid, _ in split], spans, self.embedder.encode_passages(texts))
             done += len(rows)
             if progress:
-                progress(done, len(ids))
+                progress(done, len(todo))
 
     def _maybe_switch(self, index: faiss.Index, count: int) -> faiss.Index:
         """Above the threshold, serve an IVF index (approximate) instead of exact search."""
@@ -247,9 +331,10 @@ class VectorIndex:
         vectors, ids = _vectors_of(index)
         return build_ivf(vectors, ids) if not is_ivf else _flat_from(vectors, ids)
 
-    def _commit(self, index: faiss.Index, ids: np.ndarray) -> None:
+    def _commit(
+        self, index: faiss.Index, ids: np.ndarray, writer: TableWriter, generation: int
+    ) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        generation = int(time.time() * 1000)
         name = f"vectors-{generation}.faiss"
         path = self.directory / name
         tmp = path.with_name(f".{name}.tmp")
@@ -261,6 +346,12 @@ class VectorIndex:
         except (OSError, RuntimeError) as exc:
             tmp.unlink(missing_ok=True)  # a partial file is never left behind
             raise SearchIndexError(f"could not write the index: {one_line(str(exc))}") from None
+        try:
+            sentences = writer.finish()
+            table = SentenceTable.read(sentences, self.embedder.model_id)
+        except (OSError, SentenceTableProblem) as exc:
+            path.unlink(missing_ok=True)
+            raise SearchIndexError(f"could not write the index: {one_line(str(exc))}") from None
         manifest = Manifest(
             version=MANIFEST_VERSION,
             model=self.embedder.model_id,
@@ -271,15 +362,19 @@ class VectorIndex:
             file=name,
             sha256=_sha256(path),
             built=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+            sentences=sentences.name,
+            sentences_sha256=_sha256(sentences),
         )
         _write_atomic(self.manifest_path(), json.dumps(asdict(manifest), indent=2).encode())
-        self.index, self.manifest = index, manifest  # the swap: searches see the new index
-        self._remove_old_files(keep=name)
+        # The swap: searches and answers see the new index and its sentences together.
+        self.index, self.manifest, self.sentences = index, manifest, table
+        self._remove_old_files(keep={name, sentences.name})
 
-    def _remove_old_files(self, keep: str) -> None:
-        for old in self.directory.glob("vectors-*.faiss"):
-            if old.name != keep:
-                old.unlink(missing_ok=True)
+    def _remove_old_files(self, keep: set[str]) -> None:
+        for pattern in ("vectors-*.faiss", "sentences-*.bin"):
+            for old in self.directory.glob(pattern):
+                if old.name not in keep:
+                    old.unlink(missing_ok=True)
         for tmp in self.directory.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
 

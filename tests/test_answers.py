@@ -81,9 +81,11 @@ def test_a_time_no_report_covers_is_refused(sample_service: Service) -> None:
 
 
 def test_sentence_vectors_are_embedded_once_per_passage(sample_service: Service) -> None:
+    sample_service.vectors.sentences = None  # no stored table: embedded on demand, once
     cache = sample_service.retriever.sentences
     sample_service.ask("Which station do evacuation trains leave from now?")
     filled = dict(cache._cache)
+    assert filled
     sample_service.ask("Which station do evacuation trains leave from now?")
     assert cache._cache.keys() == filled.keys()
     assert all(cache._cache[k][1] is filled[k][1] for k in filled)  # reused, not re-embedded
