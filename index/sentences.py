@@ -63,6 +63,17 @@ def sentence_texts(passages: list[str]) -> tuple[list[list[tuple[int, int]]], li
     return spans, texts
 
 
+def embed_unique(embedder: Any, texts: list[str]) -> np.ndarray:
+    """Vectors for the texts, each distinct text embedded once: neighbouring passages share
+    a sentence (the chunker overlaps them by one), and boilerplate lines recur."""
+    distinct = list(dict.fromkeys(texts))
+    vectors = embedder.encode_passages(distinct)
+    if len(distinct) == len(texts):
+        return vectors
+    row = {text: i for i, text in enumerate(distinct)}
+    return vectors[[row[text] for text in texts]]
+
+
 Entry = tuple[list[tuple[int, int]], np.ndarray]
 
 
@@ -97,7 +108,7 @@ class SentenceVectors:
                     missing.append(chunk)
         if missing:
             spans, texts = sentence_texts([c.text for c in missing])
-            vectors = self.embedder.encode_passages(texts)
+            vectors = embed_unique(self.embedder, texts)
             offset = 0
             with self._lock:
                 for chunk, sp in zip(missing, spans, strict=True):

@@ -34,7 +34,7 @@ from sectorbot.corpus.store import Store
 from sectorbot.index.embedding import Embedder
 from sectorbot.index.errors import SearchIndexError
 from sectorbot.index.sentence_table import SentenceTable, SentenceTableProblem, TableWriter
-from sectorbot.index.sentences import sentence_texts
+from sectorbot.index.sentences import embed_unique, sentence_texts
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
@@ -95,9 +95,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
 MANIFEST_TYPES = {"version": int, "dim": int, "count": int}  # every other field is text
 MANIFEST_OPTIONAL = {"sentences": "", "sentences_sha256": ""}
 DISK_MARGIN = 1.2  # free space wanted for a new index file, over its expected size
-# Quotable sentences per passage, for the disk check: 6.4 in the generated benchmark corpus,
-# fewer in the shared data; each costs dim half-precision floats.
-SENTENCES_PER_PASSAGE = 8
+# Quotable sentences per passage, for the disk check: 8.9 in the generated benchmark corpus
+# (docs/benchmarks.md); each costs dim half-precision floats.
+SENTENCES_PER_PASSAGE = 9
 
 
 def _manifest_from(data: Any) -> Manifest:
@@ -318,7 +318,7 @@ class VectorIndex:
             split = [(cid, text) for cid, text in rows if cid in sentences]
             if split:
                 spans, texts = sentence_texts([text for _, text in split])
-                writer.add([cid for cid, _ in split], spans, self.embedder.encode_passages(texts))
+                writer.add([cid for cid, _ in split], spans, embed_unique(self.embedder, texts))
             done += len(rows)
             if progress:
                 progress(done, len(todo))
