@@ -19,8 +19,9 @@ def source_line(s: Source) -> str:
     return f"[{s.n}] " + " — ".join(parts) + (f"\n    {s.url}" if s.url else "")
 
 
-DIGEST_LEAD = "The newest reports on this place, newest first:"
-TYPE_MISSING_LEAD = "None of these reports states that exactly; the closest they come:"
+# Marked for translation: Telegram shows them in the chat's language (bot/telegram_render.py).
+DIGEST_LEAD = N_("The newest reports on this place, newest first:")
+TYPE_MISSING_LEAD = N_("None of these reports states that exactly; the closest they come:")
 
 
 def lead_line(answer: Answer) -> str | None:

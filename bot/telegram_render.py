@@ -114,7 +114,7 @@ def render_answer(answer: Answer) -> str:
     """The answer with inline citations and a compact source list."""
     if not answer.answered:
         return render_refusal()
-    lines: list[str] = [f"<i>{escape(lead)}</i>"] if (lead := lead_line(answer)) else []
+    lines: list[str] = [f"<i>{escape(_(lead))}</i>"] if (lead := lead_line(answer)) else []
     if answer.disagreement:
         head = _("Sources disagree.")
         lines += [f"<b>{head}</b> " + _("Both sides are quoted, each with its source."), ""]

@@ -189,3 +189,25 @@ def test_no_translation_hides_inside_an_f_string() -> None:
         if re.search(r"\{_\(|\{ngettext\(", line)
     ]
     assert not hidden
+
+
+async def test_the_answer_lead_line_is_in_the_readers_language(
+    fake: FakeBotAPI, sample_service: Service
+) -> None:
+    digest_uk = "Найновіші звіти про це місце, від найновішого:"
+    async with running(fake, sample_service):
+        # A Ukrainian chat asking in English still reads the answer's own lines in Ukrainian.
+        asked = await say(fake, UK, UK, "What is happening in Myrnohrad?")
+        assert asked.plain_text.startswith(digest_uk) and "Джерела" in asked.plain_text
+        # An English-speaking Telegram asking in Ukrainian reads the question's language.
+        asked = await say(fake, EN, EN, "Що відбувається в Мирнограді?")
+        assert asked.plain_text.startswith(digest_uk)
+        asked = await say(fake, RU, RU, "Что происходит в Мирнограде?")
+        assert asked.plain_text.startswith("Новейшие сообщения об этом месте")
+        asked = await say(fake, EN, EN, "What is happening in Myrnohrad?")
+        assert asked.plain_text.startswith("The newest reports on this place, newest first:")
+        # A chat that chose English keeps it whatever the question's language.
+        await say(fake, UK, UK, "/language en")
+        asked = await say(fake, UK, UK, "Що відбувається в Мирнограді?")
+        assert asked.plain_text.startswith("The newest reports on this place")
+    assert_clean(fake)
