@@ -206,6 +206,11 @@ async def test_the_answer_lead_line_is_in_the_readers_language(
         assert asked.plain_text.startswith("Новейшие сообщения об этом месте")
         asked = await say(fake, EN, EN, "What is happening in Myrnohrad?")
         assert asked.plain_text.startswith("The newest reports on this place, newest first:")
+        # A refusal for a named time, and what the reports do say, in the chat's language.
+        asked = await say(fake, UK, UK, "Скільки людей залишалося в Покровську восени 2023?")
+        assert asked.plain_text.startswith("Звіти, які я маю, не кажуть цього про названий час "
+                                           "(восени 2023). Ось що в них є:")  # fmt: skip
+        assert "Джерела" in asked.plain_text and not buttons(asked)
         # A chat that chose English keeps it whatever the question's language.
         await say(fake, UK, UK, "/language en")
         asked = await say(fake, UK, UK, "Що відбувається в Мирнограді?")
