@@ -167,10 +167,11 @@ class Candidate:
     score: float
     meaning: float  # cosine between the question and the sentence
     typed: bool  # carries the kind of fact the question asks for
-    dated: bool  # from the time the question names (report date or the sentence's words)
+    dated: bool  # from the time the question names (report date, or undated with its year)
     rank: int  # of its passage among the retrieved ones
     sentence: AnswerSentence
     hit: Hit
+    about: bool = False  # names the asked day or month itself (a later report looking back)
 
 
 def _question_vector(result: SearchResult) -> np.ndarray | None:
@@ -183,25 +184,22 @@ def _question_vector(result: SearchResult) -> np.ndarray | None:
 
 
 def _dated(text: str, hit: Hit, result: SearchResult) -> bool:
-    """The report was published in the window the question names, or its sentence is
-    about that time; an undated one counts when the sentence names the window's year."""
+    """The report was published in the window the question names, or, undated, the
+    sentence names the window's year."""
     window = result.query.window
     if window is None:
         return False
     published = (hit.chunk.published or "")[:10]
-    if published and window[0] <= published <= window[1]:
-        return True
-    if result.query.named in PRECISE and _about(text, result.query, published):
-        return True
     if published:
-        return False
+        return window[0] <= published <= window[1]
     return window[0][:4] in text or window[1][:4] in text
 
 
-def _about(text: str, query: Query, published: str) -> bool:
+def _about(text: str, query: Query, hit: Hit) -> bool:
     """The sentence names the asked day, or a month of the asked window, with its year or
     in a report published soon after (a later report looking back)."""
     assert query.window is not None
+    published = (hit.chunk.published or "")[:10]
     lowered = text.lower()
     for year, month in _months(*query.window):
         name = MONTH_NAMES[month - 1]
@@ -266,7 +264,10 @@ def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list
                      + W_PASSAGE * standing[rank])  # fmt: skip
             start = hit.chunk.char_start
             sentence = AnswerSentence(text, [], hit.chunk.document_id, start + s, start + e)
-            found.append(Candidate(score, meaning, typed, dated, rank, sentence, hit))
+            # Only for the refusal: naming a month is weak evidence for ranking (a foreword
+            # "in late November 2025" about another town), enough to show the time is covered.
+            about = result.query.named in PRECISE and _about(text, result.query, hit)
+            found.append(Candidate(score, meaning, typed, dated, rank, sentence, hit, about))
     return found
 
 
@@ -295,7 +296,7 @@ def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Ans
     answer.confidence = _checked_confidence(conf, candidates, kind, result, answer)
     if answer.confidence < min_confidence:
         return _refuse(answer, result)
-    if result.query.named in PRECISE and not any(c.dated for c in candidates):
+    if result.query.named in PRECISE and not any(c.dated or c.about for c in candidates):
         return _near_miss(answer, candidates, result)
     answer.answered = True
     _cite(answer, _choose(candidates, bool(CLAIM_RE.search(result.query.text))), result)

@@ -106,6 +106,16 @@ def test_a_time_no_report_covers_is_refused(sample_service: Service) -> None:
     )
 
 
+def test_a_season_without_a_year_counts_back_from_the_newest_report(
+    sample_service: Service,
+) -> None:
+    newest = date.fromisoformat(sample_service.retriever.newest_date()[:10])
+    assert sample_service.retriever.today() == min(newest, date.today())
+    window = sample_service.search("Що було в Мирнограді влітку?").query.window
+    summers = [(f"{y}-06-01", f"{y}-08-31") for y in (newest.year, newest.year - 1)]
+    assert window == next(w for w in summers if w[0] <= newest.isoformat())
+
+
 STATION = "How many people were still in Pokrovsk when its station closed to evacuation trains {}?"
 
 
