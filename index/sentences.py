@@ -27,27 +27,53 @@ MAX_SENTENCE_CHARS = 600
 CACHE_PASSAGES = 20_000  # about 15 sentences x 384 floats each: ~0.5 GB at the limit
 # Stored tables record this; change it whenever `answer_spans` would cut text differently,
 # so that tables cut the old way are rebuilt instead of serving vectors of other spans.
-SPANS_VERSION = 1
+SPANS_VERSION = 2
+ENDS_SENTENCE = re.compile(r"[.!?…][\"”’»)\]]*\s*$")
 FOOTNOTE_RE = re.compile(r"\[\[[^\[\]\s]{1,12}\]\]\([^()\s]{1,500}\)|\[\d{1,3}\]")
 
 
 def answer_spans(text: str) -> list[tuple[int, int]]:
-    """Sentences fit to quote: scraped pages without full stops are cut at line breaks,
-    headings and list markers dropped, and what is still too long or too short skipped."""
+    """Sentences fit to quote: scraped pages without full stops are cut at line breaks (a
+    line that runs on into a lower-case one is one sentence), headings and list markers
+    dropped, and what is still too long or too short skipped."""
     spans = []
     for s, e in sentence_spans(text):
         pieces = [(s, e)]
         if e - s > MAX_SENTENCE_CHARS or "\n" in text[s:e]:
-            pieces = [(s + m.start(), s + m.end()) for m in re.finditer(r"[^\n]+", text[s:e])]
+            lines = [(s + m.start(), s + m.end()) for m in re.finditer(r"[^\n]+", text[s:e])]
+            pieces = _rejoin(text, lines)
         for ps, pe in pieces:
             while ps < pe and text[ps] in "#*-•> \t":
                 ps += 1
             while pe > ps and text[pe - 1] in " \t*":
                 pe -= 1
-            # Fewer than six words is a headline or a list item, not a statement to quote.
-            if 25 <= pe - ps <= MAX_SENTENCE_CHARS and len(text[ps:pe].split()) >= 6:
+            if 25 <= pe - ps <= MAX_SENTENCE_CHARS and _statement(text[ps:pe]):
                 spans.append((ps, pe))
     return spans
+
+
+def _rejoin(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Lines of a hard-wrapped sentence back together: a line that does not end a sentence,
+    followed by one that starts in lower case ("…in recent weeks," / "but the campaign…")."""
+    joined: list[tuple[int, int]] = []
+    for start, end in lines:
+        if joined:
+            last_start, last_end = joined[-1]
+            head = text[start:end].lstrip()
+            runs_on = not ENDS_SENTENCE.search(text[last_start:last_end]) and head[:1].islower()
+            if runs_on and end - last_start <= MAX_SENTENCE_CHARS:
+                joined[-1] = (last_start, end)
+                continue
+        joined.append((start, end))
+    return joined
+
+
+def _statement(sentence: str) -> bool:
+    """Six words or more; or, ended by a full stop, five (a short statement such as "His
+    call sign is Oumni.", not a headline or a list item, which go without one). Three or
+    four words admitted too many fragments of quotes on the sample set."""
+    words = len(sentence.split())
+    return words >= 6 or (words >= 5 and bool(ENDS_SENTENCE.search(sentence)))
 
 
 def quotable(text: str) -> str:

@@ -10,6 +10,7 @@ from sectorbot.index.answer_types import carries, numbers_in, question_type
 from sectorbot.index.gazetteer import Gazetteer
 from sectorbot.index.lexicon import detect_language, to_english
 from sectorbot.index.query import parse_query
+from sectorbot.index.sentences import answer_spans
 
 
 @pytest.mark.parametrize(
@@ -154,3 +155,20 @@ def test_sentence_vectors_are_embedded_once_per_passage(sample_service: Service)
     sample_service.ask("Which station do evacuation trains leave from now?")
     assert cache._cache.keys() == filled.keys()
     assert all(cache._cache[k][1] is filled[k][1] for k in filled)  # reused, not re-embedded
+
+
+def test_wrapped_lines_rejoin_and_short_statements_are_quotable() -> None:
+    text = (
+        "The defence of the bridge held for most of the spring, according to the brigade,\n"
+        "but the crossing was lost within nine days of the thaw.\n"
+        "\n"
+        "The medic was tired. Her radio name is “Lark.” She has served since the first winter.\n"
+        "\n"
+        "### The convoy at dawn\n"
+        "Share this report\n"
+    )
+    quoted = [text[s:e] for s, e in answer_spans(text)]
+    assert quoted[0].endswith("brigade,\nbut the crossing was lost within nine days of the thaw.")
+    assert "Her radio name is “Lark.”" in quoted  # five words, a full stop: a statement
+    assert "The medic was tired." not in quoted  # too short to state a fact
+    assert not any("convoy" in q or "Share" in q for q in quoted)  # heading, button
