@@ -289,7 +289,12 @@ def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Ans
     kind = question_type(result.english or result.query.text)
     candidates = _candidates(result, _candidate_passages(result), kind)
     names = subject_names(result.query.text)
-    candidates = [c for c in candidates if _names_the_subject(c.sentence.text, names, result)]
+    candidates = [
+        c
+        for c in candidates
+        if _names_the_subject(c.sentence.text, names, result)
+        or _names_the_subject(c.hit.chunk.text, names, result)
+    ]
     if not candidates:
         return _refuse(answer, result)
     candidates.sort(key=lambda c: (-c.score, c.rank))
