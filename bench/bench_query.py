@@ -5,12 +5,17 @@ Run from the repository root:  .venv/bin/python -m bench.bench_query [--sizes 10
 * Query latency: the full answer path (query embedding + hybrid search + answer) against
   the floor measured in the same run on the same questions (query embedding + exact FAISS
   search alone), p50/p95 per corpus size; each figure is the median of --runs runs.
-* Passage vectors for the large corpora: embedding 100k passages takes about an hour on
-  two cores, so each size embeds POOL (500) real generated passages and gives every other
-  passage the vector of one of those plus small noise. Search cost does not depend on what
-  the vectors say; the SQLite store and FTS5 index hold the full generated text.
-* Reindex throughput: a full `VectorIndex.reindex` against `SentenceTransformer.encode` on
-  the same passages at the same batch size. Incremental: +1% documents against a full rebuild.
+* Passage and sentence vectors for the large corpora: embedding 100k passages takes about
+  an hour on two cores (and their sentences as long again), so each size embeds POOL (500)
+  real generated passages and their sentences, and gives every other passage (sentence)
+  the vector of one of those plus small noise. Search cost does not depend on what the
+  vectors say; the SQLite store holds the full generated text and the sentence table the
+  real spans of every passage, written by the same code a reindex uses.
+* Reindex throughput: a full `VectorIndex.reindex` (passage and sentence vectors) against
+  `SentenceTransformer.encode` of the passages alone at the same batch size. Incremental:
+  +1% documents against a full rebuild.
+* Size: the index directory's files per corpus size, and the process's resident memory
+  (anonymous and file-backed: the sentence vectors are memory-mapped) after the runs.
 * Approximate index: recall@10 of the IVF index against exact search at the largest size.
 * Lexical index: building the in-memory BM25 index from the store, and loading it again
   from its saved file, per corpus size.
@@ -35,10 +40,13 @@ from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.index.answer import compose
 from sectorbot.index.lexical import LexicalIndex
+from sectorbot.index.sentence_table import TableWriter
+from sectorbot.index.sentences import sentence_texts
 from sectorbot.index.vectors import build_ivf
 
 RESULTS = Path(__file__).resolve().parent / "results" / "query.json"
 POOL = 500  # passages really embedded per corpus; the others get one of their vectors + noise
+SENTENCE_POOL = 100  # passages whose sentences are really embedded (about 900 sentences)
 QUESTIONS = [
     "What happened near {p} this week?", "Who holds {p}?", "latest on {p}",
     "Were civilians evacuated from {p}?", "drone strikes on logistics around {p}",
@@ -66,12 +74,40 @@ def build(size: int, folder: Path) -> Service:
              for _, t in batch]  # fmt: skip
     pool = service.embedder.encode_passages(texts)
     rng = np.random.default_rng(0)
-    vectors = pool[np.arange(len(ids)) % len(pool)] + rng.normal(0, 0.02, (len(ids), pool.shape[1]))
-    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    vectors = stand_ins(pool, len(ids), rng)
     index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
     index.add_with_ids(vectors, ids)
-    service.vectors._commit(index, ids)
+    sentence_pool = service.embedder.encode_passages(sentence_texts(texts[:SENTENCE_POOL])[1])
+    generation = int(time.time() * 1000)
+    service.vectors.directory.mkdir(parents=True, exist_ok=True)
+    writer = TableWriter(service.vectors.directory / f"sentences-{generation}.bin",
+                         service.embedder.model_id, pool.shape[1])  # fmt: skip
+    for rows in service.store.iter_chunk_texts([int(i) for i in ids], batch=2000):
+        spans, sentences = sentence_texts([text for _, text in rows])
+        writer.add([cid for cid, _ in rows], spans, stand_ins(sentence_pool, len(sentences), rng))
+    service.vectors._commit(index, ids, writer, generation)
     return service
+
+
+def stand_ins(pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n unit vectors, each one of the pool's plus small noise."""
+    picks = pool[rng.integers(0, len(pool), n)] + rng.normal(0, 0.02, (n, pool.shape[1]))
+    return (picks / np.linalg.norm(picks, axis=1, keepdims=True)).astype(np.float32)
+
+
+def footprint(service: Service) -> dict[str, Any]:
+    """Index files on disk and the process's resident memory, in MB."""
+    directory = service.vectors.directory
+    files = {p.name.split("-")[0].split(".")[0]: round(p.stat().st_size / 2**20, 1)
+             for p in directory.iterdir() if p.is_file()}  # fmt: skip
+    status = Path("/proc/self/status").read_text().splitlines()
+    memory = {line.split(":")[0]: round(int(line.split()[1]) / 1024, 1) for line in status
+              if line.startswith(("VmRSS", "RssAnon", "RssFile"))}  # fmt: skip
+    table = service.vectors.sentences
+    return {"disk_mb": files, "sentences": int(table.offsets[-1]) if table else 0,
+            "rss_mb": memory,
+            # Passages whose sentences an answer had to embed: 0 when the table serves all.
+            "embedded_at_question_time": len(service.retriever.sentences._cache)}  # fmt: skip
 
 
 def latency(service: Service, qs: list[str], rounds: int = 3) -> dict[str, float]:
@@ -139,13 +175,14 @@ def reindex_costs(folder: Path, docs: int = 1000) -> dict[str, Any]:
     model.encode(texts, batch_size=batch, normalize_embeddings=True)
     raw = time.perf_counter() - started
     full = service.reindex(full=True)
+    sentences = full.sentences
     for doc in documents(docs // 100, seed=8):
         service.store.upsert_document(doc)
     incremental = service.reindex()
     service.close()
     return {"chunks": len(texts), "raw_encode_chunks_per_s": round(len(texts) / raw, 1),
             "reindex_chunks_per_s": round(len(texts) / full.seconds, 1),
-            "reindex_vs_raw": round(raw / full.seconds, 3),
+            "reindex_vs_raw": round(raw / full.seconds, 3), "sentences": sentences,
             "full_seconds": round(full.seconds, 2),
             "incremental_seconds": round(incremental.seconds, 3),
             "incremental_added": incremental.added,
@@ -169,7 +206,7 @@ def main() -> None:
             medians = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
             medians["p95_ratio_runs"] = [round(r["p95_ratio"], 3) for r in runs]
             results["latency"][size] = {"chunks": service.vectors.manifest.count,
-                                        **lexical, **medians}  # fmt: skip
+                                        **lexical, **medians, **footprint(service)}  # fmt: skip
             if size == max(args.sizes):
                 results["ivf"] = ivf_recall(service, qs)
             service.close()

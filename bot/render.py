@@ -19,21 +19,33 @@ def source_line(s: Source) -> str:
     return f"[{s.n}] " + " — ".join(parts) + (f"\n    {s.url}" if s.url else "")
 
 
-DIGEST_LEAD = "The newest reports on this place, newest first:"
-TYPE_MISSING_LEAD = "None of these reports states that exactly; the closest they come:"
+# Marked for translation: Telegram shows them in the chat's language (bot/telegram_render.py).
+DIGEST_LEAD = N_("The newest reports on this place, newest first:")
+TYPE_MISSING_LEAD = N_("None of these reports states that exactly; the closest they come:")
+TIME_MISSING_LEAD = N_("The reports I have don't say that for {when}. What they do say:")
 
 
 def lead_line(answer: Answer) -> str | None:
-    """A line before the sentences: a place digest, or an answer without the asked fact."""
+    """A line before the sentences: a place digest, a refusal for the time the question
+    names, or an answer without the asked fact. A message id: front ends translate it,
+    then fill in {when}."""
     if answer.digest:
         return DIGEST_LEAD
+    if answer.time_missing:
+        return TIME_MISSING_LEAD
     return TYPE_MISSING_LEAD if answer.type_missing else None
 
 
+def near_miss(answer: Answer) -> bool:
+    """A refusal for the named time that still shows what the reports say of other times."""
+    return not answer.answered and bool(answer.time_missing and answer.sentences)
+
+
 def render_text(answer: Answer) -> str:
-    if not answer.answered:
+    if not answer.answered and not near_miss(answer):
         return REFUSAL
-    lines = [lead] if (lead := lead_line(answer)) else []
+    lead = lead_line(answer)
+    lines = [lead.format(when=answer.time_missing)] if lead else []
     if answer.disagreement:
         lines.append("Sources disagree:")
     for sentence in answer.sentences:

@@ -15,9 +15,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes, filters
 
-from sectorbot.bot.i18n import N_, _
+from sectorbot.bot.i18n import DEFAULT, LANGUAGES, N_, _, current, language
 from sectorbot.bot.ratelimit import Verdict
 from sectorbot.bot.telegram_feedback import VOTE_DOWN, VOTE_UP
+from sectorbot.bot.telegram_language import chat_choice
 from sectorbot.bot.telegram_render import (
     bold,
     escape,
@@ -119,8 +120,19 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     if answer.answered:
         # Recorded in the store so that votes count even after a restart empties the cache.
         key = await asyncio.to_thread(state.service.record_answer, answer)
-        keyboard = _answer_keyboard(state.answers.put(answer, key))
-    await reply(message, render_answer(answer), keyboard)
+    with language(await _reader_language(context, message.chat_id, answer.language)):
+        if answer.answered:
+            keyboard = _answer_keyboard(state.answers.put(answer, key))
+        await reply(message, render_answer(answer), keyboard)
+
+
+async def _reader_language(context: ContextTypes.DEFAULT_TYPE, chat_id: int, asked: str) -> str:
+    """The language the answer's own lines are in: the chat's chosen one, else the person's
+    Telegram language, except that a Ukrainian or Russian question from someone whose
+    Telegram is in English (or a language the bot does not speak) is answered in its own."""
+    if await chat_choice(context, chat_id) or current() != DEFAULT:
+        return current()
+    return asked if asked in LANGUAGES else DEFAULT
 
 
 async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

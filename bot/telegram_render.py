@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from sectorbot.bot.claims import ClaimCheck
 from sectorbot.bot.i18n import N_, _, current
-from sectorbot.bot.render import REFUSAL, lead_line
+from sectorbot.bot.render import REFUSAL, lead_line, near_miss
 from sectorbot.corpus.text import without_surrogates
 from sectorbot.index.answer import Answer, Source
 
@@ -112,9 +112,10 @@ def render_refusal() -> str:
 
 def render_answer(answer: Answer) -> str:
     """The answer with inline citations and a compact source list."""
-    if not answer.answered:
+    if not answer.answered and not near_miss(answer):
         return render_refusal()
-    lines: list[str] = [f"<i>{escape(lead)}</i>"] if (lead := lead_line(answer)) else []
+    lead = lead_line(answer)
+    lines = [f"<i>{escape(_(lead).format(when=answer.time_missing))}</i>"] if lead else []
     if answer.disagreement:
         head = _("Sources disagree.")
         lines += [f"<b>{head}</b> " + _("Both sides are quoted, each with its source."), ""]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from sectorbot.corpus.text import NAME_RE
 from sectorbot.index.answer_types import carries, numbers_in, question_type
 from sectorbot.index.gazetteer import place_ids
-from sectorbot.index.query import STOPWORDS, content_terms, stem
+from sectorbot.index.query import STOPWORDS, Query, content_terms, stem
 from sectorbot.index.search import Hit, SearchResult
 from sectorbot.index.sentences import answer_spans, quotable
 
@@ -34,6 +35,12 @@ W_MEANING, W_WORDS, W_TYPE, W_DATE, W_PASSAGE = 0.55, 0.3, 0.2, 0.12, 0.15
 # Confidence penalties: the asked kind of fact or the asked time is nowhere in the candidates.
 TYPE_MISSING_PENALTY = 0.1
 TIME_MISSING_PENALTY = 0.4
+# A day, month or season is precise enough that reports from other times do not answer;
+# a year is not (reports say "this year", "last spring"), so it only lowers confidence.
+PRECISE = ("day", "month", "season")
+LOOKBACK_DAYS = 92  # a report this soon after the asked time may name it without its year
+MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august",
+               "september", "october", "november", "december"]  # fmt: skip
 # A lead sentence this far from the question in meaning (cosine) is a weak match; on the dev
 # halves one right answer and two wrong ones led under 0.43; 0.41 keeps the right one (at 0.419).
 WEAK_LEAD = 0.41
@@ -87,6 +94,9 @@ class Answer:
     language: str = "en"  # the question's language: en, uk or ru
     digest: bool = False  # newest reports on a place, one sentence each, newest first
     type_missing: bool = False  # no quoted sentence holds the kind of fact asked for
+    # A refusal for the day, month or season the question names (in its words): no report
+    # is from or about then; `sentences` hold what the reports say about other times.
+    time_missing: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,10 +167,11 @@ class Candidate:
     score: float
     meaning: float  # cosine between the question and the sentence
     typed: bool  # carries the kind of fact the question asks for
-    dated: bool  # from the time the question names (report date or the sentence's words)
+    dated: bool  # from the time the question names (report date, or undated with its year)
     rank: int  # of its passage among the retrieved ones
     sentence: AnswerSentence
     hit: Hit
+    about: bool = False  # names the asked day or month itself (a later report looking back)
 
 
 def _question_vector(result: SearchResult) -> np.ndarray | None:
@@ -182,6 +193,40 @@ def _dated(text: str, hit: Hit, result: SearchResult) -> bool:
     if published:
         return window[0] <= published <= window[1]
     return window[0][:4] in text or window[1][:4] in text
+
+
+def _about(text: str, query: Query, hit: Hit) -> bool:
+    """The sentence names the asked day, or a month of the asked window, with its year or
+    in a report published soon after (a later report looking back)."""
+    assert query.window is not None
+    published = (hit.chunk.published or "")[:10]
+    lowered = text.lower()
+    for year, month in _months(*query.window):
+        name = MONTH_NAMES[month - 1]
+        if query.day and query.day[:7] == f"{year}-{month:02d}":
+            day = int(query.day[8:])
+            named = re.search(rf"\b(?:{day}(?:st|nd|rd|th)?\s+{name}|{name}\s+{day})\b", lowered)
+        else:
+            named = not query.day and re.search(rf"\b{name}\b", lowered)
+        if named and (str(year) in text or _soon_after(published, query.window[1])):
+            return True
+    return False
+
+
+def _months(start: str, end: str) -> list[tuple[int, int]]:
+    year, month = int(start[:4]), int(start[5:7])
+    months = []
+    while (year, month) <= (int(end[:4]), int(end[5:7])):
+        months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _soon_after(published: str, end: str) -> bool:
+    if not published:
+        return False
+    gap = (date.fromisoformat(published) - date.fromisoformat(end)).days
+    return 0 <= gap <= LOOKBACK_DAYS
 
 
 def _sentence_vectors(result: SearchResult, hits: list[Hit]) -> dict[int, Any]:
@@ -219,7 +264,10 @@ def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list
                      + W_PASSAGE * standing[rank])  # fmt: skip
             start = hit.chunk.char_start
             sentence = AnswerSentence(text, [], hit.chunk.document_id, start + s, start + e)
-            found.append(Candidate(score, meaning, typed, dated, rank, sentence, hit))
+            # Only for the refusal: naming a month is weak evidence for ranking (a foreword
+            # "in late November 2025" about another town), enough to show the time is covered.
+            about = result.query.named in PRECISE and _about(text, result.query, hit)
+            found.append(Candidate(score, meaning, typed, dated, rank, sentence, hit, about))
     return found
 
 
@@ -239,17 +287,42 @@ def compose(result: SearchResult, min_confidence: float = MIN_CONFIDENCE) -> Ans
     if conf < min_confidence:
         return _refuse(answer, result)
     kind = question_type(result.english or result.query.text)
-    candidates = _candidates(result, result.hits[:CANDIDATE_PASSAGES], kind)
+    candidates = _candidates(result, _candidate_passages(result), kind)
     names = subject_names(result.query.text)
-    candidates = [c for c in candidates if _names_the_subject(c.sentence.text, names, result)]
+    candidates = [
+        c
+        for c in candidates
+        if _names_the_subject(c.sentence.text, names, result)
+        or _names_the_subject(c.hit.chunk.text, names, result)
+    ]
     if not candidates:
         return _refuse(answer, result)
     candidates.sort(key=lambda c: (-c.score, c.rank))
     answer.confidence = _checked_confidence(conf, candidates, kind, result, answer)
     if answer.confidence < min_confidence:
         return _refuse(answer, result)
+    if result.query.named in PRECISE and not any(c.dated or c.about for c in candidates):
+        return _near_miss(answer, candidates, result)
     answer.answered = True
     _cite(answer, _choose(candidates, bool(CLAIM_RE.search(result.query.text))), result)
+    return answer
+
+
+def _candidate_passages(result: SearchResult) -> list[Hit]:
+    """The best passages, and any lower-ranked ones from the time the question names."""
+    hits = result.hits[:CANDIDATE_PASSAGES]
+    window = result.query.window
+    if window and result.query.named in PRECISE:
+        hits += [h for h in result.hits[CANDIDATE_PASSAGES:]
+                 if window[0] <= (h.chunk.published or "")[:10] <= window[1]]  # fmt: skip
+    return hits
+
+
+def _near_miss(answer: Answer, candidates: list[Candidate], result: SearchResult) -> Answer:
+    """Refuse for the named time, showing what the reports do say about other times."""
+    answer.time_missing = result.query.when or " – ".join(result.query.window or ())
+    _cite(answer, _choose(candidates, False), result)
+    answer.answered = False
     return answer
 
 
@@ -263,7 +336,8 @@ def _checked_confidence(
     if kind and not any(c.typed for c in candidates):
         answer.type_missing = True
         conf -= TYPE_MISSING_PENALTY
-    if result.query.window and not any(c.dated for c in candidates):
+    precise = result.query.named in PRECISE  # then unmet is a refusal of its own (compose)
+    if result.query.window and not precise and not any(c.dated for c in candidates):
         conf -= TIME_MISSING_PENALTY
     if lead.meaning and lead.meaning < WEAK_LEAD:
         conf -= WEAK_LEAD_PENALTY

@@ -68,8 +68,10 @@ class Query:
     until: str | None = None
     sources: list[str] = field(default_factory=list)
     recent: bool = False
-    window: tuple[str, str] | None = None  # a day, month or year the question names
+    window: tuple[str, str] | None = None  # a day, month, season or year the question names
     day: str | None = None  # the day itself, when the question names one
+    when: str | None = None  # the question's own words for that time ("in July 2024")
+    named: str | None = None  # "day", "month", "season" or "year"
     digest: bool = False  # "what is happening in PLACE": the newest reports, not one fact
     terms: list[str] = field(default_factory=list)
 
@@ -88,15 +90,51 @@ def _iso(value: str, name: str) -> str:
             raise QueryError(f"{name}:{value} is not a date (use {name}:2025-01-31)") from None
 
 
-SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11)}
+SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "winter": (12, 2)}
+# Ukrainian and Russian seasons as a reader writes them: the adverb ("взимку", "осенью") and
+# the noun's cases ("зима", "зими", "літо", "осені").
+SEASON_FORMS = {
+    "fall": "autumn",
+    **dict.fromkeys("взимку узимку зимою зимой зима зими зиму зимі зимы зиме".split(), "winter"),
+    **dict.fromkeys("навесні весною весной весна весни весну весні весны весне".split(),
+                    "spring"),
+    **dict.fromkeys("влітку улітку літом летом літо літа літі лето лета лете".split(), "summer"),
+    **dict.fromkeys("восени осінню осенью осінь осені осень осени".split(), "autumn"),
+}  # fmt: skip
+# A season without a year: the reader means the latest one ("що було влітку").
+YEARLESS_SEASON_RE = re.compile(
+    r"\b(?:взимку|узимку|зимою|зимой|навесні|весною|весной|влітку|улітку|літом|летом|восени|"
+    r"осінню|осенью|this (?:winter|spring|summer|autumn|fall))\b",
+    re.IGNORECASE,
+)
+
+
+def _season(word: str) -> str | None:
+    lowered = word.lower()
+    return lowered if lowered in SEASONS else SEASON_FORMS.get(lowered)
+
+
+def _season_window(season: str, year: int) -> tuple[str, str]:
+    """Three months; a winter is the one whose January falls in `year` (Dec to Feb)."""
+    first_month, last_month = SEASONS[season]
+    first = date(year - 1 if first_month > last_month else year, first_month, 1)
+    end = _month_window(list(MONTHS)[last_month - 1], year)
+    return first.isoformat(), end[1] if end else f"{year}-12-31"
+
+
+def _latest_season(season: str, today: date) -> tuple[str, str]:
+    """The latest window of the season that has begun by `today`."""
+    windows = [
+        _season_window(season, year) for year in (today.year + 1, today.year, today.year - 1)
+    ]
+    return next(w for w in windows if w[0] <= today.isoformat())
 
 
 def _month_window(word: str, year: int) -> tuple[str, str] | None:
+    season = _season(word)
+    if season is not None:
+        return _season_window(season, year)
     lowered = word.lower()
-    if lowered in SEASONS:  # a season is three months; winter straddles two years, skipped
-        first_month, last_month = SEASONS[lowered]
-        end = _month_window(list(MONTHS)[last_month - 1], year)
-        return date(year, first_month, 1).isoformat(), end[1] if end else f"{year}-12-31"
     month = MONTHS.get(lowered)
     if month is None:
         month = next((m for k, m in MONTHS.items() if len(k) >= 4 and lowered.startswith(k)), None)
@@ -107,19 +145,20 @@ def _month_window(word: str, year: int) -> tuple[str, str] | None:
     return first.isoformat(), last.isoformat()
 
 
-def _day(text: str) -> str | None:
-    """The ISO day a question names, if any, in either order of day and month."""
-    found = [(d, w, y) for d, w, y in DAY_FIRST_RE.findall(text)]
-    found += [(d, w, y) for w, d, y in MONTH_FIRST_RE.findall(text)]
-    for day, word, year in found:
-        window = _month_window(word, int(year))
-        if window is None or not 1 <= int(day) <= int(window[1][8:]):
+def _day(text: str) -> tuple[str, str] | None:
+    """The words naming a day and the ISO day, if any, in either order of day and month."""
+    found = [(m.group(0), m.group(1), m.group(2), m.group(3)) for m in DAY_FIRST_RE.finditer(text)]
+    found += [(m.group(0), m.group(2), m.group(1), m.group(3))
+              for m in MONTH_FIRST_RE.finditer(text)]  # fmt: skip
+    for words, day, word, year in found:
+        if _season(word) is not None or (window := _month_window(word, int(year))) is None:
             continue
-        return f"{window[0][:8]}{int(day):02d}"
+        if 1 <= int(day) <= int(window[1][8:]):
+            return words, f"{window[0][:8]}{int(day):02d}"
     return None
 
 
-def parse_query(question: str) -> Query:
+def parse_query(question: str, today: date | None = None) -> Query:
     """Split a question into text, explicit filters and time intent."""
     q = Query(text=question)
     for name, raw in FILTER_RE.findall(question):
@@ -135,19 +174,33 @@ def parse_query(question: str) -> Query:
             q.until = _iso(value, "until")
     q.text = " ".join(FILTER_RE.sub(" ", question).split())
     q.recent = bool(RECENT_WORDS.search(q.text))
-    for word, year in MONTH_YEAR_RE.findall(q.text):
-        q.window = _month_window(word, int(year)) or q.window
-    if q.window is None and (m := YEAR_RE.search(q.text)):
-        q.window = (f"{m.group(1)}-01-01", f"{m.group(1)}-12-31")
-    q.day = _day(q.text)
-    if q.day is not None:
-        day = date.fromisoformat(q.day)
-        q.window = ((day - timedelta(DAY_SLACK[0])).isoformat(),
-                    (day + timedelta(DAY_SLACK[1])).isoformat())  # fmt: skip
+    _named_time(q, today or date.today())
     q.digest = bool(DIGEST_RE.search(q.text))
     q.recent = q.recent or q.digest
     q.terms = content_terms(q.text)
     return q
+
+
+def _named_time(q: Query, today: date) -> None:
+    """The day, month, season or year the question names, as a window and in its words."""
+    for m in MONTH_YEAR_RE.finditer(q.text):
+        if window := _month_window(m.group(1), int(m.group(2))):
+            q.window, q.when = window, m.group(0)
+            q.named = "season" if _season(m.group(1)) else "month"
+    if q.window is None and (m := YEARLESS_SEASON_RE.search(q.text)):
+        season = _season(m.group(0).split()[-1])
+        if season is not None:
+            q.window, q.when, q.named = _latest_season(season, today), m.group(0), "season"
+    if q.window is None and (m := YEAR_RE.search(q.text)):
+        q.window = (f"{m.group(1)}-01-01", f"{m.group(1)}-12-31")
+        q.when, q.named = m.group(0), "year"
+    found = _day(q.text)
+    if found is not None:
+        when, q.day = found
+        day = date.fromisoformat(q.day)
+        q.window = ((day - timedelta(DAY_SLACK[0])).isoformat(),
+                    (day + timedelta(DAY_SLACK[1])).isoformat())  # fmt: skip
+        q.when, q.named = when, "day"
 
 
 def content_terms(text: str) -> list[str]:

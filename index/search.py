@@ -69,7 +69,7 @@ class Retriever:
         self.gazetteer = Gazetteer.default()
         self.lexical_index = LexicalIndex(store, vectors.directory)
         self._places: dict[int, dict[str, int]] = {}
-        self.sentences = SentenceVectors(vectors.embedder)
+        self.sentences = SentenceVectors(vectors.embedder, lambda: vectors.sentences)
 
     def place_counts(self, chunk: StoredChunk) -> dict[str, int]:
         """Mentions per place in a passage; passages never change under one id, so the
@@ -87,7 +87,7 @@ class Retriever:
     def search(
         self, question: str | Query, k: int = 8, mode: Mode = "hybrid", diverse: bool = True
     ) -> SearchResult:
-        query = parse_query(question) if isinstance(question, str) else question
+        query = parse_query(question, self.today()) if isinstance(question, str) else question
         language = detect_language(query.text)
         english = to_english(query.text, self.gazetteer)
         if english != query.text:  # uk/ru: search the English terms as well as the words
@@ -233,6 +233,16 @@ class Retriever:
 
     def newest_date(self) -> str | None:
         return self.store.scalar("SELECT max(published) FROM documents")
+
+    def today(self) -> date:
+        """The day a question's "this winter" or "влітку" counts back from: the newest
+        report's, which is today for a corpus kept current and keeps an archive's questions
+        about its own time."""
+        newest = self.newest_date()
+        try:
+            return min(date.today(), date.fromisoformat(newest[:10])) if newest else date.today()
+        except ValueError:
+            return date.today()
 
 
 def _boost(hit: Hit, query: Query, places: set[str], newest: str | None) -> float:

@@ -1,9 +1,11 @@
-"""Sentences fit to quote, and their vectors, remembered per passage.
+"""Sentences fit to quote, and their vectors per passage.
 
 The composer compares the question with every candidate sentence of the best passages. A
-passage never changes under one id, so its sentences are cut and embedded once and kept in
-a bounded least-recently-used cache; the passages of a typical answer are mostly the same
-few reports, so most questions embed nothing but themselves.
+reindex embeds those sentences beside each passage and stores them with the index
+(`index/sentence_table.py`); answers read them from there. A passage the stored table does
+not hold (an index built before the table existed, or one being repaired) has its sentences
+embedded on demand and kept in a bounded least-recently-used cache: a passage never
+changes under one id, so that is done once per passage.
 """
 
 from __future__ import annotations
@@ -11,34 +13,67 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sectorbot.corpus.chunking import sentence_spans
 
+if TYPE_CHECKING:
+    from sectorbot.index.sentence_table import SentenceTable
+
 MAX_SENTENCE_CHARS = 600
 CACHE_PASSAGES = 20_000  # about 15 sentences x 384 floats each: ~0.5 GB at the limit
+# Stored tables record this; change it whenever `answer_spans` would cut text differently,
+# so that tables cut the old way are rebuilt instead of serving vectors of other spans.
+SPANS_VERSION = 2
+ENDS_SENTENCE = re.compile(r"[.!?…][\"”’»)\]]*\s*$")
 FOOTNOTE_RE = re.compile(r"\[\[[^\[\]\s]{1,12}\]\]\([^()\s]{1,500}\)|\[\d{1,3}\]")
 
 
 def answer_spans(text: str) -> list[tuple[int, int]]:
-    """Sentences fit to quote: scraped pages without full stops are cut at line breaks,
-    headings and list markers dropped, and what is still too long or too short skipped."""
+    """Sentences fit to quote: scraped pages without full stops are cut at line breaks (a
+    line that runs on into a lower-case one is one sentence), headings and list markers
+    dropped, and what is still too long or too short skipped."""
     spans = []
     for s, e in sentence_spans(text):
         pieces = [(s, e)]
         if e - s > MAX_SENTENCE_CHARS or "\n" in text[s:e]:
-            pieces = [(s + m.start(), s + m.end()) for m in re.finditer(r"[^\n]+", text[s:e])]
+            lines = [(s + m.start(), s + m.end()) for m in re.finditer(r"[^\n]+", text[s:e])]
+            pieces = _rejoin(text, lines)
         for ps, pe in pieces:
             while ps < pe and text[ps] in "#*-•> \t":
                 ps += 1
             while pe > ps and text[pe - 1] in " \t*":
                 pe -= 1
-            # Fewer than six words is a headline or a list item, not a statement to quote.
-            if 25 <= pe - ps <= MAX_SENTENCE_CHARS and len(text[ps:pe].split()) >= 6:
+            if 25 <= pe - ps <= MAX_SENTENCE_CHARS and _statement(text[ps:pe]):
                 spans.append((ps, pe))
     return spans
+
+
+def _rejoin(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Lines of a hard-wrapped sentence back together: a line that does not end a sentence,
+    followed by one that starts in lower case ("…in recent weeks," / "but the campaign…")."""
+    joined: list[tuple[int, int]] = []
+    for start, end in lines:
+        if joined:
+            last_start, last_end = joined[-1]
+            head = text[start:end].lstrip()
+            runs_on = not ENDS_SENTENCE.search(text[last_start:last_end]) and head[:1].islower()
+            if runs_on and end - last_start <= MAX_SENTENCE_CHARS:
+                joined[-1] = (last_start, end)
+                continue
+        joined.append((start, end))
+    return joined
+
+
+def _statement(sentence: str) -> bool:
+    """Six words or more; or, ended by a full stop, five (a short statement such as "His
+    call sign is Oumni.", not a headline or a list item, which go without one). Three or
+    four words admitted too many fragments of quotes on the sample set."""
+    words = len(sentence.split())
+    return words >= 6 or (words >= 5 and bool(ENDS_SENTENCE.search(sentence)))
 
 
 def quotable(text: str) -> str:
@@ -46,31 +81,60 @@ def quotable(text: str) -> str:
     return " ".join(FOOTNOTE_RE.sub("", text).split())
 
 
-class SentenceVectors:
-    """Spans and unit vectors of each passage's quotable sentences, cached by passage id."""
+def sentence_texts(passages: list[str]) -> tuple[list[list[tuple[int, int]]], list[str]]:
+    """Each passage's quotable spans, and the texts to embed for all of them, in order."""
+    spans = [answer_spans(text) for text in passages]
+    texts = [quotable(text[s:e]) for text, sp in zip(passages, spans, strict=True)
+             for s, e in sp]  # fmt: skip
+    return spans, texts
 
-    def __init__(self, embedder: Any, capacity: int = CACHE_PASSAGES) -> None:
+
+def embed_unique(embedder: Any, texts: list[str]) -> np.ndarray:
+    """Vectors for the texts, each distinct text embedded once: neighbouring passages share
+    a sentence (the chunker overlaps them by one), and boilerplate lines recur."""
+    distinct = list(dict.fromkeys(texts))
+    vectors = embedder.encode_passages(distinct)
+    if len(distinct) == len(texts):
+        return vectors
+    row = {text: i for i, text in enumerate(distinct)}
+    return vectors[[row[text] for text in texts]]
+
+
+Entry = tuple[list[tuple[int, int]], np.ndarray]
+
+
+class SentenceVectors:
+    """Spans and unit vectors of each passage's quotable sentences: from the stored table,
+    else embedded and cached by passage id."""
+
+    def __init__(
+        self, embedder: Any, table: Callable[[], SentenceTable | None] | None = None,
+        capacity: int = CACHE_PASSAGES,
+    ) -> None:  # fmt: skip
         self.embedder = embedder
+        self.table = table or (lambda: None)  # read at each call: a reindex swaps the table
         self.capacity = capacity
-        self._cache: OrderedDict[int, tuple[list[tuple[int, int]], np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[int, Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, chunks: list[Any]) -> dict[int, tuple[list[tuple[int, int]], np.ndarray]]:
-        """Spans and vectors for each passage; the missing ones embedded in one batch."""
-        found: dict[int, tuple[list[tuple[int, int]], np.ndarray]] = {}
+    def get(self, chunks: list[Any]) -> dict[int, Entry]:
+        """Spans and vectors for each passage; those not stored embedded in one batch."""
+        found: dict[int, Entry] = {}
         missing = []
+        table = self.table()
         with self._lock:
             for chunk in chunks:
-                if chunk.id in self._cache:
+                stored = table.lookup(chunk.id) if table is not None else None
+                if stored is not None and _fits(stored[0], chunk.text):
+                    found[chunk.id] = stored
+                elif chunk.id in self._cache:
                     self._cache.move_to_end(chunk.id)
                     found[chunk.id] = self._cache[chunk.id]
                 elif chunk.id not in {c.id for c in missing}:
                     missing.append(chunk)
         if missing:
-            spans = [answer_spans(c.text) for c in missing]
-            texts = [quotable(c.text[s:e]) for c, sp in zip(missing, spans, strict=True)
-                     for s, e in sp]  # fmt: skip
-            vectors = self.embedder.encode_passages(texts)
+            spans, texts = sentence_texts([c.text for c in missing])
+            vectors = embed_unique(self.embedder, texts)
             offset = 0
             with self._lock:
                 for chunk, sp in zip(missing, spans, strict=True):
@@ -80,3 +144,8 @@ class SentenceVectors:
                 while len(self._cache) > self.capacity:
                     self._cache.popitem(last=False)
         return found
+
+
+def _fits(spans: list[tuple[int, int]], text: str) -> bool:
+    """A stored entry belongs to this text: a cheap guard against a table of another store."""
+    return not spans or spans[-1][1] <= len(text)

@@ -6,11 +6,15 @@ without embedding again. On PostgreSQL, where several workers share one store, e
 keeps its index in memory (no directory) and follows the store by its change marker.
 
 Layout of the index directory:
-    manifest.json          the commit point: model, dimension, count, fingerprint, file, sha256
-    vectors-<n>.faiss      the vectors the manifest names (ids are chunk ids)
+    manifest.json          the commit point: model, dimension, count, fingerprint, files, sha256s
+    vectors-<n>.faiss      the passage vectors the manifest names (ids are chunk ids)
+    sentences-<n>.bin      the vectors of every quotable sentence of those passages
+                           (index/sentence_table.py), for the answer composer
 
-A build writes a new vectors file and then replaces the manifest with os.replace, so a
-process killed mid-write leaves the previous manifest and file in place and loadable.
+A build writes new files and then replaces the manifest with os.replace, so a process
+killed mid-write leaves the previous manifest and files in place and loadable. The
+sentence file covers exactly the passages of the vectors file (same fingerprint); when it
+is missing or wrong only the sentence vectors are embedded again.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from sectorbot.corpus.fetch import format_size, one_line
 from sectorbot.corpus.store import Store
 from sectorbot.index.embedding import Embedder
 from sectorbot.index.errors import SearchIndexError
+from sectorbot.index.sentence_table import SentenceTable, SentenceTableProblem, TableWriter
+from sectorbot.index.sentences import embed_unique, sentence_texts
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
@@ -51,6 +57,10 @@ class Manifest:
     file: str
     sha256: str
     built: str
+    # Optional, so that a manifest written before sentence vectors were stored still loads
+    # (its passages then get sentence vectors on the next ensure).
+    sentences: str = ""
+    sentences_sha256: str = ""
 
 
 @dataclass
@@ -63,6 +73,7 @@ class ReindexResult:
     reason: str = ""
     embedded: int = 0  # passages embedded by this build (the rest came from the store)
     waiting: int = 0  # passages left out because no vector is stored for them yet
+    sentences: int = 0  # sentences embedded
 
 
 def fingerprint(ids: Sequence[int] | np.ndarray) -> str:
@@ -89,13 +100,18 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 MANIFEST_TYPES = {"version": int, "dim": int, "count": int}  # every other field is text
+MANIFEST_OPTIONAL = {"sentences": "", "sentences_sha256": ""}
 DISK_MARGIN = 1.2  # free space wanted for a new index file, over its expected size
+# Quotable sentences per passage, for the disk check: 8.9 in the generated benchmark corpus
+# (docs/benchmarks.md); each costs dim half-precision floats.
+SENTENCES_PER_PASSAGE = 9
 
 
 def _manifest_from(data: Any) -> Manifest:
     """A manifest from parsed JSON, or TypeError naming the first field of the wrong type."""
     if not isinstance(data, dict):
         raise TypeError("not a JSON object")
+    data = {**MANIFEST_OPTIONAL, **data}
     for name in Manifest.__dataclass_fields__:
         kind = MANIFEST_TYPES.get(name, str)
         value = data.get(name)
@@ -106,7 +122,8 @@ def _manifest_from(data: Any) -> Manifest:
 
 def _check_room(directory: Path, count: int, dim: int) -> None:
     """Refuse, before any embedding, to build an index the disk cannot hold."""
-    needed = int(count * dim * 4 * DISK_MARGIN) + (1 << 20)
+    per_passage = dim * 4 + SENTENCES_PER_PASSAGE * dim * 2
+    needed = int(count * per_passage * DISK_MARGIN) + (1 << 20)
     where = directory if directory.exists() else directory.parent
     free = shutil.disk_usage(where).free
     if free < needed:
@@ -133,6 +150,7 @@ class VectorIndex:
         self.approx_threshold = approx_threshold
         self.index: faiss.Index | None = None
         self.manifest: Manifest | None = None
+        self.sentences: SentenceTable | None = None  # belongs to `index`; swapped with it
         self.build_lock = threading.Lock()
         self.nprobe = 24
         self._marker: tuple[int, int] | None = None
@@ -177,6 +195,23 @@ class VectorIndex:
             raise IndexProblem("index file disagrees with its manifest (dimension or count)")
         return index, manifest
 
+    def load_sentences(self, manifest: Manifest) -> SentenceTable:
+        """Map the sentence table the manifest names, or raise IndexProblem saying why not."""
+        if not manifest.sentences:
+            raise IndexProblem("sentence vectors are not stored yet")
+        path = self.directory / manifest.sentences
+        if not path.exists():
+            raise IndexProblem(f"sentence file {manifest.sentences} is missing")
+        if _sha256(path) != manifest.sentences_sha256:
+            raise IndexProblem(f"sentence file {manifest.sentences} is corrupt (checksum differs)")
+        try:
+            table = SentenceTable.read(path, manifest.model)
+        except SentenceTableProblem as exc:
+            raise IndexProblem(str(exc)) from None
+        if table.vectors.shape[1] != manifest.dim or fingerprint(table.ids) != manifest.fingerprint:
+            raise IndexProblem("sentence file disagrees with its manifest (passages or dimension)")
+        return table
+
     def ensure(self, progress: Progress | None = None) -> str | None:
         """Make the index servable; return a one-line notice when it had to be repaired."""
         current = self.manifest if self.index is not None else None
@@ -191,6 +226,11 @@ class VectorIndex:
                 return None if result.total == 0 else f"index built ({result.total} passages)"
             return f"{problem}: rebuilt from the store ({result.total} passages)"
         self.index, self.manifest = index, manifest
+        try:
+            self.sentences = self.load_sentences(manifest)
+        except IndexProblem as problem:
+            self.sentences = None  # the reindex below embeds every passage's sentences
+            return self._repair_sentences(str(problem), progress)
         if manifest.fingerprint != fingerprint(self.store.chunk_ids()):
             result = self.reindex(progress=progress)
             return (
@@ -198,8 +238,17 @@ class VectorIndex:
             )
         return None
 
+    def _repair_sentences(self, problem: str, progress: Progress | None) -> str:
+        """Embed the sentences again (and any passages the index lacks); the passage vectors
+        on disk are sound and kept."""
+        result = self.reindex(progress=progress)
+        notice = f"{problem}: sentence vectors rebuilt from the store ({result.sentences})"
+        if result.added or result.removed:
+            notice += f"; index updated (+{result.added} -{result.removed} passages)"
+        return notice
+
     def sync(self) -> ReindexResult | None:
-        """Follow changes other processes made to the store, without embedding anything.
+        """Follow changes other processes made to the store, without embedding passages.
 
         Cheap when nothing changed (the store's change marker is one read). Passages whose
         vectors are not stored yet wait for the process that embeds them (`reindex`).
@@ -233,6 +282,7 @@ class VectorIndex:
                 have = np.zeros(0, dtype=np.int64)
             else:
                 have = _ids_of(base)
+            table = None if full else self._table_or_disk()
             stale = np.setdiff1d(have, wanted)
             missing = np.setdiff1d(wanted, have)
             if self.directory is not None:
@@ -241,10 +291,23 @@ class VectorIndex:
             new_index = self._empty() if full else faiss.clone_index(base)
             if len(stale):
                 new_index.remove_ids(stale)
-            added, embedded = self._add(new_index, missing, progress, embed, reembed)
-            new_index = self._maybe_switch(new_index, len(wanted))
-            indexed = np.union1d(np.setdiff1d(have, stale), added)
-            self._commit(new_index, indexed)
+            writer = self._writer()
+            try:
+                kept = np.intersect1d(table.ids, wanted) if table is not None else wanted[:0]
+                if table is not None and writer is not None:
+                    writer.copy(table, kept)
+                candidates = np.union1d(np.setdiff1d(have, stale), missing)
+                unsentenced = np.setdiff1d(candidates, kept)
+                added, embedded = self._add(
+                    new_index, missing, unsentenced, writer, progress, embed, reembed
+                )
+                new_index = self._maybe_switch(new_index, len(wanted))
+                indexed = np.union1d(np.setdiff1d(have, stale), added)
+                self._commit(new_index, indexed, writer)
+            except BaseException:
+                if writer is not None:
+                    writer.abort()
+                raise
             self.waiting = len(wanted) - len(indexed)
             return ReindexResult(
                 added=len(added),
@@ -254,6 +317,7 @@ class VectorIndex:
                 seconds=time.perf_counter() - started,
                 embedded=embedded,
                 waiting=self.waiting,
+                sentences=writer.rows - writer.copied if writer is not None else 0,
             )
 
     def _current_or_disk(self) -> faiss.Index | None:
@@ -265,43 +329,73 @@ class VectorIndex:
             return None
         return index
 
+    def _table_or_disk(self) -> SentenceTable | None:
+        """The sentence table of the index being extended, when it is sound."""
+        if self.sentences is not None or self.manifest is None:
+            return self.sentences
+        try:
+            return self.load_sentences(self.manifest)
+        except IndexProblem:
+            return None
+
     def _empty(self) -> faiss.Index:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
 
     def _add(
-        self, index: faiss.Index, ids: np.ndarray, progress: Progress | None, embed: bool,
-        reembed: bool,
+        self, index: faiss.Index, ids: np.ndarray, unsentenced: np.ndarray,
+        writer: TableWriter | None, progress: Progress | None, embed: bool, reembed: bool,
     ) -> tuple[np.ndarray, int]:  # fmt: skip
-        """Add these passages' vectors; the ids added and how many had to be embedded."""
+        """Add these passages' vectors: from the store, else embedded and stored (unless not
+        `embed`). Then write the sentence vectors of the indexed passages the table lacks,
+        in the same pass over the store. Returns the ids added and how many were embedded."""
+        passages, sentences = set(ids.tolist()), set(unsentenced.tolist())
+        todo = np.union1d(ids, unsentenced)
         added: list[int] = []
         embedded = 0
         batch = max(self.embedder.batch_size * 8, 256)
-        for start in range(0, len(ids), batch):
-            part = [int(i) for i in ids[start : start + batch]]
-            vectors = {} if reembed else self._stored(part)
-            todo = [i for i in part if i not in vectors]
-            if todo and embed:
-                fresh = self._embed(todo)
+        for start in range(0, len(todo), batch):
+            part = [int(i) for i in todo[start : start + batch]]
+            new = [i for i in part if i in passages]
+            vectors = {} if reembed else self._stored(new)
+            lacking = [i for i in new if i not in vectors] if embed else []
+            split = [i for i in part if i in sentences] if writer is not None else []
+            texts = self._texts(sorted({*lacking, *split}))
+            if lacking:
+                fresh = self._embed(lacking, texts)
                 vectors.update(fresh)
                 embedded += len(fresh)
-            keep = [i for i in part if i in vectors]
+            keep = [i for i in new if i in vectors]
             if keep:
                 matrix = np.vstack([vectors[i] for i in keep]).astype(np.float32)
                 index.add_with_ids(matrix, np.asarray(keep, dtype=np.int64))
                 added.extend(keep)
+            # Sentences only of passages that are in the index now (a passage left waiting
+            # for its vector gets them when it joins).
+            split = [i for i in split if (i in vectors or i not in passages) and i in texts]
+            if split and writer is not None:
+                spans, words = sentence_texts([texts[i] for i in split])
+                writer.add(split, spans, embed_unique(self.embedder, words))
             if progress:
-                progress(min(start + batch, len(ids)), len(ids))
+                progress(min(start + batch, len(todo)), len(todo))
         return np.asarray(added, dtype=np.int64), embedded
+
+    def _texts(self, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        return {cid: text for part in self.store.iter_chunk_texts(ids, batch=len(ids))
+                for cid, text in part}  # fmt: skip
 
     def _stored(self, ids: list[int]) -> dict[int, np.ndarray]:
         """The stored vectors of these passages made by this model (the wrong size: none)."""
+        if not ids:
+            return {}
         found = self.store.stored_vectors(ids, self.embedder.model_name, self.embedder.backend)
         vectors = {i: np.frombuffer(raw, dtype=np.float32) for i, raw in found.items()}
         return {i: v for i, v in vectors.items() if v.shape == (self.embedder.dim,)}
 
-    def _embed(self, ids: list[int]) -> dict[int, np.ndarray]:
+    def _embed(self, ids: list[int], texts: dict[int, str]) -> dict[int, np.ndarray]:
         """Embed these passages and keep their vectors in the store."""
-        rows = [row for part in self.store.iter_chunk_texts(ids, batch=len(ids)) for row in part]
+        rows = [(cid, texts[cid]) for cid in ids if cid in texts]
         if not rows:
             return {}
         matrix = self.embedder.encode_passages([text for _, text in rows])
@@ -313,6 +407,15 @@ class VectorIndex:
         )
         return vectors
 
+    def _writer(self) -> TableWriter | None:
+        """Where a build writes sentence vectors; none for an index kept in memory only
+        (its answers embed the sentences they quote as they go)."""
+        if self.directory is None:
+            return None
+        generation = int(time.time() * 1000)
+        return TableWriter(self.directory / f"sentences-{generation}.bin",
+                           self.embedder.model_id, self.embedder.dim)  # fmt: skip
+
     def _maybe_switch(self, index: faiss.Index, count: int) -> faiss.Index:
         """Above the threshold, serve an IVF index (approximate) instead of exact search."""
         is_ivf = _kind(index) == "ivf"
@@ -321,12 +424,12 @@ class VectorIndex:
         vectors, ids = _vectors_of(index)
         return build_ivf(vectors, ids) if not is_ivf else _flat_from(vectors, ids)
 
-    def _commit(self, index: faiss.Index, ids: np.ndarray) -> None:
-        if self.directory is None:  # an index in memory only: swap it in
-            self.index, self.manifest = index, self._manifest(index, ids, file="", sha256="")
+    def _commit(self, index: faiss.Index, ids: np.ndarray, writer: TableWriter | None) -> None:
+        if self.directory is None or writer is None:  # an index in memory only: swap it in
+            self.index, self.manifest = index, self._manifest(index, ids, "", "", None)
             return
+        generation = writer.path.stem.removeprefix("sentences-")
         self.directory.mkdir(parents=True, exist_ok=True)
-        generation = int(time.time() * 1000)
         name = f"vectors-{generation}.faiss"
         path = self.directory / name
         tmp = path.with_name(f".{name}.tmp")
@@ -338,12 +441,22 @@ class VectorIndex:
         except (OSError, RuntimeError) as exc:
             tmp.unlink(missing_ok=True)  # a partial file is never left behind
             raise SearchIndexError(f"could not write the index: {one_line(str(exc))}") from None
-        manifest = self._manifest(index, ids, file=name, sha256=_sha256(path))
+        try:
+            sentences = writer.finish()
+            table = SentenceTable.read(sentences, self.embedder.model_id)
+        except (OSError, SentenceTableProblem) as exc:
+            path.unlink(missing_ok=True)
+            raise SearchIndexError(f"could not write the index: {one_line(str(exc))}") from None
+        manifest = self._manifest(index, ids, name, _sha256(path), sentences)
         _write_atomic(self.manifest_path(), json.dumps(asdict(manifest), indent=2).encode())
-        self.index, self.manifest = index, manifest  # the swap: searches see the new index
-        self._remove_old_files(keep=name)
+        # The swap: searches and answers see the new index and its sentences together.
+        self.index, self.manifest, self.sentences = index, manifest, table
+        self._remove_old_files(keep={name, sentences.name})
 
-    def _manifest(self, index: faiss.Index, ids: np.ndarray, file: str, sha256: str) -> Manifest:
+    def _manifest(
+        self, index: faiss.Index, ids: np.ndarray, file: str, sha256: str,
+        sentences: Path | None,
+    ) -> Manifest:  # fmt: skip
         return Manifest(
             version=MANIFEST_VERSION,
             model=self.embedder.model_id,
@@ -354,13 +467,16 @@ class VectorIndex:
             file=file,
             sha256=sha256,
             built=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+            sentences=sentences.name if sentences else "",
+            sentences_sha256=_sha256(sentences) if sentences else "",
         )
 
-    def _remove_old_files(self, keep: str) -> None:
+    def _remove_old_files(self, keep: set[str]) -> None:
         assert self.directory is not None
-        for old in self.directory.glob("vectors-*.faiss"):
-            if old.name != keep:
-                old.unlink(missing_ok=True)
+        for pattern in ("vectors-*.faiss", "sentences-*.bin"):
+            for old in self.directory.glob(pattern):
+                if old.name not in keep:
+                    old.unlink(missing_ok=True)
         for tmp in self.directory.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
 

@@ -1,5 +1,7 @@
 """Answers that state the asked fact: sentence choice, answer types, dates, uk/ru, digests."""
 
+from datetime import date
+
 import pytest
 
 from sectorbot.bot.render import DIGEST_LEAD, render_text
@@ -8,6 +10,7 @@ from sectorbot.index.answer_types import carries, numbers_in, question_type
 from sectorbot.index.gazetteer import Gazetteer
 from sectorbot.index.lexicon import detect_language, to_english
 from sectorbot.index.query import parse_query
+from sectorbot.index.sentences import answer_spans
 
 
 @pytest.mark.parametrize(
@@ -24,6 +27,30 @@ from sectorbot.index.query import parse_query
 def test_a_named_day_or_month_is_a_window(question: str, window: tuple | None, day: str) -> None:
     query = parse_query(question)
     assert query.window == window and query.day == day
+
+
+@pytest.mark.parametrize(
+    ("question", "window", "when", "named"),
+    [
+        ("Що було в Покровську взимку 2025?", ("2024-12-01", "2025-02-28"), "взимку 2025",
+         "season"),
+        ("Бои у Покровска осенью 2024", ("2024-09-01", "2024-11-30"), "осенью 2024", "season"),
+        ("Fighting near Pokrovsk in winter 2024", ("2023-12-01", "2024-02-29"), "winter 2024",
+         "season"),
+        ("Що було в Мирнограді влітку?", ("2026-06-01", "2026-08-31"), "влітку", "season"),
+        ("Что было весной в Мирнограде?", ("2026-03-01", "2026-05-31"), "весной", "season"),
+        ("Що там взимку?", ("2025-12-01", "2026-02-28"), "взимку", "season"),
+        ("Скільки людей у травні 2025?", ("2025-05-01", "2025-05-31"), "травні 2025", "month"),
+        ("What happened in 2024?", ("2024-01-01", "2024-12-31"), "in 2024", "year"),
+        ("The fall of Avdiivka", None, None, None),
+    ],
+)  # fmt: skip
+def test_seasons_in_three_languages_are_windows(
+    question: str, window: tuple | None, when: str | None, named: str | None
+) -> None:
+    # A season without a year is the latest one begun by the day asked.
+    query = parse_query(question, today=date(2026, 9, 15))
+    assert (query.window, query.when, query.named) == (window, when, named)
 
 
 @pytest.mark.parametrize(
@@ -80,10 +107,68 @@ def test_a_time_no_report_covers_is_refused(sample_service: Service) -> None:
     )
 
 
+def test_a_season_without_a_year_counts_back_from_the_newest_report(
+    sample_service: Service,
+) -> None:
+    newest = date.fromisoformat(sample_service.retriever.newest_date()[:10])
+    assert sample_service.retriever.today() == min(newest, date.today())
+    window = sample_service.search("Що було в Мирнограді влітку?").query.window
+    summers = [(f"{y}-06-01", f"{y}-08-31") for y in (newest.year, newest.year - 1)]
+    assert window == next(w for w in summers if w[0] <= newest.isoformat())
+
+
+STATION = "How many people were still in Pokrovsk when its station closed to evacuation trains {}?"
+
+
+@pytest.mark.parametrize(
+    ("question", "when"),
+    [(STATION.format("on 5 September 2023"), "5 September 2023"),
+     (STATION.format("in September 2023"), "September 2023"),
+     (STATION.format("in autumn 2023"), "autumn 2023"),
+     ("Скільки людей залишалося в Покровську восени 2023?", "восени 2023")],
+)  # fmt: skip
+def test_a_named_time_no_report_is_from_gets_the_near_miss_form(
+    sample_service: Service, question: str, when: str
+) -> None:
+    answer = sample_service.ask(question)
+    assert not answer.answered and answer.time_missing == when
+    assert answer.sentences and answer.sources  # what the reports do say, with sources
+    assert all(s.date and not s.date.startswith("2023") for s in answer.sources)
+    text = render_text(answer)
+    assert text.startswith(f"The reports I have don't say that for {answer.time_missing}.")
+    assert "[1]" in text
+
+
+@pytest.mark.parametrize("when", ["on 5 September 2024", "in September 2024"])
+def test_the_named_time_that_reports_cover_is_answered(sample_service: Service, when: str) -> None:
+    answer = sample_service.ask(STATION.format(when))
+    assert answer.answered and answer.time_missing is None
+    assert "26,000" in " ".join(s.text for s in answer.sentences)
+
+
 def test_sentence_vectors_are_embedded_once_per_passage(sample_service: Service) -> None:
+    sample_service.vectors.sentences = None  # no stored table: embedded on demand, once
     cache = sample_service.retriever.sentences
     sample_service.ask("Which station do evacuation trains leave from now?")
     filled = dict(cache._cache)
+    assert filled
     sample_service.ask("Which station do evacuation trains leave from now?")
     assert cache._cache.keys() == filled.keys()
     assert all(cache._cache[k][1] is filled[k][1] for k in filled)  # reused, not re-embedded
+
+
+def test_wrapped_lines_rejoin_and_short_statements_are_quotable() -> None:
+    text = (
+        "The defence of the bridge held for most of the spring, according to the brigade,\n"
+        "but the crossing was lost within nine days of the thaw.\n"
+        "\n"
+        "The medic was tired. Her radio name is “Lark.” She has served since the first winter.\n"
+        "\n"
+        "### The convoy at dawn\n"
+        "Share this report\n"
+    )
+    quoted = [text[s:e] for s, e in answer_spans(text)]
+    assert quoted[0].endswith("brigade,\nbut the crossing was lost within nine days of the thaw.")
+    assert "Her radio name is “Lark.”" in quoted  # five words, a full stop: a statement
+    assert "The medic was tired." not in quoted  # too short to state a fact
+    assert not any("convoy" in q or "Share" in q for q in quoted)  # heading, button

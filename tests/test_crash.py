@@ -239,8 +239,10 @@ def test_sigkill_during_reindex_keeps_the_previous_index(
         fresh = VectorIndex(data / "index", service.store, service.embedder)
         assert fresh.load_checked()[1].count == total
         left = sorted(p.name for p in (data / "index").iterdir())
-        # The lexical index's saved file sits beside the vectors; no temporary files remain.
-        assert left == sorted(["lexical.npz", "manifest.json", service.vectors.manifest.file])
+        # The lexical index's saved file and the sentence vectors sit beside the vectors; no
+        # temporary files remain.
+        manifest = service.vectors.manifest
+        assert left == sorted(["lexical.npz", "manifest.json", manifest.file, manifest.sentences])
     finally:
         service.close()
 

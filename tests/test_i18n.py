@@ -189,3 +189,30 @@ def test_no_translation_hides_inside_an_f_string() -> None:
         if re.search(r"\{_\(|\{ngettext\(", line)
     ]
     assert not hidden
+
+
+async def test_the_answer_lead_line_is_in_the_readers_language(
+    fake: FakeBotAPI, sample_service: Service
+) -> None:
+    digest_uk = "Найновіші звіти про це місце, від найновішого:"
+    async with running(fake, sample_service):
+        # A Ukrainian chat asking in English still reads the answer's own lines in Ukrainian.
+        asked = await say(fake, UK, UK, "What is happening in Myrnohrad?")
+        assert asked.plain_text.startswith(digest_uk) and "Джерела" in asked.plain_text
+        # An English-speaking Telegram asking in Ukrainian reads the question's language.
+        asked = await say(fake, EN, EN, "Що відбувається в Мирнограді?")
+        assert asked.plain_text.startswith(digest_uk)
+        asked = await say(fake, RU, RU, "Что происходит в Мирнограде?")
+        assert asked.plain_text.startswith("Новейшие сообщения об этом месте")
+        asked = await say(fake, EN, EN, "What is happening in Myrnohrad?")
+        assert asked.plain_text.startswith("The newest reports on this place, newest first:")
+        # A refusal for a named time, and what the reports do say, in the chat's language.
+        asked = await say(fake, UK, UK, "Скільки людей залишалося в Покровську восени 2023?")
+        assert asked.plain_text.startswith("Звіти, які я маю, не кажуть цього про названий час "
+                                           "(восени 2023). Ось що в них є:")  # fmt: skip
+        assert "Джерела" in asked.plain_text and not buttons(asked)
+        # A chat that chose English keeps it whatever the question's language.
+        await say(fake, UK, UK, "/language en")
+        asked = await say(fake, UK, UK, "Що відбувається в Мирнограді?")
+        assert asked.plain_text.startswith("The newest reports on this place")
+    assert_clean(fake)
