@@ -56,8 +56,11 @@ async def wait_until(check: Any, timeout: float, what: str) -> None:
 
 
 async def one_round(
-    fake: FakeBotAPI, url: str, folder: Path, workers: int, chats: int, questions: list[str]
-) -> dict[str, Any]:
+    fake: FakeBotAPI, url: str, folder: Path, workers: int, chats: int, questions: list[str],
+    first_update: int,
+) -> dict[str, Any]:  # fmt: skip
+    """One measurement; update ids start at `first_update` (the store remembers every id it
+    has answered, so a round reusing ids would have its updates dropped as repeats)."""
     processes = Processes(folder)
     ports = [free_port() for _ in range(workers)]
     try:
@@ -73,15 +76,14 @@ async def one_round(
         hooks = [f"http://127.0.0.1:{p}/hook" for p in ports]
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
         latencies: list[float] = []
-        turn = iter(range(10**9))
+        turn = iter(range(first_update, first_update + 10**6))
         async with httpx.AsyncClient(trust_env=False, timeout=120) as http:
             # One warm-up question per worker: the first answer loads what is loaded lazily.
             for n, hook in enumerate(hooks):
                 chat = FIRST_CHAT - 1 - n
                 fake.add_private_chat(chat, "Warm", f"warm{n}")
                 before = len(fake.messages_to(chat))
-                await http.post(hook, json=update(next(turn) + workers * 10**6, chat, questions[0]),
-                                headers=headers)  # fmt: skip
+                await http.post(hook, json=update(next(turn), chat, questions[0]), headers=headers)
                 await wait_until(lambda c=chat, b=before: len(fake.messages_to(c)) > b, 300,
                                  "the warm-up answer")  # fmt: skip
 
@@ -90,7 +92,7 @@ async def one_round(
                     n = next(turn)
                     before = len(fake.messages_to(chat))
                     started = time.monotonic()
-                    body = update(workers * 10**6 + 1000 + n, chat, question)
+                    body = update(n, chat, question)
                     await http.post(hooks[n % workers], json=body, headers=headers)
                     while len(fake.messages_to(chat)) <= before:
                         await asyncio.sleep(0.01)
@@ -126,7 +128,8 @@ async def run(chats: int, per_chat: int, rounds: int) -> dict[str, Any]:
                     for workers in (1, 2) if r % 2 == 0 else (2, 1):
                         folder = Path(tmp) / f"r{r}-w{workers}"
                         folder.mkdir()
-                        row = await one_round(fake, url, folder, workers, chats, questions)
+                        first = (len(results) + 1) * 10**6
+                        row = await one_round(fake, url, folder, workers, chats, questions, first)
                         print(row, flush=True)
                         results.append(row)
     finally:
