@@ -57,7 +57,7 @@ async def wait_until(check: Any, timeout: float, what: str) -> None:
 
 async def one_round(
     fake: FakeBotAPI, url: str, folder: Path, workers: int, chats: int, questions: list[str],
-    first_update: int,
+    per_chat: int, first_update: int,
 ) -> dict[str, Any]:  # fmt: skip
     """One measurement; update ids start at `first_update` (the store remembers every id it
     has answered, so a round reusing ids would have its updates dropped as repeats)."""
@@ -88,7 +88,11 @@ async def one_round(
                                  "the warm-up answer")  # fmt: skip
 
             async def chat_loop(chat: int) -> None:
-                for question in questions:
+                # Each chat its own run of the question set, so that answers are not all
+                # served from what the first few left in a worker's caches.
+                offset = (chat - FIRST_CHAT) * per_chat
+                mine = [questions[(offset + i) % len(questions)] for i in range(per_chat)]
+                for question in mine:
                     n = next(turn)
                     before = len(fake.messages_to(chat))
                     started = time.monotonic()
@@ -122,14 +126,15 @@ async def run(chats: int, per_chat: int, rounds: int) -> dict[str, Any]:
         url = fresh_schema(base)
         with tempfile.TemporaryDirectory() as tmp:
             seed_sample(url, Path(tmp) / "seed")
-            questions = load_questions(per_chat)
+            questions = load_questions(10**6)
             with FakeBotAPI() as fake:
                 for r in range(rounds):
                     for workers in (1, 2) if r % 2 == 0 else (2, 1):
                         folder = Path(tmp) / f"r{r}-w{workers}"
                         folder.mkdir()
                         first = (len(results) + 1) * 10**6
-                        row = await one_round(fake, url, folder, workers, chats, questions, first)
+                        row = await one_round(fake, url, folder, workers, chats, questions,
+                                              per_chat, first)  # fmt: skip
                         print(row, flush=True)
                         results.append(row)
     finally:

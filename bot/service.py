@@ -7,7 +7,9 @@ index, and returns plain objects (answers, reports, numbers).
 from __future__ import annotations
 
 import logging
+import shutil
 import statistics
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -67,9 +69,13 @@ class Service:
         self.embedder = get_embedder(
             settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
         )
-        # On PostgreSQL several workers share the store: each keeps its indexes in memory,
-        # built from the stored vectors, rather than files another worker might replace.
-        index_dir = None if settings.database_url else settings.index_dir
+        # On PostgreSQL several workers share the store, and perhaps a data directory: each
+        # keeps its index files in a private folder of its own, built from the vectors in
+        # the store, rather than files another worker might replace. Gone when it stops.
+        self._private_index: Path | None = None
+        index_dir = settings.index_dir
+        if settings.database_url:
+            index_dir = self._private_index = Path(tempfile.mkdtemp(prefix="sectorbot-index-"))
         self.vectors = VectorIndex(
             index_dir, self.store, self.embedder, settings.approx_index_threshold
         )
@@ -78,6 +84,8 @@ class Service:
 
     def close(self) -> None:
         self.store.close()
+        if self._private_index is not None:
+            shutil.rmtree(self._private_index, ignore_errors=True)
 
     # corpus ----------------------------------------------------------------------------
 

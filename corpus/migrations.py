@@ -202,11 +202,21 @@ def m013_vectors_and_change_counter(db: Database) -> None:
             vector BLOB NOT NULL
         )"""
     )
+    # The vectors of each passage's quotable sentences (float16 rows, with their character
+    # spans as int32 pairs), for the answer composer: a new process need not embed them.
+    db.execute(
+        """CREATE TABLE chunk_sentences (
+            chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            spans BLOB NOT NULL,
+            vectors BLOB NOT NULL
+        )"""
+    )
     # The change marker the indexes follow: bumped by every write to documents, passages or
     # their vectors, and by nothing else (votes and rate limits write too, and are not news).
     db.execute("CREATE TABLE store_changes (id INTEGER PRIMARY KEY, counter INTEGER NOT NULL)")
     db.execute("INSERT INTO store_changes (id, counter) VALUES (1, 0)")
-    for table in ("documents", "chunks", "chunk_vectors"):
+    for table in ("documents", "chunks", "chunk_vectors", "chunk_sentences"):
         for event in ("INSERT", "UPDATE", "DELETE"):
             db.execute(
                 f"""CREATE TRIGGER {table}_{event.lower()}_counted AFTER {event} ON {table}
@@ -274,6 +284,14 @@ def pg001_corpus(db: Database) -> None:
         )"""
     )
     db.execute(
+        f"""CREATE TABLE chunk_sentences (
+            chunk_id BIGINT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+            model {t} NOT NULL,
+            spans BYTEA NOT NULL,
+            vectors BYTEA NOT NULL
+        )"""
+    )
+    db.execute(
         f"""CREATE TABLE ingest_runs (
             id {PG_ID},
             started {t} NOT NULL,
@@ -305,7 +323,7 @@ def pg001_corpus(db: Database) -> None:
             RETURN NULL;
         END $$"""
     )
-    for table in ("documents", "chunks", "chunk_vectors"):
+    for table in ("documents", "chunks", "chunk_vectors", "chunk_sentences"):
         db.execute(
             f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION bump_store_changes()"

@@ -385,6 +385,28 @@ class Store:
             out.update({r[0]: bytes(r[1]) for r in rows})
         return out
 
+    def store_sentences(self, rows: Sequence[tuple[int, bytes, bytes]], model: str) -> None:
+        """Keep (chunk id, spans, vectors) of passages' quotable sentences for `model`."""
+        sql = (
+            "INSERT INTO chunk_sentences (chunk_id, model, spans, vectors) "
+            "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM chunks WHERE id = ?) "
+            "ON CONFLICT (chunk_id) DO UPDATE SET model = excluded.model, "
+            "spans = excluded.spans, vectors = excluded.vectors"
+        )
+        with self.transaction():
+            self.db.executemany(sql, [(i, model, sp, v, i) for i, sp, v in rows])
+
+    def stored_sentences(self, ids: Iterable[int], model: str) -> dict[int, tuple[bytes, bytes]]:
+        """Chunk id -> (spans, vectors) of its quotable sentences, made by `model`."""
+        sql = (
+            "SELECT chunk_id, spans, vectors FROM chunk_sentences "
+            "WHERE model = ? AND chunk_id IN ({ids})"
+        )
+        out: dict[int, tuple[bytes, bytes]] = {}
+        for rows in self.rows_in(sql, ids, [model]):
+            out.update({r[0]: (bytes(r[1]), bytes(r[2])) for r in rows})
+        return out
+
     def passage_ids(self, doc_id: int) -> list[int]:
         """A document's passage ids in reading order."""
         sql = "SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal"

@@ -155,6 +155,7 @@ class VectorIndex:
         self.nprobe = 24
         self._marker: tuple[int, int] | None = None
         self.waiting = 0  # passages of the store not in the index for want of a vector
+        self._sentences_embedded = 0  # by the build under way
 
     # loading ---------------------------------------------------------------------------
 
@@ -292,6 +293,7 @@ class VectorIndex:
             if len(stale):
                 new_index.remove_ids(stale)
             writer = self._writer()
+            self._sentences_embedded = 0
             try:
                 kept = np.intersect1d(table.ids, wanted) if table is not None else wanted[:0]
                 if table is not None and writer is not None:
@@ -317,7 +319,7 @@ class VectorIndex:
                 seconds=time.perf_counter() - started,
                 embedded=embedded,
                 waiting=self.waiting,
-                sentences=writer.rows - writer.copied if writer is not None else 0,
+                sentences=self._sentences_embedded,
             )
 
     def _current_or_disk(self) -> faiss.Index | None:
@@ -373,11 +375,42 @@ class VectorIndex:
             # for its vector gets them when it joins).
             split = [i for i in split if (i in vectors or i not in passages) and i in texts]
             if split and writer is not None:
-                spans, words = sentence_texts([texts[i] for i in split])
-                writer.add(split, spans, embed_unique(self.embedder, words))
+                self._write_sentences(writer, split, texts, reembed)
             if progress:
                 progress(min(start + batch, len(todo)), len(todo))
         return np.asarray(added, dtype=np.int64), embedded
+
+    def _write_sentences(
+        self, writer: TableWriter, ids: list[int], texts: dict[int, str], reembed: bool
+    ) -> None:
+        """The sentences of these passages into the table: from the store where it has them,
+        else embedded and kept in the store for the next process."""
+        model = self.embedder.model_id
+        stored = {} if reembed else self.store.stored_sentences(ids, model)
+        found = [i for i in ids if i in stored]
+        if found:
+            spans = [np.frombuffer(stored[i][0], dtype=np.int32).reshape(-1, 2).tolist()
+                     for i in found]  # fmt: skip
+            rows = [np.frombuffer(stored[i][1], dtype=np.float16).reshape(-1, self.embedder.dim)
+                    for i in found]  # fmt: skip
+            if all(len(sp) == len(r) for sp, r in zip(spans, rows, strict=True)):
+                pairs = [[(a, b) for a, b in sp] for sp in spans]
+                writer.add(found, pairs, np.concatenate(rows))
+            else:
+                found = []
+        lacking = [i for i in ids if i not in set(found)]
+        if not lacking:
+            return
+        spans, words = sentence_texts([texts[i] for i in lacking])
+        vectors = embed_unique(self.embedder, words).astype(np.float16)
+        writer.add(lacking, spans, vectors)
+        self._sentences_embedded += len(vectors)
+        keep, row = [], 0
+        for cid, sp in zip(lacking, spans, strict=True):
+            block = vectors[row : row + len(sp)]
+            keep.append((cid, np.asarray(sp, dtype=np.int32).tobytes(), block.tobytes()))
+            row += len(sp)
+        self.store.store_sentences(keep, model)
 
     def _texts(self, ids: list[int]) -> dict[int, str]:
         if not ids:

@@ -1,5 +1,6 @@
-"""Passage vectors kept in the store: a new process builds its index without embedding, and
-a running one follows what another process stored. Each test runs on SQLite and PostgreSQL."""
+"""Passage and sentence vectors kept in the store: a new process builds its indexes without
+embedding, and a running one follows what another process stored. Each test runs on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -64,7 +65,10 @@ def test_every_passage_keeps_its_vector_and_a_new_process_embeds_nothing(
     first, second = services
     assert first.store.vector_count() == first.store.chunk_count() > 0
     result = second.vectors.reindex()
-    assert (result.embedded, result.total) == (0, first.store.chunk_count())
+    # Neither passages nor their sentences are embedded again: both come from the store.
+    assert (result.embedded, result.sentences) == (0, 0)
+    assert result.total == first.store.chunk_count()
+    assert len(second.vectors.sentences or []) == result.total
     question = "Who cut the water in Myrnohrad?"
     ask = [s.search(question).hits[0].chunk.document_id for s in (first, second)]
     assert ask[0] == ask[1]

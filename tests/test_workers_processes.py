@@ -227,10 +227,16 @@ async def test_two_webhook_workers_answer_every_update_once(
     db = open_database(postgres_url)
     try:
         assert read_lease(db, JOBS) is None  # webhook workers on PostgreSQL run no jobs
-        roles = [r[0] for r in db.execute("SELECT role FROM workers").fetchall()]
+
+        def roles() -> list[str]:
+            return [r[0] for r in db.execute("SELECT role FROM workers").fetchall()]
+
+        # Each beats once per poll tick: both rows are there within one.
+        await until(lambda: len(roles()) == 2, 3 * POLL_TICK, "both workers' heartbeats")
+        assert roles() == ["webhook", "webhook"]
+        assert read_lease(db, JOBS) is None
     finally:
         db.close()
-    assert roles == ["webhook", "webhook"]
 
 
 def alert_titles(fake: FakeBotAPI) -> list[str]:
