@@ -2,8 +2,10 @@
 
 Each passage's vector is kept in the store with it (model and backend recorded), so a build
 embeds only passages that have none yet, and a new process builds its index from the store
-without embedding again. On PostgreSQL, where several workers share one store, each worker
-keeps its index in memory (no directory) and follows the store by its change marker.
+without embedding again; the sentence vectors of each passage likewise. Every process
+follows the store by its change marker; on PostgreSQL each worker keeps its files in a
+private folder (`Service`). Without a directory the index lives in memory only, with no
+sentence table (answers then embed the sentences they quote).
 
 Layout of the index directory:
     manifest.json          the commit point: model, dimension, count, fingerprint, files, sha256s
