@@ -106,6 +106,22 @@ def test_token_in_an_exception_is_redacted(fmt: str, capture: io.StringIO) -> No
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_a_database_password_is_masked(fmt: str, capture: io.StringIO) -> None:
+    log = configured(fmt, capture)
+    url = "postgresql://sectorbot:s3cr3t-Pa55@db.example.org:5432/sectorbot"
+    log.warning("cannot reach %s", url)
+    try:
+        raise ConnectionError(f"lost {url}")
+    except ConnectionError:
+        log.exception("the pool gave up")
+    text = capture.getvalue()
+    assert "s3cr3t-Pa55" not in text
+    assert text.count("postgresql://sectorbot:***@db.example.org:5432/sectorbot") == 2
+    log.info("see https://example.org/page and ftp://host/file")  # no password: untouched
+    assert "https://example.org/page and ftp://host/file" in capture.getvalue()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_things_that_only_look_a_bit_like_tokens_stay(fmt: str, capture: io.StringIO) -> None:
     log = configured(fmt, capture)
     log.info("chat 12345: answered at 2025-01-06T10:00:00 in 0.2 s")
