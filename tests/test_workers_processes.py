@@ -37,6 +37,7 @@ from tests.conftest import SAMPLE
 from tests.fakebotapi import TOKEN, FakeBotAPI
 from tests.httpserver import LocalServer
 from tests.test_alerts import entry, rss
+from tests.test_telegram import _no_proxies as _no_proxies  # autouse: talk to 127.0.0.1 only
 
 ALICE, BOB, CAROL, DAVE, EVE, ADMIN = 2001, 2002, 2003, 2004, 2005, 1001
 GROUP = -1001234567890
@@ -48,13 +49,6 @@ QUESTIONS = {
     CAROL: "When did Russia claim to have captured Selydove?",
     DAVE: "How many residents were left in Myrnohrad when police said Russians had entered?",
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("all_proxy", raising=False)
 
 
 @pytest.fixture
