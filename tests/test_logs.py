@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -129,8 +130,12 @@ def test_things_that_only_look_a_bit_like_tokens_stay(fmt: str, capture: io.Stri
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_a_rejected_token_is_never_printed(fmt: str, tmp_path: Path) -> None:
+def test_a_rejected_token_is_never_printed(
+    fmt: str, tmp_path: Path, sample_service_dir: Path
+) -> None:
     """Telegram answers 401: one line saying so, exit 2, and the token nowhere in the output."""
+    # The sample corpus with its index already built: the bot gets to Telegram at once.
+    shutil.copytree(sample_service_dir, tmp_path / "data")
     with FakeBotAPI() as api:  # it knows only its own token, so it refuses this one
         env = {
             "PATH": os.environ.get("PATH", ""),
