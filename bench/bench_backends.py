@@ -36,60 +36,22 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
-from bench.bench_ingest import write_inputs
+from bench.bench_ingest import ingest_twice, write_inputs
 from bench.corpus_gen import ACTIONS, PLACES
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer
 from sectorbot.corpus.dates import stamp
-from sectorbot.corpus.ingest import ingest
 from sectorbot.corpus.store import Store
-from tests.pgserver import Cluster, binaries
+from tests.pgserver import Cluster, binaries, fresh_schema
 
 RESULTS = Path(__file__).resolve().parent / "results" / "backends.json"
 STORES = ("sqlite", "postgresql", "postgresql-sync")
 
 
-class DurableCluster(Cluster):
-    """The tests' throwaway cluster with fsync and full-page writes left on."""
-
-    def start(self) -> str:
-        self._run("initdb", "-D", str(self.data), "-U", "sectorbot", "--auth=trust",
-                  "--encoding=UTF8", "--locale=C")  # fmt: skip
-        options = (
-            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories='' "
-            "-c max_connections=50"
-        )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
-                  str(self.root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
-        return f"postgresql://sectorbot@127.0.0.1:{self.port}/postgres"
-
-
-def fresh_schema(base_url: str, synchronous_commit: str) -> str:
-    """A new empty schema; the URL whose connections use it and this commit setting."""
-    import psycopg
-
-    name = f"b_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    options = f"-csearch_path={name} -csynchronous_commit={synchronous_commit}"
-    return f"{base_url}?options={quote(options)}"
-
-
 def run_once(target: Path, store: Store, answers: int) -> dict[str, float]:
-    started = time.perf_counter()
-    # The 10k JSONL file is ~23 MB: above the default per-file cap, as a bulk file may be.
-    report = ingest(store, [str(target)], max_bytes=200_000_000)
-    first = time.perf_counter() - started
-    started = time.perf_counter()
-    again = ingest(store, [str(target)], max_bytes=200_000_000)
-    second = time.perf_counter() - started
+    report, first, second = ingest_twice(store, target, "store")
     chunks = store.scalar("SELECT count(*) FROM chunks")
-    if report.failed or len(again.unchanged) != len(report.added):
-        raise SystemExit(f"unexpected ingest result: {report.summary()} / {again.summary()} "
-                         f"{report.failed[:3]}")  # fmt: skip
     feedback = FeedbackStore(store)  # its tables, empty, before the size is taken
     size = store_bytes(store)
     started = time.perf_counter()
@@ -137,7 +99,8 @@ def store_bytes(store: Store) -> int:
 def open_store(kind: str, folder: Path, base_url: str, label: str) -> Store:
     if kind == "sqlite":
         return Store(folder / f"{label}.db")
-    return Store(fresh_schema(base_url, "on" if kind == "postgresql-sync" else "off"))
+    commit = "on" if kind == "postgresql-sync" else "off"
+    return Store(fresh_schema(base_url, synchronous_commit=commit))
 
 
 def summarise(n: int, rounds: list[dict[str, dict[str, float]]]) -> list[dict[str, float]]:
@@ -170,7 +133,7 @@ def main() -> None:
     bin_dir = binaries()
     if bin_dir is None:
         raise SystemExit("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    cluster = DurableCluster(bin_dir)
+    cluster = Cluster(bin_dir, durable=True)
     # Stopped from outside (kill): still stop the cluster and remove its folder.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     rows = []

@@ -39,8 +39,10 @@ def _free_port() -> int:
 class Cluster:
     """initdb + pg_ctl start on a free loopback port; `stop()` removes it all."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, durable: bool = False) -> None:
+        """`durable` keeps fsync and full-page writes on (benchmarks); tests turn them off."""
         self.bin_dir = bin_dir
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="sectorbot-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -57,12 +59,15 @@ class Cluster:
         subprocess.run([str(self.bin_dir / args[0]), *args[1:]], **kwargs)
 
     def start(self) -> str:
+        sync = [] if self.durable else ["--no-sync"]
         self._run("initdb", "-D", str(self.data), "-U", "sectorbot", "--auth=trust",
-                  "--encoding=UTF8", "--locale=C", "--no-sync")  # fmt: skip
+                  "--encoding=UTF8", "--locale=C", *sync)  # fmt: skip
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories='' "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c max_connections=200"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
                   str(self.root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
         return f"postgresql://sectorbot@127.0.0.1:{self.port}/postgres"
@@ -83,11 +88,13 @@ def _unprivileged_user() -> tuple[int, int]:
     raise RuntimeError("no unprivileged user to run PostgreSQL as")
 
 
-def fresh_schema(base_url: str) -> str:
-    """A new empty schema in the cluster; the URL whose connections use it by default."""
+def fresh_schema(base_url: str, **settings: str) -> str:
+    """A new empty schema in the cluster; the URL whose connections use it by default, with
+    these server settings for each session (e.g. synchronous_commit="on")."""
     import psycopg
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(base_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {name}")
-    return f"{base_url}?options={quote(f'-csearch_path={name}')}"
+    options = " ".join([f"-csearch_path={name}", *(f"-c{k}={v}" for k, v in settings.items())])
+    return f"{base_url}?options={quote(options)}"
