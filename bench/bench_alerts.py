@@ -49,6 +49,7 @@ from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.alerts.store import AlertStore, ChatRef
 from sectorbot.bot.service import SAMPLE_DIR, Service
 from sectorbot.bot.settings import Settings
+from sectorbot.bot.telegram.alert_transport import TelegramTransport
 from sectorbot.corpus.text import fold
 from sectorbot.index.gazetteer import Gazetteer
 
@@ -276,8 +277,8 @@ async def latency(chats: int, rounds: int, workdir: Path, full_stack: bool) -> d
     """Seconds from a feed change to each subscribed group's alert message."""
     from telegram import Bot
 
-    from sectorbot.bot.telegram import build_application
-    from sectorbot.bot.telegram_alerts import ALERTS_KEY
+    from sectorbot.bot.telegram.alerts import ALERTS_KEY
+    from sectorbot.bot.telegram.app import build_application
     from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request
     from tests.httpserver import LocalServer
 
@@ -325,9 +326,9 @@ async def latency(chats: int, rounds: int, workdir: Path, full_stack: bool) -> d
             server.set("/feed.xml", feed_xml(entries), "application/rss+xml")
             report = await poll(True)
             if full_stack:
-                await runtime.send_once(bot)
+                await runtime.send_once(TelegramTransport(bot))
             else:
-                await sender.send_due(bot)
+                await sender.send_due(TelegramTransport(bot))
             assert report is not None and report.alerts == chats, report
             arrived = {}
             for call in api.sent[since:]:

@@ -30,7 +30,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from sectorbot.bot.service import SAMPLE_DIR, Service
 from sectorbot.bot.settings import Settings
-from sectorbot.bot.telegram import ALLOWED_KINDS, build_application
+from sectorbot.bot.telegram.app import ALLOWED_KINDS, build_application
 from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request, polling
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,11 +24,12 @@ from click.testing import CliRunner
 from telegram.ext import Application
 
 from sectorbot.bot.alerts.runtime import AlertsRuntime
-from sectorbot.bot.cli import cli
+from sectorbot.bot.cli.main import cli
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
-from sectorbot.bot.telegram import ALLOWED_KINDS, build_application
-from sectorbot.bot.telegram_alerts import ALERTS_KEY
+from sectorbot.bot.telegram.alert_transport import TelegramTransport
+from sectorbot.bot.telegram.alerts import ALERTS_KEY
+from sectorbot.bot.telegram.app import ALLOWED_KINDS, build_application
 from tests.fakebotapi import BOT_USERNAME, TOKEN, FakeBotAPI, loopback_request, polling
 from tests.httpserver import LocalServer
 
@@ -110,7 +111,7 @@ async def poll_and_send(runtime: AlertsRuntime, api: FakeBotAPI, app_bot: object
         print(
             f"  feed {feed.feed_id}: {feed.status}, {len(feed.added)} new, {feed.updated} updated"
         )
-    sent = await runtime.send_once(app_bot)
+    sent = await runtime.send_once(TelegramTransport(app_bot))
     print(f"send: {sent.messages} message(s), {sent.alerts} alert(s)")
     for call in api.sent[since:]:
         if call.method == "sendMessage" and "🔔" in (call.text or ""):

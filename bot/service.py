@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from sectorbot.bot.alerts.store import AlertStore
-from sectorbot.bot.claims import ClaimCheck, claim_question, sides
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer, VoteOutcome
 from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.settings import Settings
@@ -30,6 +29,7 @@ from sectorbot.corpus.models import Document, ItemFailure
 from sectorbot.corpus.store import Store
 from sectorbot.corpus.text import without_surrogates
 from sectorbot.index.answer import Answer, compose
+from sectorbot.index.claims import ClaimCheck, claim_question, sides
 from sectorbot.index.embedding import get_embedder
 from sectorbot.index.search import Mode, Retriever, SearchResult
 from sectorbot.index.vectors import Progress, ReindexResult, VectorIndex

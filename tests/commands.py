@@ -2,4 +2,4 @@
 
 import sys
 
-SECTORBOT = [sys.executable, "-c", "from sectorbot.bot.cli import main; main()"]
+SECTORBOT = [sys.executable, "-c", "from sectorbot.bot.cli.main import main; main()"]

@@ -25,18 +25,19 @@ from telegram.ext import Application
 
 from sectorbot.bot.alerts import migrations as alert_migrations
 from sectorbot.bot.alerts import subscriptions as subs
+from sectorbot.bot.alerts.digest import MESSAGE_LIMIT, render_digest
 from sectorbot.bot.alerts.match import DocText, KeywordIndex, Matcher, process_inbox
 from sectorbot.bot.alerts.outbox import PendingAlert, digest_wait, in_quiet_hours, quiet_until
 from sectorbot.bot.alerts.poller import MAX_BACKOFF, Poller, add_feed, next_delay
-from sectorbot.bot.alerts.render import MESSAGE_LIMIT, render_digest
 from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.alerts.send import Sender
 from sectorbot.bot.alerts.store import AlertStore, ChatRef
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
-from sectorbot.bot.telegram import ALLOWED_KINDS, build_application
-from sectorbot.bot.telegram_alerts import ALERTS_KEY, NOT_ALLOWED, render_status
-from sectorbot.bot.telegram_render import render_feeds
+from sectorbot.bot.telegram.alert_transport import TelegramTransport
+from sectorbot.bot.telegram.alerts import ALERTS_KEY, NOT_ALLOWED, render_status
+from sectorbot.bot.telegram.app import ALLOWED_KINDS, build_application
+from sectorbot.bot.telegram.render import render_feeds
 from sectorbot.corpus import migrations
 from sectorbot.corpus.dates import parse_stamp
 from sectorbot.corpus.store import Store
@@ -532,12 +533,14 @@ async def test_429_and_500_are_retried_and_every_alert_arrives_once(
     fake.fail_next("sendMessage", 2, code=429, retry_after=1)
     fake.fail_next("sendMessage", 1, code=500)
     async with plain_bot(fake) as bot:
-        first = await sender.send_due(bot, now=t0)
+        first = await sender.send_due(TelegramTransport(bot), now=t0)
         assert first.messages == 0 and first.retried == 3
-        assert await sender.send_due(bot, now=t0 + 0.5) == type(first)()  # not due yet
-        second = await sender.send_due(bot, now=t0 + 60)
+        assert (
+            await sender.send_due(TelegramTransport(bot), now=t0 + 0.5) == type(first)()
+        )  # not due yet
+        second = await sender.send_due(TelegramTransport(bot), now=t0 + 60)
         assert second.messages == 3
-        assert (await sender.send_due(bot, now=t0 + 3600)).messages == 0
+        assert (await sender.send_due(TelegramTransport(bot), now=t0 + 3600)).messages == 0
     for chat_id in (GROUP, OTHER_GROUP, THIRD_GROUP):
         assert len(alert_messages(fake, chat_id)) == 1
     assert {(a["status"], a["attempts"]) for a in alerts(fresh)} == {("sent", 2)}
@@ -569,9 +572,9 @@ async def test_restarts_between_steps_lose_nothing_and_repeat_nothing(
     third = Service(settings)
     tables = AlertStore(third.store)
     async with plain_bot(fake) as bot:
-        assert (await Sender(tables).send_due(bot)).alerts == 1
+        assert (await Sender(tables).send_due(TelegramTransport(bot))).alerts == 1
         assert process_inbox(tables, Matcher(tables)).alerts == 0
-        assert (await Sender(tables).send_due(bot)).messages == 0
+        assert (await Sender(tables).send_due(TelegramTransport(bot))).messages == 0
     third.close()
     assert len(alert_messages(fake, GROUP)) == 1
 
@@ -585,10 +588,10 @@ async def test_blocked_or_missing_chat_is_deactivated_and_never_retried(
     sender = Sender(tables, retry_base=0.01)
     async with plain_bot(fake) as bot:
         fake.fail_next("sendMessage", 1, code=400)  # "chat not found", whichever chat is first
-        report = await sender.send_due(bot)
+        report = await sender.send_due(TelegramTransport(bot))
         assert sorted(report.deactivated) == sorted([CAROL, GROUP, OTHER_GROUP])
         calls = len(fake.rejected)
-        assert (await sender.send_due(bot, now=time.time() + 7200)).messages == 0
+        assert (await sender.send_due(TelegramTransport(bot), now=time.time() + 7200)).messages == 0
         assert len(fake.rejected) == calls  # never tried again
     assert {a["status"] for a in alerts(fresh)} == {"dead"}
     reasons = {
@@ -607,7 +610,7 @@ async def test_long_digest_arrives_in_parts_each_accepted(
 ) -> None:
     seed_alerts(fresh, {GROUP: "supergroup"}, docs=30)
     async with plain_bot(fake) as bot:
-        report = await Sender(tables).send_due(bot)
+        report = await Sender(tables).send_due(TelegramTransport(bot))
     assert report.alerts == 30 and report.messages == len(alert_messages(fake, GROUP)) > 1
     assert fake.rejected == []
     assert len({a["message_id"] for a in alerts(fresh)}) == report.messages
@@ -626,14 +629,18 @@ async def test_quiet_hours_and_digest_mode_hold_alerts_back(
     assert quiet_until(row, night) == night + 5 * 3600  # 07:00 UTC
     sender = Sender(tables)
     async with plain_bot(fake) as bot:
-        assert (await sender.send_due(bot, now=night)).skipped_chats == 1
-        assert (await sender.send_due(bot, now=night + 6 * 3600)).alerts == 1  # 08:00
+        assert (await sender.send_due(TelegramTransport(bot), now=night)).skipped_chats == 1
+        assert (
+            await sender.send_due(TelegramTransport(bot), now=night + 6 * 3600)
+        ).alerts == 1  # 08:00
         seed_alerts(fresh, {}, docs=3)  # more news an hour later: the digest waits 6 h
         later = night + 7 * 3600
         row = tables.chat(GROUP)
         assert digest_wait(row, later) == pytest.approx(5 * 3600, abs=2)
-        assert (await sender.send_due(bot, now=later)).skipped_chats == 1
-        assert (await sender.send_due(bot, now=night + 12 * 3600 + 1)).alerts == 2
+        assert (await sender.send_due(TelegramTransport(bot), now=later)).skipped_chats == 1
+        assert (
+            await sender.send_due(TelegramTransport(bot), now=night + 12 * 3600 + 1)
+        ).alerts == 2
     assert len(alert_messages(fake, GROUP)) == 2
     assert "Usage" in subs.set_quiet(tables, chat, "25-3")
     assert subs.set_quiet(tables, chat, "22-6 +2").endswith("22:00–06:00 UTC+2.")
@@ -729,7 +736,7 @@ async def test_slow_poll_does_not_block_answers(
 
 
 def test_cli_feeds_and_poll(server: LocalServer, isolated_env: Path) -> None:
-    from sectorbot.bot.cli import cli
+    from sectorbot.bot.cli.main import cli
 
     base = [entry("calm", "Calm night", "Nothing about the sector today.", server)]
     url = serve(server, base, '"1"')
@@ -759,7 +766,7 @@ def test_cli_feeds_and_poll(server: LocalServer, isolated_env: Path) -> None:
 def test_one_feed_listing_serves_telegram_and_the_cli(
     server: LocalServer, isolated_env: Path
 ) -> None:
-    from sectorbot.bot.cli import cli
+    from sectorbot.bot.cli.main import cli
 
     service = Service(Settings(data_dir=isolated_env))
     runtime = AlertsRuntime.open(service, service.settings)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sectorbot.bot.claims import claim_question
 from sectorbot.bot.service import Service
+from sectorbot.index.claims import claim_question
 from tests.fakebotapi import FakeBotAPI
 from tests.test_posts import forward
 from tests.test_telegram import ADMIN, ALICE, assert_clean, running

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from sectorbot.bot.cli import cli
+from sectorbot.bot.cli.main import cli
 from tests.commands import SECTORBOT
 from tests.conftest import ROOT
 

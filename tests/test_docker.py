@@ -19,7 +19,7 @@ import click
 import pytest
 import yaml
 
-from sectorbot.bot.cli import cli
+from sectorbot.bot.cli.main import cli
 from sectorbot.bot.settings import Settings
 from tests.conftest import ROOT
 
@@ -138,7 +138,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 def check_command(argv: list[str]) -> None:
     """argv must be `sectorbot <command> [options]` that the real click group accepts."""
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert argv[0] in scripts and scripts[argv[0]] == "sectorbot.bot.cli:main", argv
+    assert argv[0] in scripts and scripts[argv[0]] == "sectorbot.bot.cli.main:main", argv
     assert argv[1] in cli.commands, f"{argv[1]!r} is not a sectorbot command"
     command = cli.commands[argv[1]]
     # Parsing (not invoking) rejects unknown options and bad arguments.
@@ -264,7 +264,7 @@ def test_dockerignore_keeps_secrets_and_bulk_out() -> None:
                 "tests/test_ops.py", "bot/__pycache__/cli.pyc", "bench/x.py"]  # fmt: skip
     for path in kept_out:
         assert dockerignored(path), path
-    for path in ("bot/cli.py", "corpus/sample/x.md", "index/places.json", "pyproject.toml"):
+    for path in ("bot/cli/main.py", "corpus/sample/x.md", "index/places.json", "pyproject.toml"):
         assert not dockerignored(path), path
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from sectorbot.bot.feedback import migrations as feedback_migrations
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer
 from sectorbot.bot.service import Service
-from sectorbot.bot.telegram_feedback import UNKNOWN
+from sectorbot.bot.telegram.feedback import UNKNOWN
 from sectorbot.corpus.store import Store
 from sectorbot.index.evaluate import load_questions
 from tests.commands import SECTORBOT

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sectorbot.bot import doctor
+from sectorbot.bot.ops import doctor
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from tests.fakebotapi import BOT_USERNAME, TOKEN, FakeBotAPI

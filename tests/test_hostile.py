@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from sectorbot.bot.alerts.poller import Poller, add_feed
 from sectorbot.bot.errors import SettingsError
+from sectorbot.bot.ops.transfer import export, import_lines
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings, load_settings
-from sectorbot.bot.transfer import export, import_lines
 from sectorbot.corpus.chunking import chunk_text
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.errors import FetchError, LoadError

@@ -11,8 +11,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from sectorbot.bot.alerts.digest import render_digest
 from sectorbot.bot.alerts.outbox import PendingAlert
-from sectorbot.bot.alerts.render import render_digest
 from sectorbot.bot.i18n import LANGUAGES, LOCALE_DIR, _, catalogue_path, choose, language
 from sectorbot.bot.service import Service
 from tests.conftest import ROOT

@@ -29,7 +29,7 @@ def cited_ids(answer: object) -> list[str | None]:
 
 def test_cli_help_does_not_import_the_model_stack() -> None:
     code = (
-        "import sys; from sectorbot.bot.cli import cli; "
+        "import sys; from sectorbot.bot.cli.main import cli; "
         "print(sorted(m for m in sys.modules if m in "
         "('torch', 'sentence_transformers', 'transformers', 'faiss')))"
     )

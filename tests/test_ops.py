@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sectorbot.bot import backup, doctor, transfer
 from sectorbot.bot.alerts import migrations as alert_migrations
 from sectorbot.bot.alerts.store import AlertStore
-from sectorbot.bot.cli import cli
+from sectorbot.bot.cli.main import cli
 from sectorbot.bot.errors import OperationError
 from sectorbot.bot.feedback import migrations as feedback_migrations
 from sectorbot.bot.feedback.store import FeedbackStore
+from sectorbot.bot.ops import backup, doctor, transfer
 from sectorbot.bot.preferences import migrations as preference_migrations
 from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.service import Service

@@ -22,11 +22,12 @@ import httpx
 import pytest
 from telegram.ext import Application
 
-from sectorbot.bot import telegram_alerts
 from sectorbot.bot.alerts.poller import add_feed
 from sectorbot.bot.alerts.store import AlertStore
+from sectorbot.bot.markup import escape, split_message, visible_length
 from sectorbot.bot.service import Service
-from sectorbot.bot.telegram import (
+from sectorbot.bot.telegram import alerts as telegram_alerts
+from sectorbot.bot.telegram.app import (
     ADMIN_COMMANDS,
     ALLOWED_KINDS,
     PUBLIC_COMMANDS,
@@ -36,15 +37,9 @@ from sectorbot.bot.telegram import (
     build_application,
     file_api_url,
 )
-from sectorbot.bot.telegram_questions import EXPIRED
-from sectorbot.bot.telegram_render import (
-    escape,
-    render_answer,
-    render_sources,
-    split_message,
-    visible_length,
-)
-from sectorbot.bot.telegram_state import app_state
+from sectorbot.bot.telegram.questions import EXPIRED
+from sectorbot.bot.telegram.render import render_answer, render_sources
+from sectorbot.bot.telegram.state import app_state
 from sectorbot.corpus.errors import FeedError
 from sectorbot.corpus.store import Store
 from sectorbot.index.answer import Answer, AnswerSentence, Source

@@ -112,7 +112,7 @@ def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path
 def test_vectors_in_an_export_line_are_checked_and_kept_only_where_they_fit(
     tmp_path: Path,
 ) -> None:
-    from sectorbot.bot import transfer
+    from sectorbot.bot.ops import transfer
 
     service = Service(Settings(data_dir=tmp_path / "data"))
     one = base64.b64encode(b"\0" * 1536).decode()

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from sectorbot.bot.alerts.store import AlertStore, ChatRef, NewAlert, NewSubscription
-from sectorbot.bot.ratelimit import StoredLimiter, Verdict
 from sectorbot.bot.settings import Settings
 from sectorbot.bot.workers import migrations as worker_migrations
 from sectorbot.bot.workers.heartbeat import KEEP_UPDATES
 from sectorbot.bot.workers.lease import Lease, LeaseLost, lease_ttl, new_holder
+from sectorbot.bot.workers.ratelimit import StoredLimiter, Verdict
 from sectorbot.bot.workers.store import WorkerStore, read_lease
 from sectorbot.corpus import migrations as corpus_migrations
 from sectorbot.corpus.dates import stamp
@@ -207,7 +207,7 @@ def test_worker_command_needs_a_token(tmp_path: Path) -> None:
 
 
 def test_webhook_workers_on_postgresql_leave_the_jobs_to_the_job_worker() -> None:
-    from sectorbot.bot.telegram import runs_jobs
+    from sectorbot.bot.telegram.app import runs_jobs
 
     url = "postgresql://bot@db/sectorbot"
     hook = {"webhook_url": "https://bot.example.org/hook", "webhook_secret": "s"}

@@ -1,8 +1,8 @@
 """The alerts runtime: every alert operation a front end needs, over one `Service`.
 
 The Telegram adapter, the CLI and the jobs call this and nothing else of the alerts package:
-no store, no SQL. It knows nothing of Telegram either; `send_once` takes the bot to send
-with. Blocking work (the poll) runs in a worker thread when called from the event loop.
+no store, no SQL. It knows nothing of Telegram either; `send_once` takes the transport to
+send with. Blocking work (the poll) runs in a worker thread when called from the event loop.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from typing import TYPE_CHECKING, Any
 from sectorbot.bot.alerts import outbox, poller, subscriptions
 from sectorbot.bot.alerts.match import Matcher
 from sectorbot.bot.alerts.poller import Poller, PollReport
-from sectorbot.bot.alerts.send import RETRY_BASE, Sender, SendReport
+from sectorbot.bot.alerts.send import RETRY_BASE, Sender, SendReport, Transport
 from sectorbot.bot.alerts.store import AlertStore, ChatRef
 from sectorbot.bot.alerts.subscriptions import SubscribeResult
 
 if TYPE_CHECKING:
-    from telegram import Bot
-
     from sectorbot.bot.service import Service
     from sectorbot.bot.settings import Settings
 
@@ -139,6 +137,6 @@ class AlertsRuntime:
         """Poll the due feeds in a worker thread; None if a poll was already running."""
         return await asyncio.to_thread(self.poll, force)
 
-    async def send_once(self, bot: Bot) -> SendReport:
+    async def send_once(self, transport: Transport) -> SendReport:
         """Send every due alert now."""
-        return await self.sender.send_due(bot)
+        return await self.sender.send_due(transport)

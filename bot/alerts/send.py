@@ -1,9 +1,10 @@
 """Sending due alerts, and what a failed send means for the alerts and the chat.
 
-A chat's due alerts go out as one digest (in parts when long); each part's alerts are marked
-sent only after Telegram accepted it, and the first failure stops that chat's round. Errors
-sort into: retry later (429, 5xx, network), the chat is gone (403 and some 400s: deactivate
-it), the group became a supergroup (move it), or anything else (retry, then give up).
+A chat's due alerts go out as one digest (in parts when long) through a `Transport`; each
+part's alerts are marked sent only after the transport accepted it, and the first failure
+stops that chat's round. The transport sorts errors into: retry later, the chat is gone
+(deactivate it), the group became a supergroup (move it), or anything else (retry, then give
+up).
 """
 
 from __future__ import annotations
@@ -14,19 +15,14 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sectorbot.bot.alerts import outbox
+from sectorbot.bot.alerts.digest import render_digest
 from sectorbot.bot.alerts.outbox import PendingAlert
-from sectorbot.bot.alerts.render import render_digest
 from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.i18n import DEFAULT, language
 from sectorbot.corpus.dates import stamp
-from sectorbot.corpus.fetch import one_line
-
-if TYPE_CHECKING:
-    from telegram import Bot
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +33,6 @@ RETRY_MAX = 3600.0
 TAKE_SECONDS = 120.0
 MAX_FAILED_ATTEMPTS = 8  # only for errors that are neither transient nor about the chat
 SEND_CONCURRENCY = 8
-# 403s and these 400s mean the chat cannot be written to again; retrying is pointless.
-_GONE_PHRASES = (
-    "chat not found",
-    "group chat was deactivated",
-    "chat_write_forbidden",
-    "not enough rights to send",
-    "user is deactivated",
-    "peer_id_invalid",
-)
 
 
 @dataclass
@@ -70,26 +57,17 @@ class Failure:
     new_chat_id: int | None = None
 
 
-def classify(exc: BaseException) -> Failure:
-    """Sort a send error: transient (retry), the chat is gone, or something else."""
-    from telegram import error as tg
+class Transport(Protocol):
+    """How a digest part reaches a chat. The Telegram front end implements it
+    (`sectorbot.bot.telegram.alert_transport`); the alerts package never imports Telegram."""
 
-    reason = one_line(f"{type(exc).__name__}: {exc}", 300)
-    if isinstance(exc, tg.RetryAfter):
-        # PTB 22.2+ keeps a timedelta privately; the public attribute warns about its type.
-        wait = getattr(exc, "_retry_after", None) or exc.retry_after
-        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        return Failure("retry", reason, delay=seconds)
-    if isinstance(exc, tg.ChatMigrated):
-        return Failure("migrate", reason, new_chat_id=int(exc.new_chat_id))
-    if isinstance(exc, tg.Forbidden):
-        return Failure("gone", reason)
-    if isinstance(exc, tg.BadRequest):
-        gone = any(p in str(exc).lower() for p in _GONE_PHRASES)
-        return Failure("gone" if gone else "failed", reason)
-    # TimedOut, NetworkError (5xx included), other API errors and anything unexpected:
-    # transient as far as we can tell, so retried and never dropped.
-    return Failure("retry", reason)
+    async def deliver(self, chat_id: int, html: str, *, previews: bool) -> int:
+        """Send one message of Telegram HTML; its message id. Raises what the API raised."""
+        ...
+
+    def classify(self, exc: BaseException) -> Failure:
+        """What a failed `deliver` means for the alerts and the chat."""
+        ...
 
 
 class Sender:
@@ -117,7 +95,7 @@ class Sender:
         self.concurrency = concurrency
         self._lock = asyncio.Lock()
 
-    async def send_due(self, bot: Bot, now: float | None = None) -> SendReport:
+    async def send_due(self, transport: Transport, now: float | None = None) -> SendReport:
         """Send every chat's due alerts; concurrent calls wait for each other."""
         report = SendReport()
         async with self._lock:
@@ -130,7 +108,7 @@ class Sender:
 
             async def one(chat_id: int) -> None:
                 async with gate:
-                    await self._send_chat(bot, chats[chat_id], due[chat_id], now, report)
+                    await self._send_chat(transport, chats[chat_id], due[chat_id], now, report)
 
             await asyncio.gather(*(one(c) for c in due if c in chats))
         return report
@@ -149,7 +127,7 @@ class Sender:
 
     async def _send_chat(
         self,
-        bot: Bot,
+        transport: Transport,
         chat: dict[str, Any],
         alerts: list[PendingAlert],
         now: float,
@@ -161,25 +139,22 @@ class Sender:
             self.store.postpone([a.id for a in alerts], stamp(ready))
             report.skipped_chats += 1
             return
-        from telegram import LinkPreviewOptions
-        from telegram.constants import ParseMode
-
         chosen = self.language_of(chat["chat_id"]) if self.language_of else None
         with language(chosen or DEFAULT):
             messages = render_digest(alerts)
         for n, (text, ids) in enumerate(messages):
             try:
-                sent = await bot.send_message(
-                    chat["chat_id"],
-                    text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=len(alerts) > 1),
+                # One alert shows its link's preview; a digest of several would show only
+                # the first link's, which misleads.
+                message_id = await transport.deliver(
+                    chat["chat_id"], text, previews=len(alerts) == 1
                 )
             except Exception as exc:
                 rest = [i for _, part in messages[n:] for i in part]
-                self._failed(chat["chat_id"], rest, alerts, classify(exc), now, report)
+                failure = transport.classify(exc)
+                self._failed(chat["chat_id"], rest, alerts, failure, now, report)
                 return
-            self.store.mark_sent(chat["chat_id"], ids, sent.message_id, stamp(now))
+            self.store.mark_sent(chat["chat_id"], ids, message_id, stamp(now))
             report.messages += 1
             report.alerts += len(ids)
 

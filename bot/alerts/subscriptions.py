@@ -25,7 +25,7 @@ import numpy as np
 
 from sectorbot.bot.alerts.store import AlertStore, ChatRef, NewSubscription
 from sectorbot.bot.i18n import N_, _, ngettext
-from sectorbot.bot.telegram_render import escape
+from sectorbot.bot.markup import escape
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.text import fold
 from sectorbot.index.gazetteer import Gazetteer

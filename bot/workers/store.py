@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sectorbot.bot.ratelimit import Verdict
 from sectorbot.bot.workers import migrations
+from sectorbot.bot.workers.ratelimit import Verdict
 from sectorbot.corpus.database import Database
 from sectorbot.corpus.dates import parse_stamp, stamp
 from sectorbot.corpus.store import Store

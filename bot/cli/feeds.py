@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sectorbot.bot.cli_common import service_of
+from sectorbot.bot.cli.common import service_of
 from sectorbot.corpus.errors import FeedError
 
 if TYPE_CHECKING:

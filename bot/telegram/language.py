@@ -16,10 +16,10 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from sectorbot.bot import telegram_alerts
 from sectorbot.bot.i18n import DEFAULT, LANGUAGES, NAMES, _, choose, language
-from sectorbot.bot.telegram_reply import after_command, message_text, reply
-from sectorbot.bot.telegram_state import state_of
+from sectorbot.bot.telegram import alerts as telegram_alerts
+from sectorbot.bot.telegram.reply import after_command, message_text, reply
+from sectorbot.bot.telegram.state import state_of
 
 AUTO = "auto"
 Callback = Callable[[Any, ContextTypes.DEFAULT_TYPE], Awaitable[Any]]

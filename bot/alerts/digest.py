@@ -15,7 +15,7 @@ from babel.dates import format_date
 
 from sectorbot.bot.alerts.outbox import PendingAlert
 from sectorbot.bot.i18n import _, current, ngettext
-from sectorbot.bot.telegram_render import escape, utf16_len
+from sectorbot.bot.markup import escape, utf16_len
 
 MESSAGE_LIMIT = 4096  # Telegram's limit for one message, in UTF-16 code units
 TITLE_CHARS = 300

@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from sectorbot.bot.i18n import N_, _
-from sectorbot.bot.telegram_state import state_of
+from sectorbot.bot.telegram.state import state_of
 
 VOTE_UP, VOTE_DOWN = "up", "down"
 PATTERN = re.compile(rf"^(?:{VOTE_UP}|{VOTE_DOWN}):")

@@ -17,10 +17,10 @@ from typing import IO
 
 import click
 
-from sectorbot.bot import doctor as health
-from sectorbot.bot import transfer
-from sectorbot.bot.backup import backup as make_backup
-from sectorbot.bot.cli_common import service_of, settings_of
+from sectorbot.bot.cli.common import service_of, settings_of
+from sectorbot.bot.ops import doctor as health
+from sectorbot.bot.ops import transfer
+from sectorbot.bot.ops.backup import backup as make_backup
 from sectorbot.corpus.fetch import format_size
 
 

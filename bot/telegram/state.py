@@ -13,9 +13,9 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes
 
 from sectorbot.bot.i18n import _
-from sectorbot.bot.ratelimit import StoredLimiter
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
+from sectorbot.bot.workers.ratelimit import StoredLimiter
 from sectorbot.index.answer import Answer
 
 STATE_KEY = "sectorbot"

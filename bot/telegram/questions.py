@@ -16,21 +16,20 @@ from telegram.constants import ChatType
 from telegram.ext import ContextTypes, filters
 
 from sectorbot.bot.i18n import DEFAULT, LANGUAGES, N_, _, current, language
-from sectorbot.bot.ratelimit import Verdict
-from sectorbot.bot.telegram_feedback import VOTE_DOWN, VOTE_UP
-from sectorbot.bot.telegram_language import chat_choice
-from sectorbot.bot.telegram_render import (
-    bold,
-    escape,
+from sectorbot.bot.markup import bold, escape
+from sectorbot.bot.telegram.feedback import VOTE_DOWN, VOTE_UP
+from sectorbot.bot.telegram.language import chat_choice
+from sectorbot.bot.telegram.render import (
     render_about,
     render_answer,
     render_documents,
     render_more,
     render_sources,
 )
-from sectorbot.bot.telegram_reply import after_command, message_text, reply, send, typing
-from sectorbot.bot.telegram_state import is_admin, state_of
+from sectorbot.bot.telegram.reply import after_command, message_text, reply, send, typing
+from sectorbot.bot.telegram.state import is_admin, state_of
 from sectorbot.bot.workers.offload import off_loop
+from sectorbot.bot.workers.ratelimit import Verdict
 from sectorbot.index.errors import QueryError
 
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)

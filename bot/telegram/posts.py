@@ -21,12 +21,13 @@ from telegram import (
 )
 from telegram.ext import ContextTypes, filters
 
-from sectorbot.bot import telegram_alerts
-from sectorbot.bot import telegram_questions as questions
 from sectorbot.bot.i18n import _
-from sectorbot.bot.telegram_render import escape, render_claim_check, shorten
-from sectorbot.bot.telegram_reply import reply, typing
-from sectorbot.bot.telegram_state import state_of
+from sectorbot.bot.markup import escape, shorten
+from sectorbot.bot.telegram import alerts as telegram_alerts
+from sectorbot.bot.telegram import questions
+from sectorbot.bot.telegram.render import render_claim_check
+from sectorbot.bot.telegram.reply import reply, typing
+from sectorbot.bot.telegram.state import state_of
 from sectorbot.corpus.ingest import IngestReport
 from sectorbot.corpus.loaders.telegram_post import PostOrigin, post_document
 from sectorbot.corpus.models import Document, ItemFailure

@@ -15,7 +15,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from sectorbot.bot.telegram_render import split_message
+from sectorbot.bot.markup import split_message
 from sectorbot.corpus.text import without_surrogates
 
 log = logging.getLogger(__name__)

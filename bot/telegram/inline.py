@@ -18,16 +18,11 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from sectorbot.bot.i18n import _
-from sectorbot.bot.ratelimit import Verdict
-from sectorbot.bot.telegram_render import (
-    render_answer,
-    render_source_entry,
-    safe_url,
-    shorten,
-    split_message,
-)
-from sectorbot.bot.telegram_state import state_of
+from sectorbot.bot.markup import shorten, split_message
+from sectorbot.bot.telegram.render import render_answer, render_source_entry, safe_url
+from sectorbot.bot.telegram.state import state_of
 from sectorbot.bot.workers.offload import off_loop
+from sectorbot.bot.workers.ratelimit import Verdict
 from sectorbot.index.answer import Answer
 
 CACHE_SECONDS = 300  # answers change only when reports arrive; five minutes of reuse is fine

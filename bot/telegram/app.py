@@ -38,26 +38,23 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from sectorbot.bot import telegram_admin as admin
-from sectorbot.bot import (
-    telegram_alerts,
-    telegram_feedback,
-    telegram_inline,
-    telegram_language,
-    telegram_posts,
-    telegram_workers,
-)
-from sectorbot.bot import telegram_questions as questions
 from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.errors import SettingsError
 from sectorbot.bot.i18n import LANGUAGES, N_, _, language
 from sectorbot.bot.logs import RedactToken
-from sectorbot.bot.ratelimit import StoredLimiter
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings, webhook_problem
-from sectorbot.bot.telegram_reply import send
-from sectorbot.bot.telegram_state import STATE_KEY, AnswerCache, BotState, app_state
+from sectorbot.bot.telegram import admin, questions
+from sectorbot.bot.telegram import alerts as telegram_alerts
+from sectorbot.bot.telegram import feedback as telegram_feedback
+from sectorbot.bot.telegram import inline as telegram_inline
+from sectorbot.bot.telegram import language as telegram_language
+from sectorbot.bot.telegram import posts as telegram_posts
+from sectorbot.bot.telegram import workers as telegram_workers
+from sectorbot.bot.telegram.reply import send
+from sectorbot.bot.telegram.state import STATE_KEY, AnswerCache, BotState, app_state
 from sectorbot.bot.workers.jobs import Jobs
+from sectorbot.bot.workers.ratelimit import StoredLimiter
 
 log = logging.getLogger(__name__)
 

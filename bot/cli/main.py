@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
-from sectorbot.bot import cli_feedback, cli_feeds, cli_ops
-from sectorbot.bot.cli_common import bar_progress, ready_service, service_of, settings_of
+from sectorbot.bot.cli import feedback as cli_feedback
+from sectorbot.bot.cli import feeds as cli_feeds
+from sectorbot.bot.cli import ops as cli_ops
+from sectorbot.bot.cli.common import bar_progress, ready_service, service_of, settings_of
 from sectorbot.bot.errors import SectorbotError, SettingsError
 from sectorbot.bot.settings import Settings, load_settings, webhook_problem
 
@@ -121,7 +123,7 @@ def search(ctx: click.Context, query: tuple[str, ...], k: int, mode: str) -> Non
 @click.pass_context
 def chat(ctx: click.Context) -> None:
     """Ask questions in the terminal (an empty line or Ctrl-D ends)."""
-    from sectorbot.bot.terminal import run_terminal_chat
+    from sectorbot.bot.cli.terminal import run_terminal_chat
 
     run_terminal_chat(ready_service(ctx))
 
@@ -140,12 +142,12 @@ def run(ctx: click.Context) -> None:
         click.echo(f"sample corpus: {loaded.summary()}", err=True)
     service = ready_service(ctx)
     if settings.telegram_bot_token:
-        from sectorbot.bot.telegram import run_bot
+        from sectorbot.bot.telegram.app import run_bot
 
         run_bot(service)
         return
     click.echo("No TELEGRAM_BOT_TOKEN set: starting the terminal chat.", err=True)
-    from sectorbot.bot.terminal import run_terminal_chat
+    from sectorbot.bot.cli.terminal import run_terminal_chat
 
     run_terminal_chat(service)
 
@@ -162,7 +164,7 @@ def worker(ctx: click.Context) -> None:
     if not settings.telegram_bot_token:
         raise SettingsError("TELEGRAM_BOT_TOKEN is not set: the job worker sends alerts with it")
     service = ready_service(ctx)
-    from sectorbot.bot.telegram import run_job_worker
+    from sectorbot.bot.telegram.app import run_job_worker
 
     run_job_worker(service)
 

@@ -19,8 +19,9 @@ from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes
 from sectorbot.bot.alerts.runtime import AlertsRuntime, AlertStatus
 from sectorbot.bot.alerts.store import ChatRef
 from sectorbot.bot.i18n import N_, _
-from sectorbot.bot.telegram_render import bold, escape
-from sectorbot.bot.telegram_reply import after_command, reply
+from sectorbot.bot.markup import bold, escape
+from sectorbot.bot.telegram.alert_transport import TelegramTransport
+from sectorbot.bot.telegram.reply import after_command, reply
 from sectorbot.bot.workers.jobs import Jobs
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ async def lease_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Poll due feeds off the event loop; send at once what the poll queued."""
     try:
-        await _jobs(context).poll(context.bot)
+        await _jobs(context).poll(TelegramTransport(context.bot))
     except Exception:  # a bad round must not stop the job; the next tick tries again
         log.exception("alert poll failed")
 
@@ -106,13 +107,13 @@ async def match_now(context: ContextTypes.DEFAULT_TYPE) -> None:
     jobs; otherwise the job worker does at its next poll tick."""
     jobs = context.bot_data.get(JOBS_KEY)
     if isinstance(jobs, Jobs):
-        await jobs.match_now(context.bot)
+        await jobs.match_now(TelegramTransport(context.bot))
 
 
 async def send_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send the alerts whose time has come."""
     try:
-        await _jobs(context).send(context.bot)
+        await _jobs(context).send(TelegramTransport(context.bot))
     except Exception:
         log.exception("alert sending failed")
 

@@ -13,17 +13,17 @@ from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from sectorbot.bot import telegram_alerts
 from sectorbot.bot.i18n import _, ngettext
-from sectorbot.bot.telegram_render import (
-    escape,
+from sectorbot.bot.markup import escape
+from sectorbot.bot.telegram import alerts as telegram_alerts
+from sectorbot.bot.telegram.render import (
     render_feeds,
     render_ingest,
     render_stats,
     safe_url,
 )
-from sectorbot.bot.telegram_reply import message_text, reply, typing
-from sectorbot.bot.telegram_state import BotState, ReindexJob, state_of
+from sectorbot.bot.telegram.reply import message_text, reply, typing
+from sectorbot.bot.telegram.state import BotState, ReindexJob, state_of
 from sectorbot.corpus.errors import FeedError
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from sectorbot.bot.backup import copy_database
 from sectorbot.bot.errors import OperationError
+from sectorbot.bot.ops.backup import copy_database
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.database import PostgresDatabase
 from sectorbot.corpus.dates import parse_date, stamp

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from sectorbot.bot.cli_common import service_of
+from sectorbot.bot.cli.common import service_of
 
 
 def register(cli: click.Group) -> None:
