@@ -1,6 +1,6 @@
 """`sectorbot feedback export`: the answers readers voted 👎, as `sectorbot eval` questions.
 
-`bot/cli.py` calls `register(cli)`. The votes come from the Telegram bot's 👍/👎 buttons.
+`bot/cli/main.py` calls `register(cli)`. The votes come from the Telegram bot's 👍/👎 buttons.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`sectorbot feeds add|list|remove` and `sectorbot poll`: the feed list and one poll round.
 
-`bot/cli.py` calls `register(cli)`. Everything goes through the alerts runtime. Alerts that a
+`bot/cli/main.py` calls `register(cli)`. Everything goes through the alerts runtime. Alerts that a
 poll queues are sent by the running bot (its send job), not by this command.
 """
 

@@ -1,6 +1,6 @@
 """Operations commands for `sectorbot`: doctor, export, import and backup.
 
-`bot.cli` calls `register(cli)` at import. Each command works on the data directory of the
+`bot/cli/main.py` calls `register(cli)` at import. Each command works on the data directory of the
 settings (`--data-dir`), and is safe to run while the bot is running on the same directory.
 """
 
