@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test lint bench clean messages
+.PHONY: setup run test test-fast typecheck lint bench clean messages
 
 $(BIN)/sectorbot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2
+
+# Everything that does not need the real embedding model, for the edit-test loop.
+test-fast: setup
+	$(BIN)/ruff check .
+	SECTORBOT_TESTS=fast $(BIN)/python -m pytest -q -n 2
 
 lint: setup
 	$(BIN)/ruff check .

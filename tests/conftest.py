@@ -1,4 +1,11 @@
-"""Shared fixtures: every test gets its own data directory; the real model loads once."""
+"""Shared fixtures: every test gets its own data directory; the real model loads once.
+
+Tests that need the real embedding model carry the `model` marker (set here for every test
+that uses a fixture built with the model, or by the test itself); tests of several seconds
+(processes killed and restarted, races) carry `slow`. `make test-fast` sets
+`SECTORBOT_TESTS=fast`, which leaves both out and makes any other test that would load the
+model fail at once, so a missing marker is found rather than slowing the fast lane down.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,37 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "corpus" / "sample"
+FAST = os.environ.get("SECTORBOT_TESTS") == "fast"
+# Fixtures that build an index with the real model: a test that uses one needs the model.
+MODEL_FIXTURES = {"sample_service", "sample_service_dir", "small_data"}
+# A model path that cannot load: processes a fast-lane test starts fail instead of loading.
+NO_MODEL = "/nonexistent/fast-lane-has-no-embedding-model"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "model: needs the real embedding model (not in test-fast)")
+    if FAST:  # for the whole session, so a module or session fixture cannot load it either
+        from sectorbot.index.embedding import Embedder
+
+        Embedder._load = _no_model  # type: ignore[method-assign]
+
+
+def _heavy(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in ("model", "slow"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that use a model fixture; the fast lane leaves out `model` and `slow`."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+    if not FAST:
+        return
+    kept = [item for item in items if not _heavy(item)]
+    dropped = [item for item in items if _heavy(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +68,24 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data = tmp_path / "data"
     monkeypatch.setenv("SECTORBOT_DATA_DIR", str(data))
     monkeypatch.chdir(tmp_path)
+    if FAST:
+        monkeypatch.setenv("SECTORBOT_EMBEDDING_MODEL", NO_MODEL)
     return data
+
+
+def _no_model(self: object) -> None:
+    pytest.fail("this test loads the embedding model: mark it `model` (pytest.mark.model)")
+
+
+@pytest.fixture
+def hash_embedder(monkeypatch: pytest.MonkeyPatch):
+    """Every embedder this process asks for is one `HashEmbedder` (vectors without meaning)."""
+    from tests.fakes import HashEmbedder
+
+    fake = HashEmbedder()
+    monkeypatch.setattr("sectorbot.index.embedding.get_embedder", lambda *a, **k: fake)
+    monkeypatch.setattr("sectorbot.bot.service.get_embedder", lambda *a, **k: fake)
+    return fake
 
 
 @pytest.fixture

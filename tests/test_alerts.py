@@ -44,6 +44,7 @@ from sectorbot.corpus.store import Store
 from sectorbot.corpus.text import fold
 from sectorbot.index.gazetteer import Gazetteer
 from tests.fakebotapi import BOT_USERNAME, TOKEN, Call, FakeBotAPI, loopback_request, polling
+from tests.fakes import HashEmbedder
 from tests.httpserver import LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -374,6 +375,7 @@ def test_places_match_any_spelling_through_the_gazetteer(
     assert places("the Selydovetskyi district and Myrnohradskyi") == set()
 
 
+@pytest.mark.model
 def test_topic_matches_on_topic_document_only(fresh: Service, tables: AlertStore) -> None:
     report = fresh.ingest(
         [
@@ -400,7 +402,7 @@ def test_topic_matches_on_topic_document_only(fresh: Service, tables: AlertStore
 
 
 def test_conditional_get_second_poll_is_304_and_ingests_nothing(
-    fresh: Service, server: LocalServer
+    hash_embedder: HashEmbedder, fresh: Service, server: LocalServer
 ) -> None:
     url = serve(
         server, [entry("a", "Shelling near Kyiv", "Nothing about the sector.", server)], '"v1"'
@@ -421,7 +423,7 @@ def test_conditional_get_second_poll_is_304_and_ingests_nothing(
 
 
 def test_failing_feed_backs_off_exponentially_then_recovers(
-    fresh: Service, server: LocalServer
+    hash_embedder: HashEmbedder, fresh: Service, server: LocalServer
 ) -> None:
     server.set("/feed.xml", "boom", "text/plain", status=500)
     follow(fresh, server.url("/feed.xml"))
@@ -447,7 +449,7 @@ def test_failing_feed_backs_off_exponentially_then_recovers(
 
 
 def test_same_entry_again_or_edited_alerts_no_one(
-    fresh: Service, tables: AlertStore, server: LocalServer
+    hash_embedder: HashEmbedder, fresh: Service, tables: AlertStore, server: LocalServer
 ) -> None:
     subs.subscribe(tables, None, group_ref(), ALICE, "Myrnohrad")
     base = [entry("a", "Quiet day", "Nothing happened.", server)]
@@ -649,6 +651,7 @@ async def test_quiet_hours_and_digest_mode_hold_alerts_back(
 # -------------------------------------------------------------------- the bot, end to end
 
 
+@pytest.mark.slow
 async def test_feed_entry_alerts_subscribed_group_once_across_restart(
     fake: FakeBotAPI, server: LocalServer, tmp_path: Path
 ) -> None:
@@ -716,7 +719,7 @@ async def test_feed_entry_alerts_subscribed_group_once_across_restart(
 
 
 async def test_slow_poll_does_not_block_answers(
-    fake: FakeBotAPI, server: LocalServer, tmp_path: Path
+    hash_embedder: HashEmbedder, fake: FakeBotAPI, server: LocalServer, tmp_path: Path
 ) -> None:
     settings = bot_settings(fake, tmp_path / "data")
     service = Service(settings)
@@ -735,7 +738,9 @@ async def test_slow_poll_does_not_block_answers(
     service.close()
 
 
-def test_cli_feeds_and_poll(server: LocalServer, isolated_env: Path) -> None:
+def test_cli_feeds_and_poll(
+    hash_embedder: HashEmbedder, server: LocalServer, isolated_env: Path
+) -> None:
     from sectorbot.bot.cli.main import cli
 
     base = [entry("calm", "Calm night", "Nothing about the sector today.", server)]
@@ -764,7 +769,7 @@ def test_cli_feeds_and_poll(server: LocalServer, isolated_env: Path) -> None:
 
 
 def test_one_feed_listing_serves_telegram_and_the_cli(
-    server: LocalServer, isolated_env: Path
+    hash_embedder: HashEmbedder, server: LocalServer, isolated_env: Path
 ) -> None:
     from sectorbot.bot.cli.main import cli
 

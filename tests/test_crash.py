@@ -157,6 +157,7 @@ def ingest_in_process(data: Path, folder: Path) -> None:
 # --- kill -9 during an ingest -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigkill_during_ingest_keeps_every_committed_document(tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = write_corpus(tmp_path / "first", 15, seed=1)
@@ -340,6 +341,7 @@ def test_damaged_index_is_detected_and_rebuilt(
         service.close()
 
 
+@pytest.mark.model
 def test_ask_repairs_each_damaged_index_and_still_answers(small_data: Path, tmp_path: Path) -> None:
     # One process per kind of damage, side by side: each loads the model on its own.
     procs = {}
@@ -376,6 +378,7 @@ def _limit_file_size(limit: int) -> Callable[[], None]:
     return apply
 
 
+@pytest.mark.slow
 def test_full_disk_during_ingest_fails_items_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = write_corpus(tmp_path / "first", 20, seed=4)

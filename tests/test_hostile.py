@@ -244,6 +244,7 @@ def _timed(name: str, step: Callable[[str], object], text: str) -> None:
 @example(runs=[("<a ", 1.0)])
 @example(runs=[("<!--", 1.0)])
 @example(runs=[("-\n", 0.5), ("a-", 0.5)])
+@pytest.mark.slow
 def test_text_cleaning_is_linear(runs: list[tuple[str, float]]) -> None:
     share = SIZE / sum(weight for _, weight in runs)
     text = "".join(unit * max(1, int(share * weight / len(unit))) for unit, weight in runs)

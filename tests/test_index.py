@@ -37,6 +37,7 @@ def test_cli_help_does_not_import_the_model_stack() -> None:
     assert out.stdout.strip() == "[]", out.stderr
 
 
+@pytest.mark.model
 def test_bundled_model_gives_normalised_vectors() -> None:
     embedder = get_embedder("all-MiniLM-L6-v2")
     vectors = embedder.encode_passages(["Pokrovsk is a logistics hub.", "Мирноград"])

@@ -2,6 +2,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.ingest import ingest
 from sectorbot.corpus.models import scoped_id
@@ -88,6 +90,7 @@ def test_sample_corpus_ingests_cleanly(store: Store) -> None:
     assert store.scalar("SELECT count(*) FROM documents WHERE source = '' OR url IS NULL") == 0
 
 
+@pytest.mark.slow
 def test_cli_ingest_twice_reports_unchanged(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.test_crash import cli, write_corpus
 
@@ -28,6 +29,7 @@ def assert_consistent(url: str) -> None:
     assert (lonely, gaps) == (0, 0)
 
 
+@pytest.mark.slow
 def test_racing_ingests_and_a_killed_one_lose_and_duplicate_nothing(
     postgres_url: str, tmp_path: Path
 ) -> None:

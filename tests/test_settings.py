@@ -65,6 +65,7 @@ def test_critical_is_a_log_level() -> None:
     assert load_settings({"SECTORBOT_LOG_LEVEL": "CRITICAL"}, None).log_level == "CRITICAL"
 
 
+@pytest.mark.slow
 def test_webhook_mode_does_not_start_without_a_secret(tmp_path: Path) -> None:
     """Forged updates are the danger: no secret, no webhook; doctor says the same."""
     env = {

@@ -16,6 +16,7 @@ from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import Store
 from sectorbot.index.embedding import get_embedder
 from sectorbot.index.vectors import VectorIndex
+from tests.fakes import HashEmbedder
 
 REPORTS = [
     ("Myrnohrad water", "Water supply to Myrnohrad was cut after shelling hit the pumping "
@@ -44,8 +45,11 @@ def settings_for(target: str, data: Path) -> Settings:
 
 
 @pytest.fixture
-def services(database_target: str, tmp_path: Path) -> Iterator[tuple[Service, Service]]:
-    """Two services on one store, each with its own index (two workers, or a restart)."""
+def services(
+    hash_embedder: HashEmbedder, database_target: str, tmp_path: Path
+) -> Iterator[tuple[Service, Service]]:
+    """Two services on one store, each with its own index (two workers, or a restart); the
+    vectors only have to travel, so they come from the hashed-word embedder."""
     first = Service(settings_for(database_target, tmp_path / "one"))
     for title, text in REPORTS:
         first.store.upsert_document(report(title, text))
@@ -92,6 +96,7 @@ def test_a_running_index_takes_in_what_another_process_embedded(
     assert doc_id not in ids
 
 
+@pytest.mark.model
 def test_vectors_of_another_model_are_not_used(store: Store, tmp_path: Path) -> None:
     store.upsert_document(report(*REPORTS[0]))
     chunk_ids = store.chunk_ids()

@@ -160,6 +160,7 @@ def seed_sample(url: str, folder: Path) -> None:
     service.close()
 
 
+@pytest.mark.model
 async def test_two_webhook_workers_answer_every_update_once(
     postgres_url: str,
     fake: FakeBotAPI,
@@ -286,6 +287,7 @@ def alert_statuses(url: str) -> list[str]:
         db.close()
 
 
+@pytest.mark.slow
 async def test_one_job_worker_sends_and_another_takes_over_when_it_is_killed(
     postgres_url: str, fake: FakeBotAPI, processes: Processes, tmp_path: Path
 ) -> None:
