@@ -21,10 +21,16 @@ setup: $(BIN)/sectorbot
 run: setup
 	$(BIN)/sectorbot run
 
-test: setup
+test: setup typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2
+
+# mypy over the package as it installs: links give it the sectorbot.* names.
+typecheck: setup
+	mkdir -p build/typecheck/sectorbot
+	for d in bot corpus index; do ln -sfn ../../../$$d build/typecheck/sectorbot/$$d; done
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p sectorbot
 
 # Everything that does not need the real embedding model, for the edit-test loop.
 test-fast: setup

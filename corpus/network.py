@@ -239,7 +239,7 @@ class Transport(httpx.BaseTransport):
                     scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
                 ),
                 headers=request.headers.raw,
-                content=request.stream,  # type: ignore[arg-type]
+                content=request.stream,
                 extensions=request.extensions,
             )
         )

@@ -77,9 +77,9 @@ def _months(text: str) -> list[str]:
             found.append(f"{_MONTH_NAMES[month - 1]} {m.group(1)}")
     for pattern in (_DAY_MONTH_YEAR, _MONTH_DAY_YEAR):
         for m in pattern.finditer(text):
-            month = _month_number(m.group(1))
-            if month:
-                found.append(f"{_MONTH_NAMES[month - 1]} {m.group(2)}")
+            named = _month_number(m.group(1))
+            if named:
+                found.append(f"{_MONTH_NAMES[named - 1]} {m.group(2)}")
     return list(dict.fromkeys(found))
 
 

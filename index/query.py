@@ -187,13 +187,13 @@ def _named_time(q: Query, today: date) -> None:
         if window := _month_window(m.group(1), int(m.group(2))):
             q.window, q.when = window, m.group(0)
             q.named = "season" if _season(m.group(1)) else "month"
-    if q.window is None and (m := YEARLESS_SEASON_RE.search(q.text)):
-        season = _season(m.group(0).split()[-1])
+    if q.window is None and (found := YEARLESS_SEASON_RE.search(q.text)):
+        season = _season(found.group(0).split()[-1])
         if season is not None:
-            q.window, q.when, q.named = _latest_season(season, today), m.group(0), "season"
-    if q.window is None and (m := YEAR_RE.search(q.text)):
-        q.window = (f"{m.group(1)}-01-01", f"{m.group(1)}-12-31")
-        q.when, q.named = m.group(0), "year"
+            q.window, q.when, q.named = _latest_season(season, today), found.group(0), "season"
+    if q.window is None and (year := YEAR_RE.search(q.text)):
+        q.window = (f"{year.group(1)}-01-01", f"{year.group(1)}-12-31")
+        q.when, q.named = year.group(0), "year"
     found = _day(q.text)
     if found is not None:
         when, q.day = found

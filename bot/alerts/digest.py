@@ -44,7 +44,8 @@ def render_digest(
     """Messages for one chat, each under `limit`, with the alert ids each one carries."""
     head = "🔔 " + ngettext("New report", "{n} new reports", len(alerts)).format(n=len(alerts))
     messages: list[tuple[str, list[int]]] = []
-    text, ids = f"<b>{head}</b>", []
+    text = f"<b>{head}</b>"
+    ids: list[int] = []
     for alert in alerts:
         block = render_alert(alert)
         candidate = f"{text}\n\n{block}"

@@ -14,6 +14,7 @@ from sectorbot.bot.cli import ops as cli_ops
 from sectorbot.bot.cli.common import bar_progress, ready_service, service_of, settings_of
 from sectorbot.bot.errors import SectorbotError, SettingsError
 from sectorbot.bot.settings import Settings, load_settings, webhook_problem
+from sectorbot.index.search import Mode
 
 
 @click.group()
@@ -102,7 +103,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
 @click.option("-k", default=10, show_default=True, help="How many passages.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid")
 @click.pass_context
-def search(ctx: click.Context, query: tuple[str, ...], k: int, mode: str) -> None:
+def search(ctx: click.Context, query: tuple[str, ...], k: int, mode: Mode) -> None:
     """Ranked passages with their dense, lexical and fused scores."""
     service = ready_service(ctx)
     result = service.search(" ".join(query), k=k, mode=mode)

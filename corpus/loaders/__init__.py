@@ -69,7 +69,7 @@ def iter_targets(target: str) -> Iterator[str]:
     if is_url(target) or not os.path.isdir(target):
         yield target
         return
-    found = []
+    found: list[str] = []
     for folder, dirs, files in os.walk(target):
         # Pruning in place stops os.walk from descending into hidden or cache folders.
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS]

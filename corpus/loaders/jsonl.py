@@ -30,13 +30,14 @@ def parse_jsonl(text: str, ref: str) -> Iterator[Document | ItemFailure]:
             continue
         line_ref = f"{ref}#L{number}"
         item = _isolated_line(line, line_ref)
-        if isinstance(item, Document) and item.ext_id is not None:
-            if item.ext_id in first_seen:
-                first = first_seen[item.ext_id]
-                shown = local_id(item.ext_id)
+        ext_id = item.ext_id if isinstance(item, Document) else None
+        if ext_id is not None:
+            if ext_id in first_seen:
+                first = first_seen[ext_id]
+                shown = local_id(ext_id)
                 item = ItemFailure(line_ref, f"duplicate id '{shown}' (first on line {first})")
             else:
-                first_seen[item.ext_id] = number
+                first_seen[ext_id] = number
         yield item
 
 
