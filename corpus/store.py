@@ -69,7 +69,7 @@ class Store:
         self.lock = self.db.lock
         try:
             with self.lock:
-                migrations.apply(self.db)
+                migrations.MIGRATIONS.apply(self.db)
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise StoreError(_database_problem(Path(target), exc)) from None

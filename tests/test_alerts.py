@@ -239,8 +239,10 @@ def test_fresh_database_has_the_schema_it_had_before_the_alerts_moved(tmp_path: 
         *counted,
     }
     applied = {r["name"] for r in store.query("SELECT name FROM _migrations")}
-    assert applied == {name for name, _ in (*migrations.MIGRATIONS, *alert_migrations.MIGRATIONS)}
-    both = {n for n, _ in migrations.MIGRATIONS} & {n for n, _ in alert_migrations.MIGRATIONS}
+    assert applied == {
+        name for name, _ in (*migrations.MIGRATIONS.sqlite, *alert_migrations.MIGRATIONS.sqlite)
+    }
+    both = set(migrations.MIGRATIONS.names()) & set(alert_migrations.MIGRATIONS.names())
     assert not both  # one `_migrations` table: a name in two lists would run only once
     store.close()
 
@@ -249,8 +251,8 @@ def old_database(path: Path) -> None:
     """A database as it was when the alert tables were corpus migrations, with old times."""
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
     db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT)")
-    moved = dict(alert_migrations.MIGRATIONS)
-    corpus = dict(migrations.MIGRATIONS)
+    moved = dict(alert_migrations.MIGRATIONS.sqlite)
+    corpus = dict(migrations.MIGRATIONS.sqlite)
     for name in ["m001_documents", "m002_chunks", "m003_feeds", "m004_ingest_runs",
                  "m005_subscriptions", "m006_alerts", "m007_stamps_in_milliseconds"]:  # fmt: skip
         (corpus.get(name) or moved[name])(db)
@@ -269,7 +271,7 @@ def test_alert_migrations_on_an_old_database(tmp_path: Path) -> None:
     AlertStore(store)  # m003, m005 and m006 ran under these names already: only m008 runs
     stamps = {r["name"]: r["applied"] for r in store.query("SELECT * FROM _migrations")}
     assert set(stamps) == {
-        name for name, _ in (*migrations.MIGRATIONS, *alert_migrations.MIGRATIONS)
+        name for name, _ in (*migrations.MIGRATIONS.sqlite, *alert_migrations.MIGRATIONS.sqlite)
     }
     assert stamps["m006_alerts"] == "2025-03-01T09:00:00.000"
     assert stamps["m008_alert_stamps_in_milliseconds"] != "2025-03-01T09:00:00.000"

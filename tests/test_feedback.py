@@ -37,11 +37,7 @@ def test_fresh_feedback_tables_and_votes(store: Store) -> None:
     tables = set(store.db.tables())
     assert {"feedback_answers", "feedback_votes"} <= tables
     applied = {r["name"] for r in store.query("SELECT name FROM _migrations")}
-    listed = (
-        feedback_migrations.MIGRATIONS
-        if store.dialect == "sqlite"
-        else feedback_migrations.PG_MIGRATIONS
-    )
+    listed = feedback_migrations.MIGRATIONS.listed(store.dialect)
     assert {name for name, _ in listed} <= applied
     FeedbackStore(store)  # opening again applies nothing twice
 

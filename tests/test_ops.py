@@ -219,7 +219,7 @@ def forget_migration(data: Path, name: str) -> None:
 def test_doctor_reports_pending_migrations_and_applies_none(tmp_path: Path) -> None:
     data = tmp_path / "data"
     open_alert_tables(data)
-    last = migrations.MIGRATIONS[-1][0]
+    last = migrations.MIGRATIONS.sqlite[-1][0]
     forget_migration(data, last)
     checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
     assert checks["database"].status == "WARN"
@@ -234,7 +234,7 @@ def test_doctor_counts_the_alert_migrations(tmp_path: Path) -> None:
     Store(data / "sectorbot.db").close()  # the corpus tables alone, as an older version left
     checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
     features = (alert_migrations, feedback_migrations, preference_migrations, worker_migrations)
-    pending = sum(len(feature.MIGRATIONS) for feature in features)
+    pending = sum(len(feature.MIGRATIONS.sqlite) for feature in features)
     assert checks["database"].status == "WARN"
     assert f"{pending} migrations pending" in checks["database"].detail
     open_alert_tables(data)
@@ -334,7 +334,7 @@ def test_import_twice_changes_nothing(sample_service_dir: Path, tmp_path: Path) 
 def test_chats_and_subscriptions_move_and_old_reports_raise_no_alerts(
     sample_service_dir: Path, tmp_path: Path
 ) -> None:
-    assert "m005_subscriptions" in dict(alert_migrations.MIGRATIONS)
+    assert "m005_subscriptions" in dict(alert_migrations.MIGRATIONS.sqlite)
     source = sample_copy(sample_service_dir, tmp_path / "source")
     store = Store(source / "sectorbot.db")
     AlertStore(store)

@@ -40,7 +40,7 @@ def test_fresh_schema(store: Store) -> None:
         "id", "document_id", "ordinal", "text", "char_start", "char_end"
     ]  # fmt: skip
     applied = [r["name"] for r in store.query("SELECT name FROM _migrations")]
-    listed = migrations.MIGRATIONS if store.dialect == "sqlite" else migrations.PG_MIGRATIONS
+    listed = migrations.MIGRATIONS.listed(store.dialect)
     assert applied == [name for name, _ in listed]
     if store.dialect == "sqlite":
         assert "chunks_fts" in tables
@@ -51,7 +51,7 @@ def test_older_database_upgrades_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
     db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT)")
-    for name, fn in migrations.MIGRATIONS[:2]:
+    for name, fn in migrations.MIGRATIONS.sqlite[:2]:
         fn(db)
         db.execute("INSERT INTO _migrations VALUES (?, 'then')", [name])
     db.execute(
@@ -62,8 +62,16 @@ def test_older_database_upgrades_in_place(tmp_path: Path) -> None:
     store = Store(path)
     assert store.scalar("SELECT title FROM documents") == "kept"
     assert "ingest_runs" in store.db.tables()
-    assert store.scalar("SELECT count(*) FROM _migrations") == len(migrations.MIGRATIONS)
+    assert store.scalar("SELECT count(*) FROM _migrations") == len(migrations.MIGRATIONS.sqlite)
     store.close()
+
+
+def test_a_migration_set_refuses_a_name_twice() -> None:
+    fresh = migrations.MigrationSet("corpus")
+    fresh.migration(migrations.m001_documents)
+    with pytest.raises(ValueError, match="the corpus migrations name m001_documents twice"):
+        fresh.pg_migration(migrations.m001_documents)
+    assert fresh.names() == ["m001_documents"]
 
 
 def test_times_written_to_the_second_gain_milliseconds(isolated_env: Path) -> None:

@@ -56,7 +56,7 @@ def test_migration_names_are_unique_and_the_tables_exist(workers: WorkerStore) -
 
     lists = [corpus_migrations, alert_migrations, feedback_migrations, preference_migrations,
              worker_migrations]  # fmt: skip
-    names = [n for m in lists for n, _ in (*m.MIGRATIONS, *m.PG_MIGRATIONS)]
+    names = [n for m in lists for n in m.MIGRATIONS.names()]
     assert len(names) == len(set(names))
     tables = set(workers.corpus.db.tables())
     assert {"handled_updates", "rate_events", "rate_notices", "worker_leases", "workers"} <= tables

@@ -1,112 +1,134 @@
-"""The alert tables' own migrations, applied when an `AlertStore` opens.
+"""The alert tables' own migration set, applied when an `AlertStore` opens.
 
-They share the store's `_migrations` table with the corpus migrations
-(`sectorbot.corpus.migrations`), so a name must not appear in both lists. The first three were
-corpus migrations once and keep their names: a database that ran them under those names does
-not run them again, and a fresh database gets them from here. They come after the corpus
-migrations (they point at `documents`). Add new ones at the end; never edit one that shipped.
+They share the store's `_migrations` table with every other set (`sectorbot.corpus.migrations`),
+so a name must be unique across them all. The first three were corpus migrations once and keep
+their names: a database that ran them under those names does not run them again, and a fresh
+database gets them from here. They come after the corpus migrations (they point at
+`documents`). Add new ones at the end; never edit one that shipped.
 """
 
 from __future__ import annotations
 
-from sectorbot.corpus import migrations as corpus_migrations
 from sectorbot.corpus.database import Database
-from sectorbot.corpus.migrations import Migration
+from sectorbot.corpus.migrations import POSTGRESQL, SQLITE, Dialect, MigrationSet
+
+MIGRATIONS = MigrationSet("alerts")
 
 
-def m003_feeds(db: Database) -> None:
+# Tables ----------------------------------------------------------------------------------------
+
+
+def feeds(db: Database, d: Dialect) -> None:
     db.execute(
-        """CREATE TABLE feeds (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            url TEXT NOT NULL UNIQUE,
-            title TEXT,
-            added TEXT NOT NULL,
-            added_by TEXT,
-            etag TEXT,
-            last_modified TEXT,
-            last_polled TEXT,
-            last_ok TEXT,
-            last_error TEXT,
-            failures INTEGER NOT NULL DEFAULT 0,
-            next_poll TEXT,
+        f"""CREATE TABLE feeds (
+            id {d.ident},
+            url {d.text} NOT NULL UNIQUE,
+            title {d.text},
+            added {d.text} NOT NULL,
+            added_by {d.text},
+            etag {d.text},
+            last_modified {d.text},
+            last_polled {d.text},
+            last_ok {d.text},
+            last_error {d.text},
+            failures {d.integer} NOT NULL DEFAULT 0,
+            next_poll {d.text},
             active INTEGER NOT NULL DEFAULT 1
         )"""
     )
 
 
-def m005_subscriptions(db: Database) -> None:
+def subscriptions(db: Database, d: Dialect) -> None:
     # One row per chat the bot alerts: its delivery preferences and whether it still can be
     # reached (a chat that blocked or removed the bot is kept, inactive, with the reason).
     db.execute(
-        """CREATE TABLE chats (
-            chat_id INTEGER PRIMARY KEY,
-            type TEXT NOT NULL,
-            title TEXT,
+        f"""CREATE TABLE chats (
+            chat_id {d.integer} PRIMARY KEY,
+            type {d.text} NOT NULL,
+            title {d.text},
             active INTEGER NOT NULL DEFAULT 1,
-            deactivated_reason TEXT,
-            deactivated_at TEXT,
-            digest_hours INTEGER NOT NULL DEFAULT 0,
-            quiet_start INTEGER,
-            quiet_end INTEGER,
-            utc_offset INTEGER NOT NULL DEFAULT 0,
-            last_sent TEXT,
-            created TEXT NOT NULL,
-            updated TEXT NOT NULL
+            deactivated_reason {d.text},
+            deactivated_at {d.text},
+            digest_hours {d.integer} NOT NULL DEFAULT 0,
+            quiet_start {d.integer},
+            quiet_end {d.integer},
+            utc_offset {d.integer} NOT NULL DEFAULT 0,
+            last_sent {d.text},
+            created {d.text} NOT NULL,
+            updated {d.text} NOT NULL
         )"""
     )
     # `value` is what the user typed; `normalized` is what matching uses (a place id, a
     # folded keyword, or the topic text) and makes a repeated subscription a no-op.
     db.execute(
-        """CREATE TABLE subscriptions (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            chat_id INTEGER NOT NULL
+        f"""CREATE TABLE subscriptions (
+            id {d.ident},
+            chat_id {d.integer} NOT NULL
                 REFERENCES chats(chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
-            kind TEXT NOT NULL CHECK (kind IN ('place', 'keyword', 'topic')),
-            value TEXT NOT NULL,
-            normalized TEXT NOT NULL,
-            vector BLOB,
-            model TEXT,
-            created TEXT NOT NULL,
-            created_by INTEGER,
+            kind {d.text} NOT NULL CHECK (kind IN ('place', 'keyword', 'topic')),
+            value {d.text} NOT NULL,
+            normalized {d.text} NOT NULL,
+            vector {d.blob},
+            model {d.text},
+            created {d.text} NOT NULL,
+            created_by {d.integer},
             UNIQUE (chat_id, kind, normalized)
         )"""
     )
     db.execute("CREATE INDEX idx_subscriptions_kind ON subscriptions(kind)")
 
 
-def m006_alerts(db: Database) -> None:
+def outbox(db: Database, d: Dialect) -> None:
     # The outbox. UNIQUE (chat_id, document_id) is the exactly-once guarantee: however often
     # a document is matched (a re-poll, a restart mid-run), a chat gets one row for it.
     db.execute(
-        """CREATE TABLE alerts (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            chat_id INTEGER NOT NULL
+        f"""CREATE TABLE alerts (
+            id {d.ident},
+            chat_id {d.integer} NOT NULL
                 REFERENCES chats(chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
-            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-            subscription_id INTEGER REFERENCES subscriptions(id) ON DELETE SET NULL,
-            matched TEXT NOT NULL,
-            excerpt TEXT NOT NULL DEFAULT '',
-            created TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt TEXT NOT NULL,
-            last_error TEXT,
-            sent_at TEXT,
-            message_id INTEGER,
+            document_id {d.integer} NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            subscription_id {d.integer} REFERENCES subscriptions(id) ON DELETE SET NULL,
+            matched {d.text} NOT NULL,
+            excerpt {d.text} NOT NULL DEFAULT '',
+            created {d.text} NOT NULL,
+            status {d.text} NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+            attempts {d.integer} NOT NULL DEFAULT 0,
+            next_attempt {d.text} NOT NULL,
+            last_error {d.text},
+            sent_at {d.text},
+            message_id {d.integer},
             UNIQUE (chat_id, document_id)
-        )"""
+        )"""  # noqa: E501 (the status line: SQLite keeps this text as it was first written)
     )
     db.execute("CREATE INDEX idx_alerts_due ON alerts(status, next_attempt)")
     db.execute("CREATE INDEX idx_alerts_sent_at ON alerts(sent_at)")
-    # Documents that still have to be matched against the subscriptions. The trigger fills it
-    # in the same transaction that inserts a feed document, so a crash between storing and
-    # matching cannot lose an alert; only inserts fire it, so an edited entry never alerts.
+    # Documents that still have to be matched against the subscriptions. Each engine's trigger
+    # fills it in the same transaction that inserts a feed document, so a crash between storing
+    # and matching cannot lose an alert; only inserts fire it, so an edited entry never alerts.
     db.execute(
-        """CREATE TABLE alert_inbox (
-            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
-            added TEXT NOT NULL
+        f"""CREATE TABLE alert_inbox (
+            document_id {d.integer} PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            added {d.text} NOT NULL
         )"""
     )
+
+
+# SQLite ----------------------------------------------------------------------------------------
+
+
+@MIGRATIONS.migration
+def m003_feeds(db: Database) -> None:
+    feeds(db, SQLITE)
+
+
+@MIGRATIONS.migration
+def m005_subscriptions(db: Database) -> None:
+    subscriptions(db, SQLITE)
+
+
+@MIGRATIONS.migration
+def m006_alerts(db: Database) -> None:
+    outbox(db, SQLITE)
     db.execute(
         """CREATE TRIGGER documents_alert_inbox AFTER INSERT ON documents
         WHEN new.origin_kind = 'feed' BEGIN
@@ -115,6 +137,7 @@ def m006_alerts(db: Database) -> None:
     )
 
 
+@MIGRATIONS.migration
 def m008_alert_stamps_in_milliseconds(db: Database) -> None:
     # Feeds were added with times to the second, and the inbox copied `documents.fetched`,
     # which was to the second too, while the rest wrote milliseconds. `next_poll <= ?` and the
@@ -130,6 +153,7 @@ def m008_alert_stamps_in_milliseconds(db: Database) -> None:
         db.execute(f"UPDATE {table} SET {column} = {column} || '.000' WHERE length({column}) = 19")
 
 
+@MIGRATIONS.migration
 def m011_channel_posts_alert(db: Database) -> None:
     # Posts read live from a listed Telegram channel alert like feed entries: the same trigger,
     # the same transaction. Forwarded copies and imported exports still do not.
@@ -142,100 +166,14 @@ def m011_channel_posts_alert(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[tuple[str, Migration]] = [
-    (fn.__name__, fn)
-    for fn in (
-        m003_feeds,
-        m005_subscriptions,
-        m006_alerts,
-        m008_alert_stamps_in_milliseconds,
-        m011_channel_posts_alert,
-    )
-]
+# PostgreSQL ------------------------------------------------------------------------------------
 
 
-# PostgreSQL: the same tables in one step (see `corpus.migrations` on identities and COLLATE).
-
-
+@MIGRATIONS.pg_migration
 def pg002_alerts(db: Database) -> None:
-    t, ident = corpus_migrations.PG_TEXT, corpus_migrations.PG_ID
-    db.execute(
-        f"""CREATE TABLE feeds (
-            id {ident},
-            url {t} NOT NULL UNIQUE,
-            title {t},
-            added {t} NOT NULL,
-            added_by {t},
-            etag {t},
-            last_modified {t},
-            last_polled {t},
-            last_ok {t},
-            last_error {t},
-            failures BIGINT NOT NULL DEFAULT 0,
-            next_poll {t},
-            active INTEGER NOT NULL DEFAULT 1
-        )"""
-    )
-    db.execute(
-        f"""CREATE TABLE chats (
-            chat_id BIGINT PRIMARY KEY,
-            type {t} NOT NULL,
-            title {t},
-            active INTEGER NOT NULL DEFAULT 1,
-            deactivated_reason {t},
-            deactivated_at {t},
-            digest_hours BIGINT NOT NULL DEFAULT 0,
-            quiet_start BIGINT,
-            quiet_end BIGINT,
-            utc_offset BIGINT NOT NULL DEFAULT 0,
-            last_sent {t},
-            created {t} NOT NULL,
-            updated {t} NOT NULL
-        )"""
-    )
-    db.execute(
-        f"""CREATE TABLE subscriptions (
-            id {ident},
-            chat_id BIGINT NOT NULL
-                REFERENCES chats(chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
-            kind {t} NOT NULL CHECK (kind IN ('place', 'keyword', 'topic')),
-            value {t} NOT NULL,
-            normalized {t} NOT NULL,
-            vector BYTEA,
-            model {t},
-            created {t} NOT NULL,
-            created_by BIGINT,
-            UNIQUE (chat_id, kind, normalized)
-        )"""
-    )
-    db.execute("CREATE INDEX idx_subscriptions_kind ON subscriptions(kind)")
-    db.execute(
-        f"""CREATE TABLE alerts (
-            id {ident},
-            chat_id BIGINT NOT NULL
-                REFERENCES chats(chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
-            document_id BIGINT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-            subscription_id BIGINT REFERENCES subscriptions(id) ON DELETE SET NULL,
-            matched {t} NOT NULL,
-            excerpt {t} NOT NULL DEFAULT '',
-            created {t} NOT NULL,
-            status {t} NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
-            attempts BIGINT NOT NULL DEFAULT 0,
-            next_attempt {t} NOT NULL,
-            last_error {t},
-            sent_at {t},
-            message_id BIGINT,
-            UNIQUE (chat_id, document_id)
-        )"""
-    )
-    db.execute("CREATE INDEX idx_alerts_due ON alerts(status, next_attempt)")
-    db.execute("CREATE INDEX idx_alerts_sent_at ON alerts(sent_at)")
-    db.execute(
-        f"""CREATE TABLE alert_inbox (
-            document_id BIGINT PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
-            added {t} NOT NULL
-        )"""
-    )
+    feeds(db, POSTGRESQL)
+    subscriptions(db, POSTGRESQL)
+    outbox(db, POSTGRESQL)
     db.execute(
         """CREATE FUNCTION documents_alert_inbox() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -248,11 +186,3 @@ def pg002_alerts(db: Database) -> None:
         "CREATE TRIGGER documents_alert_inbox AFTER INSERT ON documents FOR EACH ROW "
         "WHEN (NEW.origin_kind IN ('feed', 'channel')) EXECUTE FUNCTION documents_alert_inbox()"
     )
-
-
-PG_MIGRATIONS: list[tuple[str, Migration]] = [(fn.__name__, fn) for fn in (pg002_alerts,)]
-
-
-def apply(db: Database) -> list[str]:
-    """Apply the alert migrations the database has not seen; return the names applied."""
-    return corpus_migrations.apply(db, MIGRATIONS, PG_MIGRATIONS)

@@ -75,7 +75,7 @@ class AlertStore:
     def __init__(self, corpus: Store) -> None:
         self.corpus = corpus
         with corpus.lock:
-            migrations.apply(corpus.db)
+            migrations.MIGRATIONS.apply(corpus.db)
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> int:
         return int(self.corpus.scalar(sql, params) or 0)

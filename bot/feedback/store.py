@@ -38,7 +38,7 @@ class FeedbackStore:
     def __init__(self, corpus: Store) -> None:
         self.corpus = corpus
         with corpus.lock:
-            migrations.apply(corpus.db)
+            migrations.MIGRATIONS.apply(corpus.db)
 
     def record_answer(self, answer: RatedAnswer, when: str) -> str:
         """Store an answer that gets vote buttons; the random key its buttons carry."""

@@ -274,16 +274,20 @@ def _integrity_problem(db: DatabaseFile, quick: bool) -> str | None:
     return None
 
 
+# Every migration set this version applies, in the order the stores open: the corpus's, then
+# each feature's.
+MIGRATION_SETS = (
+    migrations.MIGRATIONS,
+    alert_migrations.MIGRATIONS,
+    feedback_migrations.MIGRATIONS,
+    preference_migrations.MIGRATIONS,
+    worker_migrations.MIGRATIONS,
+)
+
+
 def _known_migrations() -> list[str]:
-    """Every migration this version applies: the corpus's, then each feature's."""
-    lists = (
-        migrations.MIGRATIONS,
-        alert_migrations.MIGRATIONS,
-        feedback_migrations.MIGRATIONS,
-        preference_migrations.MIGRATIONS,
-        worker_migrations.MIGRATIONS,
-    )
-    return [name for listed in lists for name, _ in listed]
+    """Every migration this version applies to a SQLite file, in order."""
+    return [name for migration_set in MIGRATION_SETS for name, _ in migration_set.sqlite]
 
 
 def _schema_state(db: DatabaseFile) -> tuple[Status, str]:

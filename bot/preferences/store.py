@@ -17,7 +17,7 @@ class PreferencesStore:
     def __init__(self, corpus: Store) -> None:
         self.corpus = corpus
         with corpus.lock:
-            migrations.apply(corpus.db)
+            migrations.MIGRATIONS.apply(corpus.db)
 
     def chat_language(self, chat_id: int) -> str | None:
         """The language a chat chose, or None when it follows each user's own."""

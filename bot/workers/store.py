@@ -55,7 +55,7 @@ class WorkerStore:
     def __init__(self, corpus: Store) -> None:
         self.corpus = corpus
         with corpus.lock:
-            migrations.apply(corpus.db)
+            migrations.MIGRATIONS.apply(corpus.db)
 
     # updates ----------------------------------------------------------------------------
 
