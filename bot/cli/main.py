@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,7 +15,9 @@ from sectorbot.bot.cli import ops as cli_ops
 from sectorbot.bot.cli.common import bar_progress, ready_service, service_of, settings_of
 from sectorbot.bot.errors import SectorbotError, SettingsError
 from sectorbot.bot.settings import Settings, load_settings, webhook_problem
-from sectorbot.index.search import Mode
+
+if TYPE_CHECKING:  # the search module loads faiss: not for --help
+    from sectorbot.index.search import Mode
 
 
 @click.group()
