@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from sectorbot.bot.cli.common import service_of
+from sectorbot.bot.cli.common import service_of, settings_of
+from sectorbot.bot.ops.files import check_output, written
 
 
 def register(cli: click.Group) -> None:
@@ -26,16 +27,19 @@ def feedback() -> None:
 @feedback.command("export")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write to this file instead of standard output.",
+    type=click.Path(path_type=Path),
+    help="Write to this file instead of standard output (never inside the data directory).",
 )
 @click.pass_context
 def export(ctx: click.Context, out: Path | None) -> None:
     """The 👎 answers as JSONL for `sectorbot eval` (fill in each empty "answer")."""
+    if out is not None:  # before the store opens: a refused path touches nothing
+        check_output(settings_of(ctx), out)
     items = service_of(ctx).disliked_questions()
     lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
     if out is None:
         click.echo(lines, nl=False)
         return
-    out.write_text(lines, encoding="utf-8")
+    with written(settings_of(ctx), out) as fh:
+        fh.write(lines)
     click.echo(f"wrote {len(items)} question{'' if len(items) == 1 else 's'} to {out}", err=True)

@@ -21,6 +21,8 @@ from sectorbot.bot.cli.common import service_of, settings_of
 from sectorbot.bot.ops import doctor as health
 from sectorbot.bot.ops import transfer
 from sectorbot.bot.ops.backup import backup as make_backup
+from sectorbot.bot.ops.files import written
+from sectorbot.bot.settings import Settings
 from sectorbot.corpus.fetch import format_size
 
 
@@ -66,9 +68,7 @@ def export(ctx: click.Context, out: Path, without_vectors: bool) -> None:
     """Documents (with their passages' vectors), feeds and subscriptions as JSONL, from one
     consistent snapshot."""
     settings = settings_of(ctx)
-    if str(out) != "-":
-        transfer.check_export_path(settings, out)
-    with _output(out) as stream:
+    with _output(settings, out) as stream:
         counts = transfer.export(settings, stream, vectors=not without_vectors)
     where = "standard output" if str(out) == "-" else str(out)
     listed = ", ".join(f"{n} {table}" for table, n in counts.items())
@@ -76,7 +76,7 @@ def export(ctx: click.Context, out: Path, without_vectors: bool) -> None:
 
 
 @contextmanager
-def _output(out: Path) -> Iterator[IO[str]]:
+def _output(settings: Settings, out: Path) -> Iterator[IO[str]]:
     if str(out) == "-":
         # UTF-8 whatever the locale says: the file is data, not terminal text.
         stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
@@ -87,14 +87,8 @@ def _output(out: Path) -> Iterator[IO[str]]:
             stream.detach()
         return
     # Written beside the target and renamed at the end: an export cut short never looks whole.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-            yield fh
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with written(settings, out) as fh:
+        yield fh
 
 
 @click.command(name="import")
@@ -135,14 +129,16 @@ def _input(source: Path) -> Iterator[IO[bytes]]:
 
 
 @click.command()
-@click.argument("dest", type=click.Path(path_type=Path))
+@click.argument("dest")
 @click.pass_context
-def backup(ctx: click.Context, dest: Path) -> None:
+def backup(ctx: click.Context, dest: str) -> None:
     """A consistent copy of the database (DEST file or folder), safe while the bot runs.
 
-    The index is not copied: it is rebuilt from the database when needed.
+    DEST ending in "/" is a folder, made if it does not exist yet. The index is not copied:
+    it is rebuilt from the database when needed.
     """
-    result = make_backup(settings_of(ctx), dest)
+    folder = dest.endswith(("/", os.sep))
+    result = make_backup(settings_of(ctx), Path(dest), folder=folder)
     click.echo(
         f"backup: {result.path} ({format_size(result.size)}, {result.documents} documents, "
         f"{result.chunks} passages, {result.seconds:.1f} s)"

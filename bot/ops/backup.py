@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sectorbot.bot.errors import OperationError
+from sectorbot.bot.ops.files import check_output, check_outside_data, temporary_beside
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.fetch import one_line
 from sectorbot.corpus.store import DatabaseFile
@@ -32,20 +33,21 @@ def copy_database(source: Path, dest: Path) -> None:
     DatabaseFile(source).copy_to(dest)
 
 
-def backup(settings: Settings, dest: Path) -> BackupResult:
-    """Write a consistent, checked copy of the store to `dest` (a file or a folder)."""
+def backup(settings: Settings, dest: Path, folder: bool = False) -> BackupResult:
+    """Write a consistent, checked copy of the store to `dest`: a file, or a folder (an
+    existing one, or any when `folder` is set: it is made) that gets a dated file name."""
     if settings.database_url:
         raise OperationError(
             "the store is in PostgreSQL: back it up with pg_dump, or with `sectorbot export`"
         )
     started = time.perf_counter()
-    if dest.is_dir():
+    if folder or dest.is_dir():
+        check_outside_data(settings, dest)
+        dest.mkdir(parents=True, exist_ok=True)
         dest = dest / f"sectorbot-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.db"
-    if dest.resolve() == settings.db_path.resolve():
-        raise OperationError("the backup would overwrite the live database")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    check_output(settings, dest)
     # Write next to the target and rename: a half-written backup never has the final name.
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    tmp = temporary_beside(dest)
     try:
         copy_database(settings.db_path, tmp)
         copy = DatabaseFile(tmp)

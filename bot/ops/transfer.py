@@ -200,17 +200,6 @@ class ImportReport:
         return lines
 
 
-def check_export_path(settings: Settings, out: Path) -> None:
-    """Refuse to write an export where it could replace the store or the index."""
-    data = settings.data_dir.resolve()
-    target = out.resolve()
-    if target == data or data in target.parents:
-        raise OperationError(
-            f"{out} is inside the data directory {settings.data_dir}: an export there could "
-            "overwrite the live database; write it somewhere else"
-        )
-
-
 def bounded_lines(stream: IO[bytes], limit: int, block: int = 1 << 16) -> Iterator[bytes | int]:
     """The lines of a binary stream; a line longer than `limit` bytes comes as its length.
 
