@@ -18,6 +18,7 @@ from sectorbot.corpus.loaders import Item, iter_targets, load
 from sectorbot.corpus.models import ItemFailure, Known, StoredAlready
 from sectorbot.corpus.scrub import scrub
 from sectorbot.corpus.store import Store
+from sectorbot.corpus.text import has_visible_text
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -64,7 +65,7 @@ def store_documents(store: Store, items: Iterable[Item], report: IngestReport) -
                 report.unchanged.append(doc_id)
             continue
         item = dataclasses.replace(item, text=scrub(item.text))  # every loader, one cleaner
-        if not item.text.strip():
+        if not has_visible_text(item.text):  # blank, or only zero-width and control characters
             report.failed.append(ItemFailure(item.origin_ref, "no text"))
             continue
         try:

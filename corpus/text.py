@@ -37,6 +37,21 @@ def without_surrogates(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
+# Letters that draw nothing: fillers and the blank braille cell, used to fake empty names.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Categories that draw nothing on their own: controls, format characters (zero-width space,
+# word joiner, BOM, bidi marks), separators, unassigned and private code points, and
+# combining marks (which need a letter to sit on).
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether anything in `text` would show: a text of only invisible characters is empty."""
+    return any(
+        ch not in _BLANK_LETTERS and unicodedata.category(ch) not in _INVISIBLE for ch in text
+    )
+
+
 def fold(text: str) -> str:
     """Lower case with ё as е and one apostrophe, the same length as `text`.
 

@@ -127,3 +127,26 @@ def test_folder_notes_are_skipped_and_bulk_ids_are_identities(store: Store, tmp_
     assert ids == [scoped_id("jsonl", "X", "a:1"), scoped_id("jsonl", "X", "a:2")]
     named = ingest(store, [str(folder / "SOURCES.md")])  # named explicitly, it is ingested
     assert len(named.added) == 1
+
+
+def test_text_of_only_invisible_characters_is_no_report(tmp_path: Path) -> None:
+    from sectorbot.corpus.ingest import IngestReport, store_documents
+    from sectorbot.corpus.models import Document
+    from sectorbot.corpus.text import has_visible_text
+
+    assert not has_visible_text("\u200b\u2060\ufeff\u200e\u200f\u202a\u202c\u2066\u2069 \t\n")
+    assert not has_visible_text("\u3164\u115f\u2800\u0301\x00\x1b")
+    assert has_visible_text("\u200bМирноград\u200b") and has_visible_text("\u200b7")
+    store = Store(tmp_path / "s.db")
+    try:
+        report = IngestReport()
+        docs = [
+            Document(text="\u200b\u2060\ufeff", title="\u200b", origin_ref="blank.md"),
+            Document(text="Power returned to Myrnohrad.", title="Power", origin_ref="ok.md"),
+        ]
+        store_documents(store, docs, report)
+        assert [f.ref for f in report.failed] == ["blank.md"]
+        assert [f.reason for f in report.failed] == ["no text"]
+        assert store.document_count() == 1
+    finally:
+        store.close()

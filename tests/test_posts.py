@@ -111,6 +111,31 @@ async def test_admin_forwards_become_reports_with_each_origin(
     assert_clean(fake)
 
 
+async def test_invisible_text_and_the_bots_own_answers_are_not_stored(
+    fake: FakeBotAPI, sample_service: Service
+) -> None:
+    async with running(fake, sample_service):
+        count = sample_service.store.document_count()
+        # Zero-width space, word joiner, BOM, bidi marks, a Hangul filler: nothing shows.
+        blank = "\u200b\u2060\ufeff\u200e\u200f \u202a\u202c\u3164\n\u200d"
+        reply = await forward(fake, ADMIN, fake.user_origin(ALICE, POSTED), blank)
+        assert "no text" in reply.plain_text
+        answer = await say(fake, ADMIN, ADMIN, "Who cut the water in Myrnohrad?")
+        own = fake.user_origin(fake.bot_id, POSTED)
+        reply = await forward(fake, ADMIN, own, answer.plain_text or "")
+        assert reply.plain_text.startswith("That is my own answer"), reply.plain_text
+        since = len(fake.sent)
+        fake.forward_to_bot(
+            ADMIN, ADMIN, fake.user_origin(ALICE, POSTED), "Quoted via inline.", via_bot=True
+        )
+        reply = await reply_to(fake, ADMIN, since)
+        assert reply.plain_text.startswith("That is my own answer"), reply.plain_text
+        assert sample_service.store.document_count() == count
+        latest = await say(fake, ADMIN, ADMIN, "/latest")
+        assert "\u200b" not in (latest.text or "")
+    assert_clean(fake)
+
+
 async def test_listed_channel_posts_are_ingested_live_and_alert(
     fake: FakeBotAPI, sample_service: Service
 ) -> None:

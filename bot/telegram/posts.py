@@ -31,7 +31,7 @@ from sectorbot.bot.telegram.state import state_of
 from sectorbot.corpus.ingest import IngestReport
 from sectorbot.corpus.loaders.telegram_post import PostOrigin, post_document
 from sectorbot.corpus.models import Document, ItemFailure
-from sectorbot.corpus.text import without_surrogates
+from sectorbot.corpus.text import has_visible_text, without_surrogates
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +76,25 @@ def origin_of(origin: MessageOrigin) -> PostOrigin:
     return PostOrigin(origin.type, "", origin.date)
 
 
+def is_own(message: Message, bot_id: int) -> bool:
+    """Whether a forwarded message is the bot's own: written by it, or sent through it
+    (inline mode). Storing it would let the bot cite itself later."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginUser) and origin.sender_user.id == bot_id:
+        return True
+    return message.via_bot is not None and message.via_bot.id == bot_id
+
+
 async def forwarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A message an admin forwards in private: stored as a report and searchable at once."""
     message = update.effective_message
     if message is None or message.forward_origin is None:
         return
+    if is_own(message, context.bot.id):
+        await reply(message, _("That is my own answer: I store reports, not what I said."))
+        return
     text = post_text(message)
-    if not text.strip():
+    if not has_visible_text(text):
         if message.media_group_id is None:  # an album's other parts carry no caption: quiet
             await reply(message, _("That has no text I could store (no caption)."))
         return

@@ -17,6 +17,7 @@ from datetime import datetime
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.loaders.telegram_export import _chat_id, _title, _username, post_url
 from sectorbot.corpus.models import Document, ItemFailure
+from sectorbot.corpus.text import has_visible_text
 
 ORIGIN_KINDS = ("channel", "user", "hidden_user", "chat")
 
@@ -41,7 +42,7 @@ def post_document(
     date); an ItemFailure when it has no text or an unreadable date."""
     text = text.strip()
     ref = origin_ref
-    if not text:
+    if not has_visible_text(text):
         return ItemFailure(ref, "no text (a photo or file without a caption)")
     if origin.kind not in ORIGIN_KINDS:
         return ItemFailure(ref, f"unknown forward origin {origin.kind!r}")

@@ -117,8 +117,10 @@ class PostMethods(World):
         *,
         caption: str | None = None,
         media_group_id: str | None = None,
+        via_bot: bool = False,
     ) -> int:
-        """A user forwards a message (or one part of an album) into a chat with the bot."""
+        """A user forwards a message (or one part of an album) into a chat with the bot;
+        `via_bot`: the message was first sent through this bot's inline mode."""
         if origin.get("type") not in ("user", "hidden_user", "chat", "channel"):
             raise ValueError(f"not a MessageOrigin type: {origin.get('type')!r}")
         with self._cond:
@@ -126,6 +128,8 @@ class PostMethods(World):
             message = self._new_message(chat, self._sender(chat, user_id))
             message["forward_origin"] = copy_json(origin)
             _fill(message, text, caption, media_group_id)
+            if via_bot:
+                message["via_bot"] = self._user_json(self.bot_id)
             chat.messages[message["message_id"]] = message
             # `_sender` and `_reaches_bot` come from UpdateMethods, beside this in FakeBotAPI.
             return self._enqueue("message", message, hidden=not self._reaches_bot(chat, message))
