@@ -19,6 +19,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -219,20 +220,43 @@ class _Backend(httpcore.NetworkBackend):
 
 
 class Transport(httpx.BaseTransport):
-    """httpx requests over httpcore's connection pool, connecting through `_Backend`.
+    """httpx requests over httpcore's connection pools, connecting through `_Backend`.
 
-    Connections go straight to the servers: proxy variables (HTTPS_PROXY...) are not used,
-    since through a proxy the address check would see the proxy's address, not the site's.
+    Connections go straight to the servers unless the environment names a proxy for the
+    URL's scheme (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, minus the hosts in `NO_PROXY`).
+    Through a proxy the socket's address is the proxy's, so the address check is made on
+    the target host as this machine resolves it, before the request goes to the proxy; the
+    proxy itself is the operator's choice and is not checked.
     """
 
     def __init__(self, check: AddressCheck | None) -> None:
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_Backend(check)
-        )
+        self._check = check
+        self._direct = _Backend(check)
+        self._pools: dict[str | None, httpcore.ConnectionPool | httpcore.HTTPProxy] = {}
+        self._lock = threading.Lock()
+
+    def _pool(self, proxy: str | None) -> httpcore.ConnectionPool | httpcore.HTTPProxy:
+        with self._lock:
+            if proxy not in self._pools:
+                context = httpx.create_ssl_context()
+                if proxy is None:
+                    self._pools[proxy] = httpcore.ConnectionPool(
+                        ssl_context=context, network_backend=self._direct
+                    )
+                else:
+                    self._pools[proxy] = httpcore.HTTPProxy(
+                        proxy_url=proxy, ssl_context=context, network_backend=_Backend(None)
+                    )
+            return self._pools[proxy]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        response = self._pool.handle_request(
+        proxy = proxy_for(url.scheme, url.host)
+        if proxy is not None and self._check is not None:
+            port = url.port or (443 if url.scheme == "https" else 80)
+            wait = _time_left(None, httpcore.ConnectTimeout)
+            self._direct._allowed(url.host, _resolve(url.host, port, wait))
+        response = self._pool(proxy).handle_request(
             httpcore.Request(
                 method=request.method,
                 url=httpcore.URL(
@@ -251,7 +275,19 @@ class Transport(httpx.BaseTransport):
         )
 
     def close(self) -> None:
-        self._pool.close()
+        with self._lock:
+            for pool in self._pools.values():
+                pool.close()
+            self._pools.clear()
+
+
+def proxy_for(scheme: str, host: str) -> str | None:
+    """The proxy URL the environment gives for this scheme and host, or None (go direct)."""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 class _Body(httpx.SyncByteStream):

@@ -27,6 +27,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "corpus" / "sample"
 FAST = os.environ.get("SECTORBOT_TESTS") == "fast"
+PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 # Fixtures that build an index with the real model: a test that uses one needs the model.
 MODEL_FIXTURES = {"sample_service", "sample_service_dir", "small_data"}
 # A model path that cannot load: processes a fast-lane test starts fail instead of loading.
@@ -61,9 +62,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the data directory at a temporary folder; drop settings from the outer shell."""
+    """Point the data directory at a temporary folder; drop settings and proxies from the outer
+    shell."""
     for key in list(os.environ):
         if key.startswith("SECTORBOT_") or key == "TELEGRAM_BOT_TOKEN":
+            monkeypatch.delenv(key)
+        # Every test talks to 127.0.0.1 directly; a proxy of the outer shell would intercept.
+        if key.lower() in PROXY_VARIABLES:
             monkeypatch.delenv(key)
     data = tmp_path / "data"
     monkeypatch.setenv("SECTORBOT_DATA_DIR", str(data))
