@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import threading
 import traceback
 from types import TracebackType
 
 from sectorbot.bot.settings import TOKEN_RE
-
-# The password in a URL such as postgresql://user:password@host/db.
-URL_PASSWORD_RE = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]+@")
+from sectorbot.corpus.redact import redact_secrets
 
 
 def redact(text: str) -> str:
-    """`text` with anything shaped like a bot token or a URL's password masked."""
-    return URL_PASSWORD_RE.sub(r"\1:***@", TOKEN_RE.sub("<token>", text))
+    """`text` with anything shaped like a bot token, a URL's password or a `password=`
+    value masked."""
+    return redact_secrets(TOKEN_RE.sub("<token>", text))
 
 
 class RedactToken(logging.Filter):
@@ -26,8 +24,9 @@ class RedactToken(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if TOKEN_RE.search(message) or URL_PASSWORD_RE.search(message):
-            record.msg = redact(message)
+        masked = redact(message)
+        if masked != message:
+            record.msg = masked
             record.args = None
         return True
 

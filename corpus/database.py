@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from sectorbot.corpus.errors import StoreError
+from sectorbot.corpus.redact import redact_secrets, remember_passwords
 
 Params = Sequence[Any] | dict[str, Any]
 # The advisory lock a write transaction takes unless it names another: the store's one writer.
@@ -227,11 +228,6 @@ def pyformat(sql: str) -> str:
     return _TOKENS.sub(swap, sql)
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages and `doctor`."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
-
-
 class PostgresDatabase(Database):
     """A PostgreSQL database through a psycopg connection pool."""
 
@@ -248,6 +244,7 @@ class PostgresDatabase(Database):
             ) from None
         self._psycopg = psycopg
         self.url = url
+        remember_passwords(url)  # before any message could quote it
         self.integrity_errors = (psycopg.IntegrityError,)
         self.errors = (psycopg.Error,)
         self.lock = nullcontext()
@@ -258,7 +255,9 @@ class PostgresDatabase(Database):
             psycopg.connect(url, connect_timeout=10).close()
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot reach {_redacted(url)}: {reason}") from None
+            # libpq may quote the URL back (a URL it cannot parse): mask the reason too.
+            where = redact_secrets(url)
+            raise StoreError(f"cannot reach {where}: {redact_secrets(reason)}") from None
         self.pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False,
             kwargs={"autocommit": True}, name="sectorbot",
@@ -354,7 +353,7 @@ class PostgresDatabase(Database):
         stats = self.pool.get_stats()
         return {
             "backend": "postgresql",
-            "url": _redacted(self.url),
+            "url": redact_secrets(self.url),
             "pool_size": stats.get("pool_size", 0),
             "pool_available": stats.get("pool_available", 0),
             "pool_max": self.pool.max_size,
