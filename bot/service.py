@@ -109,9 +109,13 @@ class Service:
 
     def ensure_sample(self) -> IngestReport | None:
         """Load the bundled sample corpus into an empty store."""
-        if self.store.document_count():
+        if not self.is_empty():
             return None
         return self.ingest([str(SAMPLE_DIR)])
+
+    def is_empty(self) -> bool:
+        """Whether the store holds no report at all."""
+        return self.store.document_count() == 0
 
     # index -----------------------------------------------------------------------------
 

@@ -133,17 +133,32 @@ def chat(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option(
+    "--sample/--no-sample",
+    default=None,
+    help="Load the bundled sample corpus into an empty store "
+    "(default: for the terminal chat only, never for the Telegram bot).",
+)
 @click.pass_context
-def run(ctx: click.Context) -> None:
+def run(ctx: click.Context, sample: bool | None) -> None:
     """The main job: the Telegram bot with a token, else the terminal chat on the sample corpus."""
     settings = settings_of(ctx)
-    problem = webhook_problem(settings) if settings.telegram_bot_token else None
+    telegram = bool(settings.telegram_bot_token)
+    problem = webhook_problem(settings) if telegram else None
     if problem:  # before anything loads: the bot must not start at all
         raise SettingsError(problem)
     service = service_of(ctx)
-    loaded = service.ensure_sample()
-    if loaded:
-        click.echo(f"sample corpus: {loaded.summary()}", err=True)
+    # A real bot answers from the operator's reports, not from our demonstration summaries.
+    if sample if sample is not None else not telegram:
+        loaded = service.ensure_sample()
+        if loaded:
+            click.echo(f"sample corpus: {loaded.summary()}", err=True)
+    elif service.is_empty():
+        click.echo(
+            "the store is empty: add reports with `sectorbot ingest PATH|URL` or by forwarding "
+            "posts to the bot (`sectorbot run --sample` loads the bundled sample)",
+            err=True,
+        )
     service = ready_service(ctx)
     if settings.telegram_bot_token:
         from sectorbot.bot.telegram.app import run_bot

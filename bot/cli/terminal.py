@@ -42,6 +42,8 @@ def run_terminal_chat(service: Any) -> None:
         except (EOFError, KeyboardInterrupt):
             print()
             return
+        if not interactive:  # piped in: show the question, so the output reads as a chat
+            print(f"you> {line}")
         try:
             reply = handle_line(service, line)
         except QueryError as exc:  # a malformed filter such as since:yesterday
