@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,48 @@ from sectorbot.index.vectors import Progress, ReindexResult, VectorIndex
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "corpus" / "sample"
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """A report as a list shows it (/sources, /latest): its id, title, publisher, date, link."""
+
+    id: int
+    title: str
+    source: str
+    published: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class About:
+    """How much the bot knows, from when to when, and the index it answers from (/about)."""
+
+    documents: int
+    chunks: int
+    feeds: int
+    first_published: str | None
+    last_published: str | None
+    last_ingest: str | None
+    index_passages: int | None
+    index_built: str | None
+    index_kind: str | None
+    model: str
+
+
+@dataclass(frozen=True)
+class Stats(About):
+    """Every number the service keeps (/stats, `sectorbot stats`), in the order shown."""
+
+    backend: str
+    index_bytes: int
+    last_reindex: str | None
+    questions: int
+    refusals: int
+    answer_p95_ms: float | None
+    votes: int
+    votes_down: int
+    votes_down_share: float | None
 
 
 @dataclass
@@ -177,36 +219,40 @@ class Service:
         answer = self.ask(claim.question)
         return ClaimCheck(claim, answer, sides(post, answer) if answer.answered else [])
 
-    def sources(self, query: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    def sources(self, query: str | None = None, limit: int = 10) -> list[DocumentRow]:
         """Documents matching a query (by title, source or text), or the newest ones."""
         if not query:
             return self.latest(limit)
         result = self.search(query, k=limit)
         return self.documents(h.chunk.document_id for h in result.hits)
 
-    def latest(self, limit: int = 8) -> list[dict[str, Any]]:
-        """The newest documents by publication date: id, title, source, published, url."""
-        return self.store.newest_documents(limit)
+    def latest(self, limit: int = 8) -> list[DocumentRow]:
+        """The newest documents by publication date (undated last)."""
+        return [_document_row(row) for row in self.store.newest_documents(limit)]
 
-    def documents(self, doc_ids: Iterable[int]) -> list[dict[str, Any]]:
+    def documents(self, doc_ids: Iterable[int]) -> list[DocumentRow]:
         """Documents by id, in the order given (unknown ids left out)."""
-        return self.store.document_rows(doc_ids)
+        return [_document_row(row) for row in self.store.document_rows(doc_ids)]
 
     def passages(self, chunk_ids: Iterable[int]) -> dict[int, str]:
         """The text of the given passages by id."""
         return {cid: chunk.text for cid, chunk in self.store.chunks_by_ids(chunk_ids).items()}
 
-    def about(self) -> dict[str, Any]:
-        documents, chunks, *rest = self.store.counts().items()
-        counts = dict([documents, chunks, *self.alert_store.counts().items(), *rest])
-        manifest = self.vectors.info()
-        return {
-            **counts,
-            "index_passages": manifest.get("count"),
-            "index_built": manifest.get("built"),
-            "index_kind": manifest.get("kind"),
-            "model": self.embedder.model_id,
-        }
+    def about(self) -> About:
+        """The corpus's size and dates, the feeds followed, and the index and model in use."""
+        counts, manifest = self.store.counts(), self.vectors.info()
+        return About(
+            documents=counts["documents"],
+            chunks=counts["chunks"],
+            feeds=self.alert_store.counts()["feeds"],
+            first_published=counts["first_published"],
+            last_published=counts["last_published"],
+            last_ingest=counts["last_ingest"],
+            index_passages=manifest.get("count"),
+            index_built=manifest.get("built"),
+            index_kind=manifest.get("kind"),
+            model=self.embedder.model_id,
+        )
 
     # feedback --------------------------------------------------------------------------
 
@@ -243,18 +289,19 @@ class Service:
     def set_chat_language(self, chat_id: int, language: str | None) -> None:
         self.preferences.set_chat_language(chat_id, language, stamp())
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> Stats:
+        """What /about shows, and the backend, index size, questions and votes."""
         p95 = self.counters.p95()
-        return {
-            **self.about(),
-            "backend": self.store.dialect,
-            "index_bytes": self._index_bytes(),
-            "last_reindex": self.counters.last_reindex or self.vectors.info().get("built"),
-            "questions": self.counters.questions,
-            "refusals": self.counters.refusals,
-            "answer_p95_ms": round(p95 * 1000, 1) if p95 is not None else None,
+        return Stats(
+            **asdict(self.about()),
+            backend=self.store.dialect,
+            index_bytes=self._index_bytes(),
+            last_reindex=self.counters.last_reindex or self.vectors.info().get("built"),
+            questions=self.counters.questions,
+            refusals=self.counters.refusals,
+            answer_p95_ms=round(p95 * 1000, 1) if p95 is not None else None,
             **self.feedback.counts(),
-        }
+        )
 
     def _index_bytes(self) -> int:
         """The vector index's files, or its vectors in memory where it has no files."""
@@ -262,6 +309,10 @@ class Service:
             index = self.vectors.index
             return int(index.ntotal * index.d * 4) if index is not None else 0
         return _size(self.vectors.directory)
+
+
+def _document_row(row: dict[str, Any]) -> DocumentRow:
+    return DocumentRow(row["id"], row["title"], row["source"], row["published"], row["url"])
 
 
 def _size(directory: Path) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -14,6 +16,9 @@ from sectorbot.bot.cli import ops as cli_ops
 from sectorbot.bot.cli.common import bar_progress, ready_service, service_of, settings_of
 from sectorbot.bot.errors import SectorbotError, SettingsError
 from sectorbot.bot.settings import Settings, load_settings, webhook_problem
+
+if TYPE_CHECKING:
+    from sectorbot.index.search import Mode
 
 
 @click.group()
@@ -105,7 +110,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], as_json: bool) -> None:
 def search(ctx: click.Context, query: tuple[str, ...], k: int, mode: str) -> None:
     """Ranked passages with their dense, lexical and fused scores."""
     service = ready_service(ctx)
-    result = service.search(" ".join(query), k=k, mode=mode)
+    result = service.search(" ".join(query), k=k, mode=cast("Mode", mode))
     for i, hit in enumerate(result.hits, 1):
         c = hit.chunk
         dense = f"{hit.dense:.3f}" if hit.dense is not None else "-"
@@ -202,7 +207,7 @@ def eval_(
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Documents, passages, index size, last ingest and reindex."""
     service = service_of(ctx)
-    numbers = service.stats()
+    numbers = asdict(service.stats())
     if as_json:
         click.echo(json.dumps(numbers, indent=2))
     else:
