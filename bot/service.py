@@ -21,10 +21,14 @@ from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer, VoteOutcome
 from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.settings import Settings
+from sectorbot.bot.workers.heartbeat import Heartbeat
+from sectorbot.bot.workers.lease import Lease
+from sectorbot.bot.workers.ratelimit import StoredLimiter
 from sectorbot.bot.workers.store import WorkerStore
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import Fetcher
-from sectorbot.corpus.ingest import IngestReport, ingest, reprocess, store_documents
+from sectorbot.corpus.ingest import IngestReport, ingest, known_in, reprocess, store_documents
+from sectorbot.corpus.loaders.feeds import parse_feed
 from sectorbot.corpus.models import Document, ItemFailure
 from sectorbot.corpus.store import Store
 from sectorbot.corpus.text import without_surrogates
@@ -36,6 +40,7 @@ from sectorbot.index.vectors import Progress, ReindexResult, VectorIndex
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "corpus" / "sample"
+RATE_WINDOW = 60.0  # seconds: the question limit is per minute
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,14 @@ class Service:
             self.reindex()
         return report
 
+    def store_feed(self, body: bytes, url: str, fetcher: Fetcher) -> IngestReport:
+        """Store the entries of a fetched feed, not yet indexed; a teaser entry is fetched in
+        full unless it is stored already."""
+        report = IngestReport()
+        entries = parse_feed(body, url, fetcher, known=known_in(self.store))
+        store_documents(self.store, entries, report)
+        return report
+
     def ensure_sample(self) -> IngestReport | None:
         """Load the bundled sample corpus into an empty store."""
         if self.store.document_count():
@@ -169,6 +182,15 @@ class Service:
         """How many passages the vector index this process serves holds (0 before it loads)."""
         index = self.vectors.index
         return int(index.ntotal) if index is not None else 0
+
+    def stored_passages(self) -> int:
+        """How many passages the store holds: what an index in step would hold."""
+        return self.store.chunk_count()
+
+    def passages_marker(self) -> tuple[int, int]:
+        """Moves whenever any process stores or deletes passages: the highest passage id
+        ever given out, and how many passages there are."""
+        return self.store.last_chunk_id_assigned(), self.store.chunk_count()
 
     def reprocess(self, progress: Progress | None = None) -> tuple[int, ReindexResult]:
         """Stored documents cleaned again (ids kept), then the index brought in step."""
@@ -302,6 +324,25 @@ class Service:
             answer_p95_ms=round(p95 * 1000, 1) if p95 is not None else None,
             **self.feedback.counts(),
         )
+
+    # workers ---------------------------------------------------------------------------
+    # What several processes on one database share, through the worker tables.
+
+    def claim_update(self, update_id: int, holder: str) -> bool:
+        """Whether this process (`holder`) is the first to take the update on."""
+        return self.workers.claim_update(update_id, holder, stamp())
+
+    def rate_limiter(self, per_minute: int) -> StoredLimiter:
+        """The per-user question limit, counted in the store so every worker shares it."""
+        return StoredLimiter(self.workers, per_minute, RATE_WINDOW)
+
+    def job_lease(self, holder: str, ttl: float) -> Lease:
+        """This process's claim on the job lease (not taken yet)."""
+        return Lease(self.workers, holder, ttl)
+
+    def heartbeat(self, holder: str, role: str) -> Heartbeat:
+        """The beats of this process in the `workers` table."""
+        return Heartbeat(self, self.workers, holder, role)
 
     def _index_bytes(self) -> int:
         """The vector index's files, or its vectors in memory where it has no files."""

@@ -54,7 +54,6 @@ from sectorbot.bot.telegram import workers as telegram_workers
 from sectorbot.bot.telegram.reply import send
 from sectorbot.bot.telegram.state import STATE_KEY, AnswerCache, BotState, app_state
 from sectorbot.bot.workers.jobs import Jobs
-from sectorbot.bot.workers.ratelimit import StoredLimiter
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +253,7 @@ def build_application(
         service=service,
         settings=settings,
         answers=AnswerCache(),
-        limiter=StoredLimiter(service.workers, settings.questions_per_minute, 60.0),
+        limiter=service.rate_limiter(settings.questions_per_minute),
         public_commands=PUBLIC_COMMANDS + telegram_alerts.COMMANDS,
         admin_commands=ADMIN_COMMANDS + telegram_alerts.ADMIN_COMMANDS,
     )

@@ -22,7 +22,6 @@ from sectorbot.bot.service import Service
 from sectorbot.bot.workers.heartbeat import Heartbeat
 from sectorbot.bot.workers.lease import Lease, lease_ttl, new_holder
 from sectorbot.bot.workers.offload import off_loop
-from sectorbot.corpus.dates import stamp
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +43,8 @@ def attach(app: Application, service: Service, role: str, ticks: dict[str, float
     """Name this process, prepare its lease, and beat every poll tick from the start."""
     holder = new_holder()
     ttl = lease_ttl(ticks["poll_tick"], ticks["send_tick"])
-    process = Process(
-        service, holder, Lease(service.workers, holder, ttl), Heartbeat(service, holder, role)
-    )
+    lease, heartbeat = service.job_lease(holder, ttl), service.heartbeat(holder, role)
+    process = Process(service, holder, lease, heartbeat)
     app.bot_data[WORKERS_KEY] = process
     if app.job_queue is None:
         raise RuntimeError("workers need python-telegram-bot's job queue (the [job-queue] extra)")
@@ -79,9 +77,7 @@ def claim_handler() -> TypeHandler:
 async def claim(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Let the update through only if no process took it on before."""
     process = process_of(context.application)
-    taken = await off_loop(
-        process.service.workers.claim_update, update.update_id, process.holder, stamp()
-    )
+    taken = await off_loop(process.service.claim_update, update.update_id, process.holder)
     if not taken:
         log.info("update %s was taken on already: dropped", update.update_id)
         raise ApplicationHandlerStop
