@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -340,7 +341,7 @@ async def test_commands_menu_admin_scope_only_for_admins(
 ) -> None:
     # 4242 is an admin who never opened a chat with the bot: Telegram refuses that scope.
     async with running(fake, sample_service, admin_ids=frozenset({ADMIN, 4242})):
-        pass
+        helped = [await say(fake, user, user, "/help") for user in (ALICE, ADMIN)]
     public = ["ask", "sources", "latest", "about", "language", "help", "start",
               "subscribe", "subscriptions", "unsubscribe", "digest", "quiet"]  # fmt: skip
     admin = [*public, "reindex", "ingest", "addfeed", "feeds", "removefeed", "stats",
@@ -352,6 +353,9 @@ async def test_commands_menu_admin_scope_only_for_admins(
     scopes = {key for key, _ in fake.commands}
     assert scopes == {'{"type":"default"}', f'{{"chat_id":{ADMIN},"type":"chat"}}'}
     assert "could not set the admin menu for 4242" in caplog.text
+    # /help lists what the menus list, in the same order: both come from one table.
+    listed = [re.findall(r"^/(\w+) — ", c.plain_text, re.MULTILINE) for c in helped]
+    assert listed == [public, admin]
 
 
 # ------------------------------------------------------------------------------ groups

@@ -1,9 +1,8 @@
 """Alerts in Telegram: /subscribe and friends, and the jobs that poll feeds and send alerts.
 
-`bot.telegram.app` puts the runtime in `BotData.alerts`, places `handlers()` in its table
-ahead of the catch-all handlers, and calls `start_jobs`. Jobs carry the job rounds they were
-started with. The poll job runs the blocking poll in a worker thread, so questions keep being
-answered.
+`bot.telegram.app` puts the runtime in `BotData.alerts`, lists these commands in its command
+table, and calls `start_jobs`. Jobs carry the job rounds they were started with. The poll job
+runs the blocking poll in a worker thread, so questions keep being answered.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from typing import Any, cast
 
 from telegram import Message, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CommandHandler
 
 from sectorbot.bot.alerts.runtime import AlertStatus
 from sectorbot.bot.alerts.store import ChatRef
@@ -27,27 +25,7 @@ from sectorbot.bot.workers.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
-COMMANDS = [
-    ("subscribe", N_("Alerts for places, keywords or topics in this chat")),
-    ("subscriptions", N_("This chat's alert subscriptions")),
-    ("unsubscribe", N_("Remove an alert subscription (number or 'all')")),
-    ("digest", N_("At most one alert message every N hours, or 'off'")),
-    ("quiet", N_("Quiet hours, e.g. 23-7 (UTC), or 'off'")),
-]
-ADMIN_COMMANDS = [("alertstatus", N_("Feeds, alert queue and deliveries"))]
 NOT_ALLOWED = N_("Only the group's administrators can change its alert subscriptions.")
-
-
-def handlers() -> list[BaseHandler[Update, Context, None]]:
-    """The alert commands, for the adapter's handler table."""
-    return [
-        CommandHandler("subscribe", subscribe),
-        CommandHandler("subscriptions", list_subscriptions),
-        CommandHandler("unsubscribe", unsubscribe),
-        CommandHandler("digest", digest),
-        CommandHandler("quiet", quiet),
-        CommandHandler("alertstatus", alertstatus),
-    ]
 
 
 def start_jobs(

@@ -3,7 +3,7 @@
 `build_application` is the one place the bot's `Application` is put together, with its typed
 `BotData` (see `state`); `run_bot` serves it by long polling, or by webhook when
 `SECTORBOT_WEBHOOK_URL` is set. The handlers live in `questions` (anyone), `admin` (admins)
-and `alerts` (alerts).
+and `alerts` (alerts); the commands among them are listed once, in `commands`.
 `build_job_application` and `run_job_worker` are `sectorbot worker`: the jobs without updates
 (`workers` has what several processes share).
 """
@@ -16,13 +16,7 @@ import signal
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import (
-    BotCommand,
-    BotCommandScopeChat,
-    BotCommandScopeDefault,
-    LinkPreviewOptions,
-    Update,
-)
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import (
@@ -30,7 +24,6 @@ from telegram.ext import (
     ApplicationBuilder,
     BaseHandler,
     CallbackQueryHandler,
-    CommandHandler,
     Defaults,
     InlineQueryHandler,
     MessageHandler,
@@ -40,12 +33,12 @@ from telegram.request import BaseRequest
 
 from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.errors import SettingsError
-from sectorbot.bot.i18n import LANGUAGES, N_, _, language
+from sectorbot.bot.i18n import N_, _, language
 from sectorbot.bot.logs import RedactToken
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings, webhook_problem
-from sectorbot.bot.telegram import admin, questions
 from sectorbot.bot.telegram import alerts as telegram_alerts
+from sectorbot.bot.telegram import commands, questions
 from sectorbot.bot.telegram import feedback as telegram_feedback
 from sectorbot.bot.telegram import inline as telegram_inline
 from sectorbot.bot.telegram import language as telegram_language
@@ -67,29 +60,8 @@ ALLOWED_KINDS = [
 ]
 SORRY = N_("Sorry, something went wrong while handling that. Please try again in a moment.")
 
-# Descriptions are message ids: each language's menu and /help translate them.
-PUBLIC_COMMANDS = [
-    ("ask", N_("Ask a question about the Pokrovsk sector")),
-    ("sources", N_("Reports I hold, matching a query or the newest")),
-    ("latest", N_("The newest reports")),
-    ("about", N_("How much I know and how fresh it is")),
-    ("language", N_("The language I use in this chat")),
-    ("help", N_("How to use this bot")),
-    ("start", N_("Introduction")),
-]
-ADMIN_COMMANDS = [
-    ("reindex", N_("Rebuild the search index (add 'full' to start over)")),
-    ("ingest", N_("Fetch, store and index web pages by URL")),
-    ("addfeed", N_("Follow a news feed")),
-    ("feeds", N_("List the feeds followed")),
-    ("removefeed", N_("Stop following a feed")),
-    ("stats", N_("Numbers about the corpus, index and questions")),
-]
-
 __all__ = [
-    "ADMIN_COMMANDS",
     "ALLOWED_KINDS",
-    "PUBLIC_COMMANDS",
     "SORRY",
     "BotData",
     "build_application",
@@ -115,21 +87,7 @@ def _handlers(settings: Settings) -> list[BaseHandler[Any, Context, Any]]:
         ),
         MessageHandler(private & filters.FORWARDED & admins, telegram_posts.forwarded),
         MessageHandler(private & filters.FORWARDED, telegram_posts.check_forwarded),
-        CommandHandler("start", questions.start),
-        CommandHandler("help", questions.help_command),
-        CommandHandler("ask", questions.ask),
-        CommandHandler("sources", questions.sources),
-        CommandHandler("latest", questions.latest),
-        CommandHandler("about", questions.about),
-        CommandHandler("language", telegram_language.choose_language),
-        CommandHandler("reindex", admin.reindex, filters=admins),
-        CommandHandler("ingest", admin.ingest, filters=admins),
-        CommandHandler("addfeed", admin.addfeed, filters=admins),
-        CommandHandler("feeds", admin.feeds, filters=admins),
-        CommandHandler("removefeed", admin.removefeed, filters=admins),
-        CommandHandler("stats", admin.stats, filters=admins),
-        CommandHandler([name for name, _text in ADMIN_COMMANDS], admin.not_admin),
-        *telegram_alerts.handlers(),
+        *commands.handlers(admins),
         # The catch-alls come last: plain text is a question, anything else gets a hint.
         MessageHandler(words & private, questions.private_text),
         MessageHandler(words & groups & questions.AddressedInGroup(), questions.group_text),
@@ -157,36 +115,6 @@ async def on_error(update: object, context: Context) -> None:
             await send(context.bot, chat.id, _(SORRY))
     except TelegramError as exc:
         log.warning("could not tell the user about the error: %s", exc)
-
-
-def _commands(pairs: list[tuple[str, str]]) -> list[BotCommand]:
-    """Commands with their descriptions in the current language."""
-    return [BotCommand(name, _(text)) for name, text in pairs]
-
-
-async def _publish_commands(app: App) -> None:
-    """Public commands for everyone; admin ones only in each admin's own chat menu.
-
-    English is also the menu for any other language (no `language_code`); Ukrainian and
-    Russian apps get their own.
-    """
-    data = app.bot_data
-    for code in ("", *LANGUAGES):
-        with language(code or "en"):
-            public, admin = _commands(data.public_commands), _commands(data.admin_commands)
-        try:
-            await app.bot.set_my_commands(
-                public, scope=BotCommandScopeDefault(), language_code=code or None
-            )
-        except TelegramError as exc:
-            log.warning("could not set the command menu (%s): %s", code or "default", exc)
-        for admin_id in sorted(data.settings.admin_ids):
-            try:
-                await app.bot.set_my_commands(
-                    public + admin, scope=BotCommandScopeChat(admin_id), language_code=code or None
-                )
-            except TelegramError as exc:  # e.g. the admin has not started a chat with the bot
-                log.warning("could not set the admin menu for %s: %s", admin_id, exc)
 
 
 _REDACT = RedactToken()
@@ -242,7 +170,7 @@ def build_application(
     `alert_ticks` (poll_tick, send_tick, retry_base) tunes the alert jobs' schedule; with
     `jobs` False the bot only answers updates and a `sectorbot worker` runs the jobs.
     """
-    builder = _builder(settings).concurrent_updates(CONCURRENCY).post_init(_publish_commands)
+    builder = _builder(settings).concurrent_updates(CONCURRENCY).post_init(commands.publish_menus)
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:
@@ -287,8 +215,6 @@ def _share(
     ticks = _ticks(settings, alert_ticks)
     data = app.bot_data
     data.service, data.settings = service, settings
-    data.public_commands = PUBLIC_COMMANDS + telegram_alerts.COMMANDS
-    data.admin_commands = ADMIN_COMMANDS + telegram_alerts.ADMIN_COMMANDS
     data.limiter = service.rate_limiter(settings.questions_per_minute)
     data.process = process = telegram_workers.attach(app, service, role, ticks)
     fence = process.lease.fenced if jobs else None

@@ -1,5 +1,6 @@
 """Questions in Telegram: private messages, /ask, mentions and replies in groups, the
-Sources/More buttons, and the public commands (/start, /help, /sources, /latest, /about).
+Sources/More buttons, and the public commands (/start, /sources, /latest, /about; /help is
+with the command table in `commands`).
 
 Service calls are synchronous and CPU-bound, so handlers run them in worker threads
 (`asyncio.to_thread`) and the event loop stays free for other chats.
@@ -16,7 +17,7 @@ from telegram.constants import ChatType
 from telegram.ext import filters
 
 from sectorbot.bot.i18n import DEFAULT, LANGUAGES, N_, _, current, language
-from sectorbot.bot.markup import bold, escape
+from sectorbot.bot.markup import escape
 from sectorbot.bot.telegram.feedback import VOTE_DOWN, VOTE_UP
 from sectorbot.bot.telegram.language import chat_choice
 from sectorbot.bot.telegram.render import (
@@ -27,7 +28,7 @@ from sectorbot.bot.telegram.render import (
     render_sources,
 )
 from sectorbot.bot.telegram.reply import after_command, message_text, reply, send, typing
-from sectorbot.bot.telegram.state import Context, is_admin
+from sectorbot.bot.telegram.state import Context
 from sectorbot.bot.workers.offload import off_loop
 from sectorbot.bot.workers.ratelimit import Verdict
 from sectorbot.index.errors import QueryError
@@ -213,26 +214,6 @@ def _privacy_note(update: Update, context: Context) -> str:
         "bot's owner sends /setprivacy to @BotFather, picks this bot and chooses Disable, then "
         "removes me from this group and adds me again."
     )
-
-
-async def help_command(update: Update, context: Context) -> None:
-    """/help: the commands this user may use."""
-    if not update.effective_message:
-        return
-    data = context.bot_data
-    commands = data.public_commands + (data.admin_commands if is_admin(update, context) else [])
-    lines = [
-        bold(_("How to use me")),
-        _("Send a question (in groups: /ask or mention me)."),
-        "",
-    ]
-    lines += [f"/{name} — {escape(_(text))}" for name, text in commands]
-    lines += [
-        "",
-        _("Filters: since:2025-01-01 until:2025-02-01 in a question narrow the dates."),
-        _("/language changes the language I use in this chat."),
-    ]
-    await reply(update.effective_message, "\n".join(lines))
 
 
 async def sources(update: Update, context: Context) -> None:

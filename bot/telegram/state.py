@@ -112,9 +112,6 @@ class BotData:
     started: float = field(default_factory=time.monotonic)
     # Chat id -> the language it chose with /language (None: each user's own), as read.
     chat_languages: dict[int, str | None] = field(default_factory=dict)
-    # The command menus and /help: (name, what it does), filled by build_application.
-    public_commands: list[tuple[str, str]] = field(default_factory=list)
-    admin_commands: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Context(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]):
