@@ -154,7 +154,7 @@ class Service:
             self.reindex()
         return report
 
-    def store_feed(self, body: bytes, url: str, fetcher: Fetcher) -> IngestReport:
+    def add_feed_entries(self, body: bytes, url: str, fetcher: Fetcher) -> IngestReport:
         """Store the entries of a fetched feed, not yet indexed; a teaser entry is fetched in
         full unless it is stored already."""
         report = IngestReport()
@@ -183,7 +183,7 @@ class Service:
         index = self.vectors.index
         return int(index.ntotal) if index is not None else 0
 
-    def stored_passages(self) -> int:
+    def passages_in_store(self) -> int:
         """How many passages the store holds: what an index in step would hold."""
         return self.store.chunk_count()
 

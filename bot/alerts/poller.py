@@ -240,7 +240,7 @@ class Poller:
         if fetched is None:
             result.status = "not-modified"
             return self._succeeded(feed, result, None, now)
-        ingest = self.service.store_feed(fetched.body, feed["url"], fetcher)
+        ingest = self.service.add_feed_entries(fetched.body, feed["url"], fetcher)
         whole_feed = [e for e in ingest.failed if e.ref == feed["url"]]
         if whole_feed and not (ingest.added or ingest.updated or ingest.unchanged):
             return self._failed(feed, result, whole_feed[0].reason, now)

@@ -49,7 +49,7 @@ class Heartbeat:
                 "started": self.started,
                 "last_seen": stamp(now),
                 "index_passages": self.service.index_passages(),
-                "store_passages": self.service.stored_passages(),
+                "store_passages": self.service.passages_in_store(),
             }
         )
         workers.prune(stamp(now - KEEP_UPDATES), stamp(now - KEEP_EVENTS),
