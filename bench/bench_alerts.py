@@ -277,7 +277,6 @@ async def latency(chats: int, rounds: int, workdir: Path, full_stack: bool) -> d
     """Seconds from a feed change to each subscribed group's alert message."""
     from telegram import Bot
 
-    from sectorbot.bot.telegram.alerts import ALERTS_KEY
     from sectorbot.bot.telegram.app import build_application
     from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request
     from tests.httpserver import LocalServer
@@ -306,7 +305,7 @@ async def latency(chats: int, rounds: int, workdir: Path, full_stack: bool) -> d
                 request=loopback_request(16),
                 alert_ticks={"poll_tick": 3600, "send_tick": 3600},
             )
-            runtime = app.bot_data[ALERTS_KEY]  # made by build_application
+            runtime = app.bot_data.alerts  # made by build_application
             await app.initialize()
             poll, bot = runtime.poll_once, app.bot
         else:

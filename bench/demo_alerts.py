@@ -28,7 +28,6 @@ from sectorbot.bot.cli.main import cli
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.bot.telegram.alert_transport import TelegramTransport
-from sectorbot.bot.telegram.alerts import ALERTS_KEY
 from sectorbot.bot.telegram.app import ALLOWED_KINDS, build_application
 from tests.fakebotapi import BOT_USERNAME, TOKEN, FakeBotAPI, loopback_request, polling
 from tests.httpserver import LocalServer
@@ -81,7 +80,7 @@ async def bot(
         get_updates_request=loopback_request(1),
         alert_ticks={"poll_tick": 3600, "send_tick": 3600},
     )
-    runtime = app.bot_data[ALERTS_KEY]  # made by build_application
+    runtime = app.bot_data.alerts  # made by build_application
     async with polling(app, ALLOWED_KINDS):
         yield app, runtime
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sectorbot.bot.i18n import N_
 from sectorbot.index.answer import Answer, Source
+
+if TYPE_CHECKING:
+    from sectorbot.bot.service import DocumentRow
 
 REFUSAL = N_(
     "I don't know: the reports I have don't cover that. "
@@ -60,11 +63,12 @@ def render_text(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def render_documents(rows: Iterable[dict[str, Any]]) -> str:
+def render_documents(rows: Iterable[DocumentRow]) -> str:
+    """A list of reports, two lines each: date, publisher and title, then the link."""
     lines = []
     for row in rows:
-        date = (row.get("published") or "undated")[:10]
-        lines.append(f"{date}  {row.get('source') or '?'} — {row.get('title') or '(untitled)'}")
-        if row.get("url"):
-            lines.append(f"            {row['url']}")
+        date = (row.published or "undated")[:10]
+        lines.append(f"{date}  {row.source or '?'} — {row.title or '(untitled)'}")
+        if row.url:
+            lines.append(f"            {row.url}")
     return "\n".join(lines) or "No reports."

@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,14 @@ from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer, VoteOutcome
 from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.settings import Settings
+from sectorbot.bot.workers.heartbeat import Heartbeat
+from sectorbot.bot.workers.lease import Lease
+from sectorbot.bot.workers.ratelimit import StoredLimiter
 from sectorbot.bot.workers.store import WorkerStore
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.fetch import Fetcher
-from sectorbot.corpus.ingest import IngestReport, ingest, reprocess, store_documents
+from sectorbot.corpus.ingest import IngestReport, ingest, known_in, reprocess, store_documents
+from sectorbot.corpus.loaders.feeds import parse_feed
 from sectorbot.corpus.models import Document, ItemFailure
 from sectorbot.corpus.store import Store
 from sectorbot.corpus.text import without_surrogates
@@ -36,6 +40,49 @@ from sectorbot.index.vectors import Progress, ReindexResult, VectorIndex
 
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "corpus" / "sample"
+RATE_WINDOW = 60.0  # seconds: the question limit is per minute
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """A report as a list shows it (/sources, /latest): its id, title, publisher, date, link."""
+
+    id: int
+    title: str
+    source: str
+    published: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class About:
+    """How much the bot knows, from when to when, and the index it answers from (/about)."""
+
+    documents: int
+    chunks: int
+    feeds: int
+    first_published: str | None
+    last_published: str | None
+    last_ingest: str | None
+    index_passages: int | None
+    index_built: str | None
+    index_kind: str | None
+    model: str
+
+
+@dataclass(frozen=True)
+class Stats(About):
+    """Every number the service keeps (/stats, `sectorbot stats`), in the order shown."""
+
+    backend: str
+    index_bytes: int
+    last_reindex: str | None
+    questions: int
+    refusals: int
+    answer_p95_ms: float | None
+    votes: int
+    votes_down: int
+    votes_down_share: float | None
 
 
 @dataclass
@@ -107,6 +154,14 @@ class Service:
             self.reindex()
         return report
 
+    def add_feed_entries(self, body: bytes, url: str, fetcher: Fetcher) -> IngestReport:
+        """Store the entries of a fetched feed, not yet indexed; a teaser entry is fetched in
+        full unless it is stored already."""
+        report = IngestReport()
+        entries = parse_feed(body, url, fetcher, known=known_in(self.store))
+        store_documents(self.store, entries, report)
+        return report
+
     def ensure_sample(self) -> IngestReport | None:
         """Load the bundled sample corpus into an empty store."""
         if not self.is_empty():
@@ -131,6 +186,15 @@ class Service:
         """How many passages the vector index this process serves holds (0 before it loads)."""
         index = self.vectors.index
         return int(index.ntotal) if index is not None else 0
+
+    def passages_in_store(self) -> int:
+        """How many passages the store holds: what an index in step would hold."""
+        return self.store.chunk_count()
+
+    def passages_marker(self) -> tuple[int, int]:
+        """Moves whenever any process stores or deletes passages: the highest passage id
+        ever given out, and how many passages there are."""
+        return self.store.last_chunk_id_assigned(), self.store.chunk_count()
 
     def reprocess(self, progress: Progress | None = None) -> tuple[int, ReindexResult]:
         """Stored documents cleaned again (ids kept), then the index brought in step."""
@@ -181,36 +245,40 @@ class Service:
         answer = self.ask(claim.question)
         return ClaimCheck(claim, answer, sides(post, answer) if answer.answered else [])
 
-    def sources(self, query: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    def sources(self, query: str | None = None, limit: int = 10) -> list[DocumentRow]:
         """Documents matching a query (by title, source or text), or the newest ones."""
         if not query:
             return self.latest(limit)
         result = self.search(query, k=limit)
         return self.documents(h.chunk.document_id for h in result.hits)
 
-    def latest(self, limit: int = 8) -> list[dict[str, Any]]:
-        """The newest documents by publication date: id, title, source, published, url."""
-        return self.store.newest_documents(limit)
+    def latest(self, limit: int = 8) -> list[DocumentRow]:
+        """The newest documents by publication date (undated last)."""
+        return [_document_row(row) for row in self.store.newest_documents(limit)]
 
-    def documents(self, doc_ids: Iterable[int]) -> list[dict[str, Any]]:
+    def documents(self, doc_ids: Iterable[int]) -> list[DocumentRow]:
         """Documents by id, in the order given (unknown ids left out)."""
-        return self.store.document_rows(doc_ids)
+        return [_document_row(row) for row in self.store.document_rows(doc_ids)]
 
     def passages(self, chunk_ids: Iterable[int]) -> dict[int, str]:
         """The text of the given passages by id."""
         return {cid: chunk.text for cid, chunk in self.store.chunks_by_ids(chunk_ids).items()}
 
-    def about(self) -> dict[str, Any]:
-        documents, chunks, *rest = self.store.counts().items()
-        counts = dict([documents, chunks, *self.alert_store.counts().items(), *rest])
-        manifest = self.vectors.info()
-        return {
-            **counts,
-            "index_passages": manifest.get("count"),
-            "index_built": manifest.get("built"),
-            "index_kind": manifest.get("kind"),
-            "model": self.embedder.model_id,
-        }
+    def about(self) -> About:
+        """The corpus's size and dates, the feeds followed, and the index and model in use."""
+        counts, manifest = self.store.counts(), self.vectors.info()
+        return About(
+            documents=counts["documents"],
+            chunks=counts["chunks"],
+            feeds=self.alert_store.counts()["feeds"],
+            first_published=counts["first_published"],
+            last_published=counts["last_published"],
+            last_ingest=counts["last_ingest"],
+            index_passages=manifest.get("count"),
+            index_built=manifest.get("built"),
+            index_kind=manifest.get("kind"),
+            model=self.embedder.model_id,
+        )
 
     # feedback --------------------------------------------------------------------------
 
@@ -247,18 +315,38 @@ class Service:
     def set_chat_language(self, chat_id: int, language: str | None) -> None:
         self.preferences.set_chat_language(chat_id, language, stamp())
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> Stats:
+        """What /about shows, and the backend, index size, questions and votes."""
         p95 = self.counters.p95()
-        return {
-            **self.about(),
-            "backend": self.store.dialect,
-            "index_bytes": self._index_bytes(),
-            "last_reindex": self.counters.last_reindex or self.vectors.info().get("built"),
-            "questions": self.counters.questions,
-            "refusals": self.counters.refusals,
-            "answer_p95_ms": round(p95 * 1000, 1) if p95 is not None else None,
+        return Stats(
+            **asdict(self.about()),
+            backend=self.store.dialect,
+            index_bytes=self._index_bytes(),
+            last_reindex=self.counters.last_reindex or self.vectors.info().get("built"),
+            questions=self.counters.questions,
+            refusals=self.counters.refusals,
+            answer_p95_ms=round(p95 * 1000, 1) if p95 is not None else None,
             **self.feedback.counts(),
-        }
+        )
+
+    # workers ---------------------------------------------------------------------------
+    # What several processes on one database share, through the worker tables.
+
+    def claim_update(self, update_id: int, holder: str) -> bool:
+        """Whether this process (`holder`) is the first to take the update on."""
+        return self.workers.claim_update(update_id, holder, stamp())
+
+    def rate_limiter(self, per_minute: int) -> StoredLimiter:
+        """The per-user question limit, counted in the store so every worker shares it."""
+        return StoredLimiter(self.workers, per_minute, RATE_WINDOW)
+
+    def job_lease(self, holder: str, ttl: float) -> Lease:
+        """This process's claim on the job lease (not taken yet)."""
+        return Lease(self.workers, holder, ttl)
+
+    def heartbeat(self, holder: str, role: str) -> Heartbeat:
+        """The beats of this process in the `workers` table."""
+        return Heartbeat(self, self.workers, holder, role)
 
     def _index_bytes(self) -> int:
         """The vector index's files, or its vectors in memory where it has no files."""
@@ -266,6 +354,10 @@ class Service:
             index = self.vectors.index
             return int(index.ntotal * index.d * 4) if index is not None else 0
         return _size(self.vectors.directory)
+
+
+def _document_row(row: dict[str, Any]) -> DocumentRow:
+    return DocumentRow(row["id"], row["title"], row["source"], row["published"], row["url"])
 
 
 def _size(directory: Path) -> int:

@@ -35,7 +35,7 @@ from sectorbot.bot.alerts.store import AlertStore, ChatRef
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.bot.telegram.alert_transport import TelegramTransport
-from sectorbot.bot.telegram.alerts import ALERTS_KEY, NOT_ALLOWED, render_status
+from sectorbot.bot.telegram.alerts import NOT_ALLOWED, render_status
 from sectorbot.bot.telegram.app import ALLOWED_KINDS, build_application
 from sectorbot.bot.telegram.render import render_feeds
 from sectorbot.corpus import migrations
@@ -167,7 +167,7 @@ async def running(
         get_updates_request=loopback_request(1),
         alert_ticks=options,
     )
-    runtime = app.bot_data[ALERTS_KEY]  # the runtime build_application made
+    runtime = app.bot_data.alerts  # the runtime build_application made
     async with polling(app, ALLOWED_KINDS):
         yield app, runtime
 

@@ -1,12 +1,13 @@
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sectorbot.bot.service import Service
+from sectorbot.bot.service import DocumentRow, Service
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.models import Document
 from sectorbot.index.embedding import family_prefixes, get_embedder
@@ -226,10 +227,26 @@ def test_an_empty_filter_is_an_error_not_ignored() -> None:
             parse_query(question)
 
 
+def test_report_lists_newest_first_and_in_the_order_asked(sample_service: Service) -> None:
+    newest = sample_service.latest(3)
+    assert len(newest) == 3 and all(isinstance(row, DocumentRow) for row in newest)
+    dates = [row.published or "" for row in newest]
+    assert dates == sorted(dates, reverse=True)
+    first, second = newest[:2]
+    assert sample_service.documents([second.id, 10**9, first.id]) == [second, first]
+
+
 def test_stats_show_the_index_on_disk_before_it_is_loaded(sample_service_dir: Path) -> None:
     service = Service(Settings(data_dir=sample_service_dir))
     try:
         numbers = service.stats()
-        assert numbers["index_passages"] == numbers["chunks"] and numbers["index_kind"] == "flat"
+        assert numbers.index_passages == numbers.chunks and numbers.index_kind == "flat"
+        # `sectorbot stats --json` and /stats show these names, in this order.
+        assert list(asdict(numbers)) == [
+            "documents", "chunks", "feeds", "first_published", "last_published", "last_ingest",
+            "index_passages", "index_built", "index_kind", "model", "backend", "index_bytes",
+            "last_reindex", "questions", "refusals", "answer_p95_ms", "votes", "votes_down",
+            "votes_down_share",
+        ]  # fmt: skip
     finally:
         service.close()

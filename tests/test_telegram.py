@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -20,26 +21,20 @@ from typing import Any
 
 import httpx
 import pytest
-from telegram.ext import Application
 
 from sectorbot.bot.alerts.poller import add_feed
 from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.markup import escape, split_message, visible_length
 from sectorbot.bot.service import Service
-from sectorbot.bot.telegram import alerts as telegram_alerts
 from sectorbot.bot.telegram.app import (
-    ADMIN_COMMANDS,
     ALLOWED_KINDS,
-    PUBLIC_COMMANDS,
     SORRY,
-    AnswerCache,
-    BotState,
     build_application,
     file_api_url,
 )
 from sectorbot.bot.telegram.questions import EXPIRED
 from sectorbot.bot.telegram.render import render_answer, render_sources
-from sectorbot.bot.telegram.state import app_state
+from sectorbot.bot.telegram.state import AnswerCache, App, BotData
 from sectorbot.corpus.errors import FeedError
 from sectorbot.corpus.store import Store
 from sectorbot.index.answer import Answer, AnswerSentence, Source
@@ -90,7 +85,7 @@ def fake() -> Iterator[FakeBotAPI]:
 
 
 @asynccontextmanager
-async def running(fake: FakeBotAPI, service: Service, **changes: Any) -> AsyncIterator[Application]:
+async def running(fake: FakeBotAPI, service: Service, **changes: Any) -> AsyncIterator[App]:
     """The bot built by build_application, polling the fake server until the block ends."""
     options: dict[str, Any] = {"admin_ids": frozenset({ADMIN}), **changes}
     settings = dataclasses.replace(
@@ -103,8 +98,8 @@ async def running(fake: FakeBotAPI, service: Service, **changes: Any) -> AsyncIt
         yield app
 
 
-def state(app: Application) -> BotState:
-    return app_state(app)
+def state(app: App) -> BotData:
+    return app.bot_data
 
 
 async def say(fake: FakeBotAPI, chat: int, user: int, text: str, **kw: Any) -> Call:
@@ -346,9 +341,11 @@ async def test_commands_menu_admin_scope_only_for_admins(
 ) -> None:
     # 4242 is an admin who never opened a chat with the bot: Telegram refuses that scope.
     async with running(fake, sample_service, admin_ids=frozenset({ADMIN, 4242})):
-        pass
-    public = [name for name, _ in PUBLIC_COMMANDS + telegram_alerts.COMMANDS]
-    admin = public + [name for name, _ in ADMIN_COMMANDS + telegram_alerts.ADMIN_COMMANDS]
+        helped = [await say(fake, user, user, "/help") for user in (ALICE, ADMIN)]
+    public = ["ask", "sources", "latest", "about", "language", "help", "start",
+              "subscribe", "subscriptions", "unsubscribe", "digest", "quiet"]  # fmt: skip
+    admin = [*public, "reindex", "ingest", "addfeed", "feeds", "removefeed", "stats",
+             "alertstatus"]  # fmt: skip
     assert [c["command"] for c in fake.commands_for() or []] == public
     menu = fake.commands_for({"type": "chat", "chat_id": ADMIN})
     assert [c["command"] for c in menu or []] == admin
@@ -356,6 +353,9 @@ async def test_commands_menu_admin_scope_only_for_admins(
     scopes = {key for key, _ in fake.commands}
     assert scopes == {'{"type":"default"}', f'{{"chat_id":{ADMIN},"type":"chat"}}'}
     assert "could not set the admin menu for 4242" in caplog.text
+    # /help lists what the menus list, in the same order: both come from one table.
+    listed = [re.findall(r"^/(\w+) — ", c.plain_text, re.MULTILINE) for c in helped]
+    assert listed == [public, admin]
 
 
 # ------------------------------------------------------------------------------ groups
@@ -449,7 +449,7 @@ async def test_reindex_in_background_while_chats_keep_asking(
         # The first report comes after the whole batch, sentences included: on a busy
         # machine that can take a while, so the bound is generous.
         deadline = time.monotonic() + 120
-        while state(app).job is None or state(app).job.total == 0:
+        while state(app).reindex is None or state(app).reindex.total == 0:
             assert time.monotonic() < deadline, "the reindex never reported progress"
             await asyncio.sleep(0.05)
 
@@ -467,7 +467,7 @@ async def test_reindex_in_background_while_chats_keep_asking(
         )
         answers = [c for c in fake.sent[since:] if c.method == "sendMessage"]
         assert len(answers) == 6 and all("[1]" in c.plain_text for c in answers)
-        assert state(app).job is not None  # still running: answered from the current index
+        assert state(app).reindex is not None  # still running: answered from the current index
         await fake.wait_for_async(
             lambda c: c.method == "editMessageText" and "47/47" in (c.plain_text or ""),
             timeout=10,
@@ -477,7 +477,7 @@ async def test_reindex_in_background_while_chats_keep_asking(
             lambda c: c.method == "editMessageText" and "finished" in (c.plain_text or ""),
             timeout=30,
         )
-        await until(lambda: state(app).job is None, what="the reindex job to be released")
+        await until(lambda: state(app).reindex is None, what="the reindex job to be released")
     assert final.message_id == status.message_id
     assert "47 passages embedded, 0 removed, 47 in the index" in final.plain_text
     assert all(a.time < final.time for a in answers)

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from sectorbot.bot.alerts.store import AlertStore, ChatRef, NewAlert, NewSubscription
+from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.bot.workers import migrations as worker_migrations
 from sectorbot.bot.workers.heartbeat import KEEP_UPDATES
 from sectorbot.bot.workers.lease import Lease, LeaseLost, lease_ttl, new_holder
 from sectorbot.bot.workers.ratelimit import StoredLimiter, Verdict
-from sectorbot.bot.workers.store import WorkerStore, read_lease
+from sectorbot.bot.workers.store import WorkerStore, read_lease, read_workers
 from sectorbot.corpus import migrations as corpus_migrations
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.models import Document
@@ -193,6 +194,22 @@ def test_alerts_are_taken_once_inside_the_fence(workers: WorkerStore, second: Wo
         again = theirs.take_due(ids, stamp(clock.now + 120), stamp(clock.now))
         assert theirs.take_due(ids, stamp(clock.now + 120), stamp(clock.now)) == []
     assert sorted(again) == sorted(ids)
+
+
+def test_a_heartbeat_row_comes_and_goes_with_its_process(tmp_path: Path) -> None:
+    # The bot only logs a failed beat, so the beat is checked here, through Service.
+    service = Service(Settings(data_dir=tmp_path))
+    try:
+        db = service.store.db
+        heartbeat = service.heartbeat("one", "polling")
+        heartbeat.beat(T0)
+        [row] = read_workers(db, stamp(T0 - 1))
+        assert (row["holder"], row["role"], row["last_seen"]) == ("one", "polling", stamp(T0))
+        assert row["index_passages"] == row["store_passages"] == 0
+        heartbeat.stop()
+        assert read_workers(db, stamp(T0 - 1)) == []
+    finally:
+        service.close()
 
 
 def test_worker_command_needs_a_token(tmp_path: Path) -> None:

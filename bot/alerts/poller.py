@@ -32,8 +32,6 @@ from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import FeedError, InputError
 from sectorbot.corpus.fetch import Fetcher, one_line
-from sectorbot.corpus.ingest import IngestReport, known_in, store_documents
-from sectorbot.corpus.loaders.feeds import parse_feed
 
 if TYPE_CHECKING:
     from sectorbot.bot.service import Service
@@ -242,10 +240,7 @@ class Poller:
         if fetched is None:
             result.status = "not-modified"
             return self._succeeded(feed, result, None, now)
-        ingest = IngestReport()
-        corpus = self.service.store
-        entries = parse_feed(fetched.body, feed["url"], fetcher, known=known_in(corpus))
-        store_documents(corpus, entries, ingest)
+        ingest = self.service.add_feed_entries(fetched.body, feed["url"], fetcher)
         whole_feed = [e for e in ingest.failed if e.ref == feed["url"]]
         if whole_feed and not (ingest.added or ingest.updated or ingest.unchanged):
             return self._failed(feed, result, whole_feed[0].reason, now)

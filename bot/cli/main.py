@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -221,7 +222,7 @@ def eval_(
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Documents, passages, index size, last ingest and reindex."""
     service = service_of(ctx)
-    numbers = service.stats()
+    numbers = asdict(service.stats())
     if as_json:
         click.echo(json.dumps(numbers, indent=2))
     else:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from sectorbot.bot.render import render_documents, render_text
 from sectorbot.index.errors import QueryError
+
+if TYPE_CHECKING:
+    from sectorbot.bot.service import Service
 
 HELP = """Ask anything about the Pokrovsk sector. Commands:
   /sources [query]   reports I have (matching a query, or the newest)
@@ -15,7 +19,7 @@ HELP = """Ask anything about the Pokrovsk sector. Commands:
   /quit              leave (so does an empty line or Ctrl-D)"""
 
 
-def handle_line(service: Any, line: str) -> str | None:
+def handle_line(service: Service, line: str) -> str | None:
     """One line in, the reply out (None means: leave)."""
     text = line.strip()
     if not text or text in ("/quit", "/exit"):
@@ -28,11 +32,12 @@ def handle_line(service: Any, line: str) -> str | None:
     if command == "/latest":
         return render_documents(service.latest())
     if command == "/about":
-        return "\n".join(f"{k}: {v}" for k, v in service.about().items())
+        return "\n".join(f"{k}: {v}" for k, v in asdict(service.about()).items())
     return render_text(service.ask(text))
 
 
-def run_terminal_chat(service: Any) -> None:
+def run_terminal_chat(service: Service) -> None:
+    """Answer questions and commands typed in the terminal until an empty line or Ctrl-D."""
     interactive = sys.stdin.isatty()
     print("sectorbot — questions about the Pokrovsk sector, answered with sources.")
     print("Type /help for commands; an empty line or Ctrl-D leaves.")

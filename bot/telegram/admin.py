@@ -11,11 +11,9 @@ import time
 
 from telegram import Message, Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from sectorbot.bot.i18n import _, ngettext
 from sectorbot.bot.markup import escape
-from sectorbot.bot.telegram import alerts as telegram_alerts
 from sectorbot.bot.telegram.render import (
     render_feeds,
     render_ingest,
@@ -23,7 +21,7 @@ from sectorbot.bot.telegram.render import (
     safe_url,
 )
 from sectorbot.bot.telegram.reply import message_text, reply, typing
-from sectorbot.bot.telegram.state import BotState, ReindexJob, state_of
+from sectorbot.bot.telegram.state import BotData, Context, ReindexJob
 from sectorbot.corpus.errors import FeedError
 
 log = logging.getLogger(__name__)
@@ -31,7 +29,7 @@ log = logging.getLogger(__name__)
 MAX_INGEST_URLS = 20
 
 
-async def not_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def not_admin(update: Update, context: Context) -> None:
     """Admin commands from anyone else: a polite no, and nothing runs."""
     if update.effective_message:
         command = message_text(update).split(maxsplit=1)[0].split("@")[0]
@@ -39,39 +37,39 @@ async def not_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update.effective_message, text.format(command=escape(command)))
 
 
-async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reindex(update: Update, context: Context) -> None:
     """/reindex [full]: rebuild the index in the background, one run at a time."""
     message = update.effective_message
     if message is None:
         return
-    state = state_of(context)
-    if state.job is not None:
-        await reply(message, _("A reindex is already running.") + " " + state.job.describe())
+    data = context.bot_data
+    if data.reindex is not None:
+        await reply(message, _("A reindex is already running.") + " " + data.reindex.describe())
         return
     args = [a.lower() for a in context.args or []]
     if args not in ([], ["full"]):
         await reply(message, _("Usage: /reindex, or /reindex full to rebuild from scratch."))
         return
     # Claimed before the first await, so two /reindex at once cannot both start one.
-    job = state.job = ReindexJob(full=args == ["full"])
-    context.application.create_task(_run_reindex(message, state, job), update=update)
+    job = data.reindex = ReindexJob(full=args == ["full"])
+    context.application.create_task(_run_reindex(message, data, job), update=update)
 
 
-async def _run_reindex(message: Message, state: BotState, job: ReindexJob) -> None:
+async def _run_reindex(message: Message, data: BotData, job: ReindexJob) -> None:
     """Run one reindex in a worker thread, editing one status message as it goes."""
     try:
         shown = job.describe()
         status = await reply(message, escape(shown))
         # Searches keep using the current index; the new one is swapped in at the end.
         worker = asyncio.ensure_future(
-            asyncio.to_thread(state.service.reindex, job.full, job.progress)
+            asyncio.to_thread(data.service.reindex, job.full, job.progress)
         )
         while True:
-            finished, _pending = await asyncio.wait({worker}, timeout=state.progress_every)
+            finished, _pending = await asyncio.wait({worker}, timeout=data.progress_every)
             if finished:
                 break
             shown = await _edit_status(status, job.describe(), shown)
-        state.job = None  # done: a new /reindex may start while we report on this one
+        data.reindex = None  # done: a new /reindex may start while we report on this one
         try:
             result = worker.result()
         except Exception:
@@ -92,8 +90,8 @@ async def _run_reindex(message: Message, state: BotState, job: ReindexJob) -> No
             )
         await _edit_status(status, final, shown)
     finally:
-        if state.job is job:  # never release a newer job
-            state.job = None
+        if data.reindex is job:  # never release a newer job
+            data.reindex = None
 
 
 async def _edit_status(status: Message, text: str, shown: str) -> str:
@@ -108,7 +106,7 @@ async def _edit_status(status: Message, text: str, shown: str) -> str:
     return text
 
 
-async def ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ingest(update: Update, context: Context) -> None:
     """/ingest <url> [url…]: fetch, store and index web pages."""
     message = update.effective_message
     if message is None:
@@ -126,12 +124,12 @@ async def ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         await reply(message, reason)
         return
-    service = state_of(context).service
+    service = context.bot_data.service
     await reply(
         message,
         ngettext("Fetching {n} page…", "Fetching {n} pages…", len(urls)).format(n=len(urls)),
     )
-    await typing(context, message.chat_id)
+    await typing(context.bot, message.chat_id)
     # URLs from a chat are strangers' choice: no loopback or private addresses (the setting
     # SECTORBOT_ALLOW_PRIVATE_URLS lifts that for a bot on an internal network).
     report = await asyncio.to_thread(functools.partial(service.ingest, urls, trusted=False))
@@ -140,7 +138,7 @@ async def ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(message, render_ingest(report, reindexed))
 
 
-async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def addfeed(update: Update, context: Context) -> None:
     """/addfeed <url>: follow a feed."""
     message = update.effective_message
     if message is None:
@@ -150,7 +148,7 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     url = (context.args or [""])[0]
     user = update.effective_user
-    runtime = telegram_alerts.runtime_of(context)
+    runtime = context.bot_data.alerts
     try:
         feed_id, new = await asyncio.to_thread(
             runtime.add_feed, url, str(user.id) if user else None
@@ -164,14 +162,14 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(message, status.format(id=feed_id, url=escape(url)))
 
 
-async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def feeds(update: Update, context: Context) -> None:
     """/feeds: the feeds followed."""
     if update.effective_message:
-        rows = await asyncio.to_thread(telegram_alerts.runtime_of(context).list_feeds)
+        rows = await asyncio.to_thread(context.bot_data.alerts.list_feeds)
         await reply(update.effective_message, render_feeds(rows))
 
 
-async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def removefeed(update: Update, context: Context) -> None:
     """/removefeed <id>: stop following a feed (its history is kept)."""
     message = update.effective_message
     if message is None:
@@ -181,19 +179,19 @@ async def removefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(message, _("Usage: /removefeed &lt;id&gt; (see /feeds for the ids)"))
         return
     feed_id = int(args[0].lstrip("#"))
-    removed = await asyncio.to_thread(telegram_alerts.runtime_of(context).remove_feed, feed_id)
+    removed = await asyncio.to_thread(context.bot_data.alerts.remove_feed, feed_id)
     text = _("Stopped following feed #{id}.") if removed else _("No active feed #{id}.")
     await reply(message, text.format(id=feed_id))
 
 
-async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stats(update: Update, context: Context) -> None:
     """/stats: numbers about the corpus, the index and the questions asked."""
     if update.effective_message:
-        state = state_of(context)
-        numbers = await asyncio.to_thread(state.service.stats)
+        data = context.bot_data
+        numbers = await asyncio.to_thread(data.service.stats)
         bot = {
-            "bot_uptime_s": round(time.monotonic() - state.started),
-            "answers_cached": len(state.answers),
-            "reindex_running": state.job.describe() if state.job else "no",
+            "bot_uptime_s": round(time.monotonic() - data.started),
+            "answers_cached": len(data.answers),
+            "reindex_running": data.reindex.describe() if data.reindex else "no",
         }
         await reply(update.effective_message, render_stats(numbers, bot))

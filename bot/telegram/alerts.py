@@ -1,9 +1,8 @@
 """Alerts in Telegram: /subscribe and friends, and the jobs that poll feeds and send alerts.
 
-`bot.telegram` puts the runtime in `bot_data[ALERTS_KEY]`, places `handlers()` in its table
-ahead of the catch-all handlers, and calls `start_jobs`. Handlers reach the runtime through
-`runtime_of`; jobs carry the runtime they were started with. The poll job runs the blocking
-poll in a worker thread, so questions keep being answered.
+`bot.telegram.app` puts the runtime in `BotData.alerts`, lists these commands in its command
+table, and calls `start_jobs`. Jobs carry the job rounds they were started with. The poll job
+runs the blocking poll in a worker thread, so questions keep being answered.
 """
 
 from __future__ import annotations
@@ -14,53 +13,23 @@ from typing import Any, cast
 
 from telegram import Message, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, BaseHandler, CommandHandler, ContextTypes
 
-from sectorbot.bot.alerts.runtime import AlertsRuntime, AlertStatus
+from sectorbot.bot.alerts.runtime import AlertStatus
 from sectorbot.bot.alerts.store import ChatRef
 from sectorbot.bot.i18n import N_, _
 from sectorbot.bot.markup import bold, escape
 from sectorbot.bot.telegram.alert_transport import TelegramTransport
 from sectorbot.bot.telegram.reply import after_command, reply
+from sectorbot.bot.telegram.state import App, Context
 from sectorbot.bot.workers.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
-ALERTS_KEY = "alerts"
-JOBS_KEY = "jobs"  # the job rounds, in a process that runs them
-COMMANDS = [
-    ("subscribe", N_("Alerts for places, keywords or topics in this chat")),
-    ("subscriptions", N_("This chat's alert subscriptions")),
-    ("unsubscribe", N_("Remove an alert subscription (number or 'all')")),
-    ("digest", N_("At most one alert message every N hours, or 'off'")),
-    ("quiet", N_("Quiet hours, e.g. 23-7 (UTC), or 'off'")),
-]
-ADMIN_COMMANDS = [("alertstatus", N_("Feeds, alert queue and deliveries"))]
 NOT_ALLOWED = N_("Only the group's administrators can change its alert subscriptions.")
 
 
-def runtime_of(context: ContextTypes.DEFAULT_TYPE) -> AlertsRuntime:
-    """The alerts runtime the application was given."""
-    runtime = context.bot_data.get(ALERTS_KEY)
-    if not isinstance(runtime, AlertsRuntime):
-        raise RuntimeError("no alerts runtime: build the application with build_application()")
-    return runtime
-
-
-def handlers() -> list[BaseHandler]:
-    """The alert commands, for the adapter's handler table."""
-    return [
-        CommandHandler("subscribe", subscribe),
-        CommandHandler("subscriptions", list_subscriptions),
-        CommandHandler("unsubscribe", unsubscribe),
-        CommandHandler("digest", digest),
-        CommandHandler("quiet", quiet),
-        CommandHandler("alertstatus", alertstatus),
-    ]
-
-
 def start_jobs(
-    app: Application,
+    app: App,
     jobs: Jobs,
     *,
     poll_tick: float,
@@ -70,7 +39,6 @@ def start_jobs(
     every `poll_tick`. Polling and sending happen only while this process holds the lease."""
     if app.job_queue is None:
         raise RuntimeError("alerts need python-telegram-bot's job queue (the [job-queue] extra)")
-    app.bot_data[JOBS_KEY] = jobs
     queue = app.job_queue
     queue.run_repeating(lease_job, send_tick, first=0, name="jobs-lease", data=jobs)
     queue.run_repeating(poll_job, poll_tick, first=poll_tick, name="alerts-poll", data=jobs)
@@ -80,13 +48,13 @@ def start_jobs(
 # jobs --------------------------------------------------------------------------------------
 
 
-def _jobs(context: ContextTypes.DEFAULT_TYPE) -> Jobs:
+def _jobs(context: Context) -> Jobs:
     """The job rounds `start_jobs` gave this job."""
     assert context.job is not None
     return cast(Jobs, context.job.data)
 
 
-async def lease_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def lease_job(context: Context) -> None:
     """Take or renew the job lease."""
     try:
         await _jobs(context).keep_lease()
@@ -94,7 +62,7 @@ async def lease_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("could not renew the job lease")
 
 
-async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def poll_job(context: Context) -> None:
     """Poll due feeds off the event loop; send at once what the poll queued."""
     try:
         await _jobs(context).poll(TelegramTransport(context.bot))
@@ -102,15 +70,15 @@ async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("alert poll failed")
 
 
-async def match_now(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def match_now(context: Context) -> None:
     """Match and send at once the documents a handler just stored, if this process runs the
     jobs; otherwise the job worker does at its next poll tick."""
-    jobs = context.bot_data.get(JOBS_KEY)
-    if isinstance(jobs, Jobs):
+    jobs = context.bot_data.jobs
+    if jobs is not None:
         await jobs.match_now(TelegramTransport(context.bot))
 
 
-async def send_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def send_job(context: Context) -> None:
     """Send the alerts whose time has come."""
     try:
         await _jobs(context).send(TelegramTransport(context.bot))
@@ -121,13 +89,13 @@ async def send_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 # commands ----------------------------------------------------------------------------------
 
 
-async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def subscribe(update: Update, context: Context) -> None:
     """/subscribe places, keywords or `topic: ...` for this chat."""
     message, chat = await _managed(update, context)
     if message and chat:
         user = update.effective_user
         result = await asyncio.to_thread(
-            runtime_of(context).subscribe,
+            context.bot_data.alerts.subscribe,
             chat,
             user.id if user else None,
             after_command(message.text or ""),
@@ -135,41 +103,41 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(message, result.message())
 
 
-async def list_subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def list_subscriptions(update: Update, context: Context) -> None:
     """/subscriptions: the chat's subscriptions, numbered."""
     message, chat = update.effective_message, _chat_ref(update)
     if message and chat:
-        await reply(message, runtime_of(context).list_subscriptions(chat.chat_id))
+        await reply(message, context.bot_data.alerts.list_subscriptions(chat.chat_id))
 
 
-async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unsubscribe(update: Update, context: Context) -> None:
     """/unsubscribe 2, /unsubscribe 1 3, /unsubscribe all."""
     message, chat = await _managed(update, context)
     if message and chat:
         arg = after_command(message.text or "")
-        await reply(message, runtime_of(context).unsubscribe(chat.chat_id, arg))
+        await reply(message, context.bot_data.alerts.unsubscribe(chat.chat_id, arg))
 
 
-async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def digest(update: Update, context: Context) -> None:
     """/digest 6 or /digest off."""
     message, chat = await _managed(update, context)
     if message and chat:
-        await reply(
-            message, runtime_of(context).set_digest(chat, after_command(message.text or ""))
-        )
+        arg = after_command(message.text or "")
+        await reply(message, context.bot_data.alerts.set_digest(chat, arg))
 
 
-async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def quiet(update: Update, context: Context) -> None:
     """/quiet 23-7 (UTC), /quiet 23-7 +2, or /quiet off."""
     message, chat = await _managed(update, context)
     if message and chat:
-        await reply(message, runtime_of(context).set_quiet(chat, after_command(message.text or "")))
+        arg = after_command(message.text or "")
+        await reply(message, context.bot_data.alerts.set_quiet(chat, arg))
 
 
-async def alertstatus(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def alertstatus(update: Update, context: Context) -> None:
     """/alertstatus (bot admins): feeds, the alert queue and recent deliveries."""
     message, user = update.effective_message, update.effective_user
-    runtime = runtime_of(context)
+    runtime = context.bot_data.alerts
     if message:
         if user is None or user.id not in runtime.settings.admin_ids:
             await reply(message, _("This command is for the bot's administrators."))
@@ -215,9 +183,7 @@ def _feed_line(feed: dict[str, Any]) -> str:
 # helpers -----------------------------------------------------------------------------------
 
 
-async def _managed(
-    update: Update, context: ContextTypes.DEFAULT_TYPE
-) -> tuple[Message | None, ChatRef | None]:
+async def _managed(update: Update, context: Context) -> tuple[Message | None, ChatRef | None]:
     """The message and chat when the sender may change this chat's subscriptions."""
     message, chat = update.effective_message, _chat_ref(update)
     if message is None or chat is None:
@@ -228,10 +194,10 @@ async def _managed(
     return None, None
 
 
-async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE, chat: ChatRef) -> bool:
+async def _may_manage(update: Update, context: Context, chat: ChatRef) -> bool:
     """Group administrators (asked with getChatMember), bot admins, or a private chat's user."""
     message, user = update.effective_message, update.effective_user
-    runtime = runtime_of(context)
+    runtime = context.bot_data.alerts
     # An anonymous administrator posts as the group itself.
     if message and message.sender_chat and message.sender_chat.id == chat.chat_id:
         return True
@@ -246,7 +212,7 @@ async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE, chat: 
     return runtime.may_manage(chat, user_id, member.status)
 
 
-async def may_change_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def may_change_chat(update: Update, context: Context) -> bool:
     """Whether the sender may change this chat's settings (the rule subscriptions follow)."""
     chat = _chat_ref(update)
     return chat is not None and await _may_manage(update, context, chat)

@@ -1,10 +1,11 @@
 """The Telegram bot: one `Application`, its handlers in one ordered table, and how it runs.
 
-`build_application` is the one place the bot's `Application` is put together; `run_bot` serves
-it by long polling, or by webhook when `SECTORBOT_WEBHOOK_URL` is set. The handlers live in
-`telegram_questions` (anyone), `telegram_admin` (admins) and `telegram_alerts` (alerts).
+`build_application` is the one place the bot's `Application` is put together, with its typed
+`BotData` (see `state`); `run_bot` serves it by long polling, or by webhook when
+`SECTORBOT_WEBHOOK_URL` is set. The handlers live in `questions` (anyone), `admin` (admins)
+and `alerts` (alerts); the commands among them are listed once, in `commands`.
 `build_job_application` and `run_job_worker` are `sectorbot worker`: the jobs without updates
-(`telegram_workers` has what several processes share).
+(`workers` has what several processes share).
 """
 
 from __future__ import annotations
@@ -12,25 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import (
-    BotCommand,
-    BotCommandScopeChat,
-    BotCommandScopeDefault,
-    LinkPreviewOptions,
-    Update,
-)
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
-    Application,
     ApplicationBuilder,
     BaseHandler,
     CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
     Defaults,
     InlineQueryHandler,
     MessageHandler,
@@ -40,21 +33,20 @@ from telegram.request import BaseRequest
 
 from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.errors import SettingsError
-from sectorbot.bot.i18n import LANGUAGES, N_, _, language
+from sectorbot.bot.i18n import N_, _, language
 from sectorbot.bot.logs import RedactToken
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings, webhook_problem
-from sectorbot.bot.telegram import admin, questions
 from sectorbot.bot.telegram import alerts as telegram_alerts
+from sectorbot.bot.telegram import commands, questions
 from sectorbot.bot.telegram import feedback as telegram_feedback
 from sectorbot.bot.telegram import inline as telegram_inline
 from sectorbot.bot.telegram import language as telegram_language
 from sectorbot.bot.telegram import posts as telegram_posts
 from sectorbot.bot.telegram import workers as telegram_workers
 from sectorbot.bot.telegram.reply import send
-from sectorbot.bot.telegram.state import STATE_KEY, AnswerCache, BotState, app_state
+from sectorbot.bot.telegram.state import CONTEXT_TYPES, App, BotData, Context
 from sectorbot.bot.workers.jobs import Jobs
-from sectorbot.bot.workers.ratelimit import StoredLimiter
 
 log = logging.getLogger(__name__)
 
@@ -68,33 +60,10 @@ ALLOWED_KINDS = [
 ]
 SORRY = N_("Sorry, something went wrong while handling that. Please try again in a moment.")
 
-# Descriptions are message ids: each language's menu and /help translate them.
-PUBLIC_COMMANDS = [
-    ("ask", N_("Ask a question about the Pokrovsk sector")),
-    ("sources", N_("Reports I hold, matching a query or the newest")),
-    ("latest", N_("The newest reports")),
-    ("about", N_("How much I know and how fresh it is")),
-    ("language", N_("The language I use in this chat")),
-    ("help", N_("How to use this bot")),
-    ("start", N_("Introduction")),
-]
-ADMIN_COMMANDS = [
-    ("reindex", N_("Rebuild the search index (add 'full' to start over)")),
-    ("ingest", N_("Fetch, store and index web pages by URL")),
-    ("addfeed", N_("Follow a news feed")),
-    ("feeds", N_("List the feeds followed")),
-    ("removefeed", N_("Stop following a feed")),
-    ("stats", N_("Numbers about the corpus, index and questions")),
-]
-
 __all__ = [
-    "ADMIN_COMMANDS",
     "ALLOWED_KINDS",
-    "PUBLIC_COMMANDS",
     "SORRY",
-    "STATE_KEY",
-    "AnswerCache",
-    "BotState",
+    "BotData",
     "build_application",
     "build_job_application",
     "file_api_url",
@@ -103,14 +72,14 @@ __all__ = [
 ]
 
 
-def _handlers(settings: Settings) -> list[BaseHandler]:
+def _handlers(settings: Settings) -> list[BaseHandler[Any, Context, Any]]:
     """Every handler, in the order an update tries them: the first that matches answers."""
     admins = filters.User(user_id=settings.admin_ids)
     new_messages = filters.UpdateType.MESSAGE
     private = filters.ChatType.PRIVATE & new_messages
     groups = filters.ChatType.GROUPS & new_messages
     words = filters.TEXT & ~filters.COMMAND
-    table: list[BaseHandler] = [
+    table: list[BaseHandler[Any, Context, Any]] = [
         # Posts first: a forwarded post is a report, not a command or a question.
         MessageHandler(
             filters.UpdateType.CHANNEL_POSTS & telegram_posts.ListedChannel(settings.channels),
@@ -118,21 +87,7 @@ def _handlers(settings: Settings) -> list[BaseHandler]:
         ),
         MessageHandler(private & filters.FORWARDED & admins, telegram_posts.forwarded),
         MessageHandler(private & filters.FORWARDED, telegram_posts.check_forwarded),
-        CommandHandler("start", questions.start),
-        CommandHandler("help", questions.help_command),
-        CommandHandler("ask", questions.ask),
-        CommandHandler("sources", questions.sources),
-        CommandHandler("latest", questions.latest),
-        CommandHandler("about", questions.about),
-        CommandHandler("language", telegram_language.choose_language),
-        CommandHandler("reindex", admin.reindex, filters=admins),
-        CommandHandler("ingest", admin.ingest, filters=admins),
-        CommandHandler("addfeed", admin.addfeed, filters=admins),
-        CommandHandler("feeds", admin.feeds, filters=admins),
-        CommandHandler("removefeed", admin.removefeed, filters=admins),
-        CommandHandler("stats", admin.stats, filters=admins),
-        CommandHandler([name for name, _text in ADMIN_COMMANDS], admin.not_admin),
-        *telegram_alerts.handlers(),
+        *commands.handlers(admins),
         # The catch-alls come last: plain text is a question, anything else gets a hint.
         MessageHandler(words & private, questions.private_text),
         MessageHandler(words & groups & questions.AddressedInGroup(), questions.group_text),
@@ -147,7 +102,7 @@ def _handlers(settings: Settings) -> list[BaseHandler]:
     return table
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """Log the failure with its traceback first, then tell the user briefly."""
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(context.error, Forbidden):  # blocked or kicked: nobody to tell
@@ -160,36 +115,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             await send(context.bot, chat.id, _(SORRY))
     except TelegramError as exc:
         log.warning("could not tell the user about the error: %s", exc)
-
-
-def _commands(pairs: list[tuple[str, str]]) -> list[BotCommand]:
-    """Commands with their descriptions in the current language."""
-    return [BotCommand(name, _(text)) for name, text in pairs]
-
-
-async def _publish_commands(app: Application) -> None:
-    """Public commands for everyone; admin ones only in each admin's own chat menu.
-
-    English is also the menu for any other language (no `language_code`); Ukrainian and
-    Russian apps get their own.
-    """
-    state = app_state(app)
-    for code in ("", *LANGUAGES):
-        with language(code or "en"):
-            public, admin = _commands(state.public_commands), _commands(state.admin_commands)
-        try:
-            await app.bot.set_my_commands(
-                public, scope=BotCommandScopeDefault(), language_code=code or None
-            )
-        except TelegramError as exc:
-            log.warning("could not set the command menu (%s): %s", code or "default", exc)
-        for admin_id in sorted(state.settings.admin_ids):
-            try:
-                await app.bot.set_my_commands(
-                    public + admin, scope=BotCommandScopeChat(admin_id), language_code=code or None
-                )
-            except TelegramError as exc:  # e.g. the admin has not started a chat with the bot
-                log.warning("could not set the admin menu for %s: %s", admin_id, exc)
 
 
 _REDACT = RedactToken()
@@ -208,13 +133,14 @@ def file_api_url(api_url: str) -> str:
     return f"{head}/file/bot{tail}" if sep else api_url.rstrip("/") + "/file/bot"
 
 
-def _builder(settings: Settings) -> ApplicationBuilder:
+def _builder(settings: Settings) -> ApplicationBuilder[Any, Context, Any, Any, BotData, Any]:
     """What every Application of ours shares: the Bot API, defaults, the send rate limiter."""
     if not settings.telegram_bot_token:
         raise SettingsError("TELEGRAM_BOT_TOKEN is not set")
     _redact_library_logs()
     return (
         ApplicationBuilder()
+        .context_types(CONTEXT_TYPES)
         .token(settings.telegram_bot_token)
         .base_url(settings.telegram_api_url)
         .base_file_url(file_api_url(settings.telegram_api_url))
@@ -238,35 +164,24 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
     alert_ticks: dict[str, float] | None = None,
     jobs: bool = True,
-) -> Application:
+) -> App:
     """The bot, ready to start: handlers, rate limiter, command menus, error handler.
 
     `alert_ticks` (poll_tick, send_tick, retry_base) tunes the alert jobs' schedule; with
     `jobs` False the bot only answers updates and a `sectorbot worker` runs the jobs.
     """
-    builder = _builder(settings).concurrent_updates(CONCURRENCY).post_init(_publish_commands)
+    builder = _builder(settings).concurrent_updates(CONCURRENCY).post_init(commands.publish_menus)
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
-    app = builder.build()
-    app.bot_data[STATE_KEY] = BotState(
-        service=service,
-        settings=settings,
-        answers=AnswerCache(),
-        limiter=StoredLimiter(service.workers, settings.questions_per_minute, 60.0),
-        public_commands=PUBLIC_COMMANDS + telegram_alerts.COMMANDS,
-        admin_commands=ADMIN_COMMANDS + telegram_alerts.ADMIN_COMMANDS,
-    )
-
-    ticks = _ticks(settings, alert_ticks)
+    app: App = builder.build()
     mode = "webhook" if settings.webhook_url else "polling"
-    process = telegram_workers.attach(app, service, f"{mode}+jobs" if jobs else mode, ticks)
+    _share(app, service, settings, f"{mode}+jobs" if jobs else mode, alert_ticks, jobs)
     # Before every handler: an update another worker (or this one) took on is dropped.
     app.add_handler(telegram_workers.claim_handler(), group=telegram_workers.CLAIM_GROUP)
     app.add_handlers(_handlers(settings))
     app.add_error_handler(on_error)
-    _add_alerts(app, service, settings, ticks, process if jobs else None)
     return app
 
 
@@ -276,36 +191,40 @@ def build_job_application(
     *,
     request: BaseRequest | None = None,
     alert_ticks: dict[str, float] | None = None,
-) -> Application:
+) -> App:
     """`sectorbot worker`: the jobs only, sending through the Bot API, reading no updates."""
     builder = _builder(settings).updater(None)
     if request is not None:
         builder = builder.request(request)
-    app = builder.build()
-    ticks = _ticks(settings, alert_ticks)
-    process = telegram_workers.attach(app, service, "jobs", ticks)
-    _add_alerts(app, service, settings, ticks, process)
+    app: App = builder.build()
+    _share(app, service, settings, "jobs", alert_ticks, True)
     return app
 
 
-def _add_alerts(
-    app: Application,
+def _share(
+    app: App,
     service: Service,
     settings: Settings,
-    ticks: dict[str, float],
-    process: telegram_workers.Process | None,
+    role: str,
+    alert_ticks: dict[str, float] | None,
+    jobs: bool,
 ) -> None:
-    """Subscriptions, feed polling and alert delivery: the runtime, and its jobs when this
-    process may run them (they run while it holds the job lease)."""
-    fence = process.lease.fenced if process else None
-    runtime = AlertsRuntime.open(service, settings, retry_base=ticks.get("retry_base"), fence=fence)
-    app.bot_data[telegram_alerts.ALERTS_KEY] = runtime
-    if process is not None:
+    """Fill in the `BotData` that every handler and job of `app` shares, and start this
+    process's heartbeat; with `jobs`, also the rounds that poll feeds and send alerts (they
+    run while this process holds the job lease)."""
+    ticks = _ticks(settings, alert_ticks)
+    data = app.bot_data
+    data.service, data.settings = service, settings
+    data.limiter = service.rate_limiter(settings.questions_per_minute)
+    data.process = process = telegram_workers.attach(app, service, role, ticks)
+    fence = process.lease.fenced if jobs else None
+    data.alerts = AlertsRuntime.open(
+        service, settings, retry_base=ticks.get("retry_base"), fence=fence
+    )
+    if jobs:
+        data.jobs = Jobs(data.alerts, process.lease)
         telegram_alerts.start_jobs(
-            app,
-            Jobs(runtime, process.lease),
-            poll_tick=ticks["poll_tick"],
-            send_tick=ticks["send_tick"],
+            app, data.jobs, poll_tick=ticks["poll_tick"], send_tick=ticks["send_tick"]
         )
 
 
@@ -352,7 +271,7 @@ def run_job_worker(service: Service) -> None:
         ) from None
 
 
-async def _work(app: Application) -> None:
+async def _work(app: App) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -10,10 +10,9 @@ import asyncio
 import re
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from sectorbot.bot.i18n import N_, _
-from sectorbot.bot.telegram.state import state_of
+from sectorbot.bot.telegram.state import Context
 
 VOTE_UP, VOTE_DOWN = "up", "down"
 PATTERN = re.compile(rf"^(?:{VOTE_UP}|{VOTE_DOWN}):")
@@ -29,7 +28,7 @@ THANKS = {
 }
 
 
-async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def vote(update: Update, context: Context) -> None:
     """A 👍 or 👎 press: record one vote per user and answer, and say what happened."""
     query = update.callback_query
     if query is None:
@@ -39,7 +38,7 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(_(UNKNOWN), show_alert=True)
         return
     up = kind == VOTE_UP
-    service = state_of(context).service
+    service = context.bot_data.service
     outcome = await asyncio.to_thread(service.vote, key, query.from_user.id, up)
     if outcome is None:
         await query.answer(_(UNKNOWN), show_alert=True)

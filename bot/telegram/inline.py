@@ -15,12 +15,11 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.ext import ContextTypes
 
 from sectorbot.bot.i18n import _
 from sectorbot.bot.markup import shorten, split_message
 from sectorbot.bot.telegram.render import render_answer, render_source_entry, safe_url
-from sectorbot.bot.telegram.state import state_of
+from sectorbot.bot.telegram.state import Context
 from sectorbot.bot.workers.offload import off_loop
 from sectorbot.bot.workers.ratelimit import Verdict
 from sectorbot.index.answer import Answer
@@ -30,7 +29,7 @@ MAX_SOURCES = 5  # results after the answer: enough to choose from, few enough t
 MIN_QUESTION = 3  # characters; Telegram sends a query per keystroke
 
 
-async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def inline_query(update: Update, context: Context) -> None:
     """@bot <question> anywhere: the cited answer, then its sources; nothing if unknown."""
     query = update.inline_query
     if query is None:
@@ -39,16 +38,16 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if sum(ch.isalnum() for ch in question) < MIN_QUESTION:
         await query.answer([], cache_time=CACHE_SECONDS, is_personal=True)
         return
-    state = state_of(context)
+    data = context.bot_data
     # The same per-user limit as questions in chats: inline queries cost a search each.
-    verdict = await off_loop(state.limiter.check, query.from_user.id)
+    verdict = await off_loop(data.limiter.check, query.from_user.id)
     if verdict is not Verdict.ALLOW:
         button = InlineQueryResultsButton(
             _("Too many questions: wait a minute"), start_parameter="limit"
         )
         await query.answer([], cache_time=0, is_personal=True, button=button)
         return
-    answer = await asyncio.to_thread(state.service.ask, question)
+    answer = await asyncio.to_thread(data.service.ask, question)
     if not answer.answered:
         button = InlineQueryResultsButton(
             _("My reports don't answer that: ask me in a chat"), start_parameter="noanswer"

@@ -10,31 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from sectorbot.bot.i18n import DEFAULT, LANGUAGES, NAMES, _, choose, language
 from sectorbot.bot.telegram import alerts as telegram_alerts
 from sectorbot.bot.telegram.reply import after_command, message_text, reply
-from sectorbot.bot.telegram.state import state_of
+from sectorbot.bot.telegram.state import Context
 
 AUTO = "auto"
-Callback = Callable[[Any, ContextTypes.DEFAULT_TYPE], Awaitable[Any]]
+Callback = Callable[[Any, Context], Coroutine[Any, Any, Any]]
 
 
-async def chat_choice(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> str | None:
+async def chat_choice(context: Context, chat_id: int) -> str | None:
     """The language a chat chose, read from the store once and then remembered."""
-    state = state_of(context)
-    if chat_id not in state.chat_languages:
-        stored = await asyncio.to_thread(state.service.chat_language, chat_id)
-        state.chat_languages[chat_id] = stored
-    return state.chat_languages[chat_id]
+    data = context.bot_data
+    if chat_id not in data.chat_languages:
+        stored = await asyncio.to_thread(data.service.chat_language, chat_id)
+        data.chat_languages[chat_id] = stored
+    return data.chat_languages[chat_id]
 
 
-async def language_for(update: object, context: ContextTypes.DEFAULT_TYPE) -> str:
+async def language_for(update: object, context: Context) -> str:
     """The language to answer this update in."""
     if not isinstance(update, Update):
         return DEFAULT
@@ -50,7 +49,7 @@ def localized(callback: Callback) -> Callback:
     """`callback`, run in the language of the update it handles."""
 
     @functools.wraps(callback)
-    async def run(update: Any, context: ContextTypes.DEFAULT_TYPE) -> Any:
+    async def run(update: Any, context: Context) -> Any:
         with language(await language_for(update, context)):
             return await callback(update, context)
 
@@ -63,7 +62,7 @@ def _choices() -> str:
     return "\n".join(lines)
 
 
-async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def choose_language(update: Update, context: Context) -> None:
     """/language [uk|ru|en|auto]: the language for this chat (groups: their admins choose)."""
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
@@ -82,10 +81,11 @@ async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await reply(message, _("Only the group's administrators can change its language."))
         return
     chosen = None if arg == AUTO else arg
-    state = state_of(context)
-    await asyncio.to_thread(state.service.set_chat_language, chat.id, chosen)
-    state.chat_languages[chat.id] = chosen
-    with language(chosen or choose(update.effective_user and update.effective_user.language_code)):
+    data = context.bot_data
+    await asyncio.to_thread(data.service.set_chat_language, chat.id, chosen)
+    data.chat_languages[chat.id] = chosen
+    user = update.effective_user
+    with language(chosen or choose(user.language_code if user else None)):
         if chosen:
             text = _("From now on I write in {name} in this chat.").format(name=NAMES[chosen])
         else:

@@ -19,7 +19,7 @@ from telegram import (
     MessageOriginUser,
     Update,
 )
-from telegram.ext import ContextTypes, filters
+from telegram.ext import filters
 
 from sectorbot.bot.i18n import _
 from sectorbot.bot.markup import escape, shorten
@@ -27,7 +27,7 @@ from sectorbot.bot.telegram import alerts as telegram_alerts
 from sectorbot.bot.telegram import questions
 from sectorbot.bot.telegram.render import render_claim_check
 from sectorbot.bot.telegram.reply import reply, typing
-from sectorbot.bot.telegram.state import state_of
+from sectorbot.bot.telegram.state import Context
 from sectorbot.corpus.ingest import IngestReport
 from sectorbot.corpus.loaders.telegram_post import PostOrigin, post_document
 from sectorbot.corpus.models import Document, ItemFailure
@@ -85,7 +85,7 @@ def is_own(message: Message, bot_id: int) -> bool:
     return message.via_bot is not None and message.via_bot.id == bot_id
 
 
-async def forwarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def forwarded(update: Update, context: Context) -> None:
     """A message an admin forwards in private: stored as a report and searchable at once."""
     message = update.effective_message
     if message is None or message.forward_origin is None:
@@ -102,12 +102,12 @@ async def forwarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     doc = post_document(
         text, origin_of(message.forward_origin), origin_kind="forward", origin_ref=ref
     )
-    service = state_of(context).service
+    service = context.bot_data.service
     report = await asyncio.to_thread(service.add_posts, [doc])
     await reply(message, _outcome(report, doc))
 
 
-async def check_forwarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def check_forwarded(update: Update, context: Context) -> None:
     """A post anyone else forwards: what the reports say about it, for and against."""
     message = update.effective_message
     if message is None:
@@ -119,8 +119,8 @@ async def check_forwarded(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     if await questions.throttled(update, context, message):
         return
-    await typing(context, message.chat_id)
-    check = await asyncio.to_thread(state_of(context).service.check_claim, text)
+    await typing(context.bot, message.chat_id)
+    check = await asyncio.to_thread(context.bot_data.service.check_claim, text)
     await reply(message, render_claim_check(check))
 
 
@@ -140,7 +140,7 @@ def _outcome(report: IngestReport, doc: Document | ItemFailure) -> str:
     return text.format(title=title, byline=byline)
 
 
-async def channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def channel_post(update: Update, context: Context) -> None:
     """A new or edited post of a listed channel: stored, indexed, then matched for alerts."""
     post = update.channel_post or update.edited_channel_post
     if post is None or not post_text(post).strip():
@@ -153,7 +153,7 @@ async def channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     doc = post_document(
         post_text(post), origin, origin_kind="channel", origin_ref=f"telegram:channel:{chat.id}"
     )
-    report = await asyncio.to_thread(state_of(context).service.add_posts, [doc])
+    report = await asyncio.to_thread(context.bot_data.service.add_posts, [doc])
     if report.failed:
         log.warning("channel post %s/%s not stored: %s", chat.id, post.message_id,
                     report.failed[0].reason)  # fmt: skip

@@ -1,5 +1,6 @@
 """Questions in Telegram: private messages, /ask, mentions and replies in groups, the
-Sources/More buttons, and the public commands (/start, /help, /sources, /latest, /about).
+Sources/More buttons, and the public commands (/start, /sources, /latest, /about; /help is
+with the command table in `commands`).
 
 Service calls are synchronous and CPU-bound, so handlers run them in worker threads
 (`asyncio.to_thread`) and the event loop stays free for other chats.
@@ -13,10 +14,10 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
-from telegram.ext import ContextTypes, filters
+from telegram.ext import filters
 
 from sectorbot.bot.i18n import DEFAULT, LANGUAGES, N_, _, current, language
-from sectorbot.bot.markup import bold, escape
+from sectorbot.bot.markup import escape
 from sectorbot.bot.telegram.feedback import VOTE_DOWN, VOTE_UP
 from sectorbot.bot.telegram.language import chat_choice
 from sectorbot.bot.telegram.render import (
@@ -27,7 +28,7 @@ from sectorbot.bot.telegram.render import (
     render_sources,
 )
 from sectorbot.bot.telegram.reply import after_command, message_text, reply, send, typing
-from sectorbot.bot.telegram.state import is_admin, state_of
+from sectorbot.bot.telegram.state import Context
 from sectorbot.bot.workers.offload import off_loop
 from sectorbot.bot.workers.ratelimit import Verdict
 from sectorbot.index.errors import QueryError
@@ -79,9 +80,9 @@ class AddressedInGroup(filters.MessageFilter):
         return bool(username and message.text and _mention_re(username).search(message.text))
 
 
-async def throttled(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
+async def throttled(update: Update, context: Context, message: Message) -> bool:
     """Count one search for this user; True (after one notice per window) when over the limit."""
-    limiter = state_of(context).limiter
+    limiter = context.bot_data.limiter
     key = update.effective_user.id if update.effective_user else message.chat_id
     verdict = await off_loop(limiter.check, key)  # a database round trip
     if verdict is Verdict.NOTIFY:
@@ -94,13 +95,13 @@ async def throttled(update: Update, context: ContextTypes.DEFAULT_TYPE, message:
     return verdict is not Verdict.ALLOW
 
 
-async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+async def _answer(update: Update, context: Context, question: str) -> None:
     """Check, rate-limit and answer one question, with Sources/More buttons."""
     message = update.effective_message
     # Checked before anything else, so that a flood of bad input is throttled as well.
     if message is None or await throttled(update, context, message):
         return
-    state = state_of(context)
+    data = context.bot_data
     question = question.strip()
     if not any(ch.isalnum() for ch in question):
         await reply(message, _("Please send me a question in words, e.g.") + _example())
@@ -109,23 +110,23 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
         text = _("That is {length} characters; please keep a question under {limit} characters.")
         await reply(message, text.format(length=f"{len(question):,}", limit=f"{MAX_QUESTION:,}"))
         return
-    await typing(context, message.chat_id)
+    await typing(context.bot, message.chat_id)
     try:
-        answer = await asyncio.to_thread(state.service.ask, question)
+        answer = await asyncio.to_thread(data.service.ask, question)
     except QueryError as exc:
         await reply(message, _("Sorry: {problem}").format(problem=escape(exc)))
         return
     keyboard = None
     if answer.answered:
         # Recorded in the store so that votes count even after a restart empties the cache.
-        key = await asyncio.to_thread(state.service.record_answer, answer)
+        key = await asyncio.to_thread(data.service.record_answer, answer)
     with language(await _reader_language(context, message.chat_id, answer.language)):
         if answer.answered:
-            keyboard = _answer_keyboard(state.answers.put(answer, key))
+            keyboard = _answer_keyboard(data.answers.put(answer, key))
         await reply(message, render_answer(answer), keyboard)
 
 
-async def _reader_language(context: ContextTypes.DEFAULT_TYPE, chat_id: int, asked: str) -> str:
+async def _reader_language(context: Context, chat_id: int, asked: str) -> str:
     """The language the answer's own lines are in: the chat's chosen one, else the person's
     Telegram language, except that a Ukrainian or Russian question from someone whose
     Telegram is in English (or a language the bot does not speak) is answered in its own."""
@@ -134,17 +135,17 @@ async def _reader_language(context: ContextTypes.DEFAULT_TYPE, chat_id: int, ask
     return asked if asked in LANGUAGES else DEFAULT
 
 
-async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def private_text(update: Update, context: Context) -> None:
     """In a private chat any text is a question."""
     await _answer(update, context, message_text(update))
 
 
-async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def group_text(update: Update, context: Context) -> None:
     """A group message that mentions the bot or replies to it is a question."""
     await _answer(update, context, _strip_mention(message_text(update), context.bot.username))
 
 
-async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask(update: Update, context: Context) -> None:
     """/ask <question>: the way to ask in groups (works everywhere)."""
     question = _strip_mention(after_command(message_text(update)), context.bot.username)
     if not question.strip():
@@ -155,20 +156,20 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _answer(update, context, question)
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: Context) -> None:
     """The Sources / More buttons under an answer."""
     query = update.callback_query
     chat = update.effective_chat
     if query is None or chat is None:
         return
     kind, _sep, key = (query.data or "").partition(":")
-    state = state_of(context)
-    answer = state.answers.get(key) if kind in ("src", "more") else None
+    data = context.bot_data
+    answer = data.answers.get(key) if kind in ("src", "more") else None
     if answer is None and kind in ("src", "more"):
         # Answered by another worker, or before a restart: asked again from the store.
-        answer = await asyncio.to_thread(state.service.recall_answer, key)
+        answer = await asyncio.to_thread(data.service.recall_answer, key)
         if answer is not None:
-            state.answers.put(answer, key)
+            data.answers.put(answer, key)
     if answer is None:
         await query.answer(_(EXPIRED), show_alert=True)
         return
@@ -177,7 +178,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         html = render_sources(answer)
     else:
         ids = [s.chunk_id for s in answer.more]
-        passages = await asyncio.to_thread(state.service.passages, ids)
+        passages = await asyncio.to_thread(data.service.passages, ids)
         html = render_more(answer, passages)
     if isinstance(query.message, Message):
         await reply(query.message, html, quote=True)
@@ -185,7 +186,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send(context.bot, chat.id, html)
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: Context) -> None:
     """/start: what the bot is and how to ask."""
     if update.effective_message:
         await reply(
@@ -202,7 +203,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
 
 
-def _privacy_note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+def _privacy_note(update: Update, context: Context) -> str:
     """In a group, when privacy mode hides ordinary messages: what works and how to change it."""
     chat = update.effective_chat
     if chat is None or chat.type not in GROUP_TYPES or context.bot.can_read_all_group_messages:
@@ -215,27 +216,7 @@ def _privacy_note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     )
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/help: the commands this user may use."""
-    if not update.effective_message:
-        return
-    state = state_of(context)
-    commands = state.public_commands + (state.admin_commands if is_admin(update, context) else [])
-    lines = [
-        bold(_("How to use me")),
-        _("Send a question (in groups: /ask or mention me)."),
-        "",
-    ]
-    lines += [f"/{name} — {escape(_(text))}" for name, text in commands]
-    lines += [
-        "",
-        _("Filters: since:2025-01-01 until:2025-02-01 in a question narrow the dates."),
-        _("/language changes the language I use in this chat."),
-    ]
-    await reply(update.effective_message, "\n".join(lines))
-
-
-async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def sources(update: Update, context: Context) -> None:
     """/sources [query]: reports matching a query, or the newest ones."""
     message = update.effective_message
     if message is None:
@@ -244,7 +225,7 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query and await throttled(update, context, message):  # a query costs a search
         return
     try:
-        rows = await asyncio.to_thread(state_of(context).service.sources, query or None)
+        rows = await asyncio.to_thread(context.bot_data.service.sources, query or None)
     except QueryError as exc:
         await reply(message, _("Sorry: {problem}").format(problem=escape(exc)))
         return
@@ -252,21 +233,21 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(message, render_documents(rows, heading))
 
 
-async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def latest(update: Update, context: Context) -> None:
     """/latest: the newest reports."""
     if update.effective_message:
-        rows = await asyncio.to_thread(state_of(context).service.latest)
+        rows = await asyncio.to_thread(context.bot_data.service.latest)
         await reply(update.effective_message, render_documents(rows, _(NEWEST)))
 
 
-async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def about(update: Update, context: Context) -> None:
     """/about: corpus size, date range, index freshness and model."""
     if update.effective_message:
-        info = await asyncio.to_thread(state_of(context).service.about)
+        info = await asyncio.to_thread(context.bot_data.service.about)
         await reply(update.effective_message, render_about(info))
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: Context) -> None:
     """A command the bot does not have (private chats only; groups may have other bots)."""
     if update.effective_message:
         command = (
@@ -276,7 +257,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await reply(update.effective_message, text.format(command=escape(command)))
 
 
-async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def not_text(update: Update, context: Context) -> None:
     """Stickers, photos and the like in a private chat."""
     if update.effective_message:
         await reply(update.effective_message, _("I can only read text. Please type a question."))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sectorbot.bot.i18n import N_, _, current
@@ -18,6 +19,9 @@ from sectorbot.bot.markup import bold, escape, shorten
 from sectorbot.bot.render import REFUSAL, lead_line, near_miss
 from sectorbot.index.answer import Answer, Source
 from sectorbot.index.claims import ClaimCheck
+
+if TYPE_CHECKING:
+    from sectorbot.bot.service import About, DocumentRow, Stats
 
 TITLE_SHORT = 90
 EXCERPT = 600
@@ -184,18 +188,17 @@ def render_claim_check(check: ClaimCheck) -> str:
 # --------------------------------------------------------------------------------- lists
 
 
-def render_documents(rows: Iterable[Mapping[str, Any]], heading: str) -> str:
+def render_documents(rows: Iterable[DocumentRow], heading: str) -> str:
     """A list of reports (/sources, /latest): date, publisher and a linked title each."""
     lines = [f"<b>{escape(heading)}</b>", ""]
-    seen: set[Any] = set()
+    seen: set[int] = set()
     for row in rows:
-        key = row.get("id") or (row.get("url"), row.get("title"))
-        if key in seen:
+        if row.id in seen:
             continue
-        seen.add(key)
-        date = escape((row.get("published") or _("undated"))[:10])
-        source = escape(row.get("source") or _("unknown publisher"))
-        lines.append(f"• {date} · {source} — {source_link(row.get('url'), row.get('title'))}")
+        seen.add(row.id)
+        date = escape((row.published or _("undated"))[:10])
+        source = escape(row.source or _("unknown publisher"))
+        lines.append(f"• {date} · {source} — {source_link(row.url, row.title)}")
     if not seen:
         lines.append(_("No reports found."))
     return "\n".join(lines)
@@ -205,10 +208,10 @@ def _value(value: Any) -> str:
     return escape("—" if value in (None, "") else value)
 
 
-def render_about(info: Mapping[str, Any]) -> str:
+def render_about(info: About) -> str:
     """/about: how much the bot knows, from when to when, and how fresh its index is."""
-    first = str(info.get("first_published") or "")[:10] or None
-    last = str(info.get("last_published") or "")[:10] or None
+    first = str(info.first_published or "")[:10] or None
+    last = str(info.last_published or "")[:10] or None
     return "\n".join(
         [
             bold(_("About this bot")),
@@ -219,25 +222,25 @@ def render_about(info: Mapping[str, Any]) -> str:
             ),
             "",
             _("Reports: {documents} ({chunks} passages)").format(
-                documents=_value(info.get("documents")), chunks=_value(info.get("chunks"))
+                documents=_value(info.documents), chunks=_value(info.chunks)
             ),
             _("Published: {first} to {last}").format(first=_value(first), last=_value(last)),
-            _("Feeds followed: {feeds}").format(feeds=_value(info.get("feeds"))),
-            _("Last ingest: {when}").format(when=_value(info.get("last_ingest"))),
+            _("Feeds followed: {feeds}").format(feeds=_value(info.feeds)),
+            _("Last ingest: {when}").format(when=_value(info.last_ingest)),
             _("Index: {passages} passages, built {built} ({kind})").format(
-                passages=_value(info.get("index_passages")),
-                built=_value(info.get("index_built")),
-                kind=_value(info.get("index_kind")),
+                passages=_value(info.index_passages),
+                built=_value(info.index_built),
+                kind=_value(info.index_kind),
             ),
-            _("Model: {model}").format(model=_value(info.get("model"))),
+            _("Model: {model}").format(model=_value(info.model)),
         ]
     )
 
 
-def render_stats(stats: Mapping[str, Any], bot: Mapping[str, Any] | None = None) -> str:
+def render_stats(stats: Stats, bot: Mapping[str, Any] | None = None) -> str:
     """/stats for admins: every number the service and the bot keep, one per line."""
     lines = [bold(_("Statistics"))]
-    for key, value in [*stats.items(), *(bot or {}).items()]:
+    for key, value in [*asdict(stats).items(), *(bot or {}).items()]:
         lines.append(f"{escape(key.replace('_', ' '))}: {_value(value)}")
     return "\n".join(lines)
 

@@ -1,6 +1,6 @@
 """The one way the bot answers a message in Telegram, and how it reads the text it got.
 
-Every reply goes through `reply`: the HTML it is given (built with `telegram_render.escape`
+Every reply goes through `reply`: the HTML it is given (built with `markup.escape`
 around anything a user or a report wrote) is split at Telegram's 4,096-character limit, and
 a keyboard, if any, goes under the last part.
 """
@@ -13,7 +13,6 @@ import re
 from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from sectorbot.bot.markup import split_message
 from sectorbot.corpus.text import without_surrogates
@@ -49,11 +48,11 @@ async def send(bot: Bot, chat_id: int, html: str) -> None:
         await bot.send_message(chat_id, part)
 
 
-async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+async def typing(bot: Bot, chat_id: int) -> None:
     """Show "typing…" while an answer is worked out."""
     # Only a courtesy: a failure here must not cost the user the answer.
     try:
-        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        await bot.send_chat_action(chat_id, ChatAction.TYPING)
     except TelegramError as exc:
         log.debug("typing action failed: %s", exc)
 

@@ -1,5 +1,6 @@
-"""What the Telegram handlers share: the service, recent answers, the rate limiter and the
-reindex in progress, kept in one typed object in the application.
+"""What the Telegram handlers share, kept in one typed object in the application: the
+service, the alerts runtime, this process, recent answers, the rate limiter and the reindex
+in progress; and the `Context` type every handler and job takes.
 """
 
 from __future__ import annotations
@@ -8,17 +9,22 @@ import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
 from sectorbot.bot.i18n import _
-from sectorbot.bot.service import Service
-from sectorbot.bot.settings import Settings
-from sectorbot.bot.workers.ratelimit import StoredLimiter
 from sectorbot.index.answer import Answer
 
-STATE_KEY = "sectorbot"
+if TYPE_CHECKING:
+    from sectorbot.bot.alerts.runtime import AlertsRuntime
+    from sectorbot.bot.service import Service
+    from sectorbot.bot.settings import Settings
+    from sectorbot.bot.telegram.workers import Process
+    from sectorbot.bot.workers.jobs import Jobs
+    from sectorbot.bot.workers.ratelimit import StoredLimiter
+
 ANSWER_CACHE_SIZE = 500
 PROGRESS_EVERY = 2.0  # seconds between edits of the reindex status message
 
@@ -84,33 +90,42 @@ class ReindexJob:
 
 
 @dataclass
-class BotState:
-    service: Service
-    settings: Settings
-    answers: AnswerCache
-    limiter: StoredLimiter
-    job: ReindexJob | None = None
+class BotData:
+    """What every handler and job of one Application shares: PTB's `bot_data`, typed.
+
+    PTB makes it with no arguments when the Application is built (`CONTEXT_TYPES`); the
+    builders in `bot.telegram.app` then fill in the fields without defaults, before any
+    handler or job runs.
+    """
+
+    service: Service = field(init=False)
+    settings: Settings = field(init=False)
+    # This process as the other workers see it: its name, job lease and heartbeat.
+    process: Process = field(init=False)
+    alerts: AlertsRuntime = field(init=False)
+    limiter: StoredLimiter = field(init=False)
+    # The job rounds, in a process that runs them (None: a `sectorbot worker` does).
+    jobs: Jobs | None = None
+    answers: AnswerCache = field(default_factory=AnswerCache)
+    reindex: ReindexJob | None = None
     progress_every: float = PROGRESS_EVERY
     started: float = field(default_factory=time.monotonic)
-    # The command menus and /help: (name, what it does), filled by build_application.
-    public_commands: list[tuple[str, str]] = field(default_factory=list)
-    admin_commands: list[tuple[str, str]] = field(default_factory=list)
     # Chat id -> the language it chose with /language (None: each user's own), as read.
     chat_languages: dict[int, str | None] = field(default_factory=dict)
 
 
-def state_of(context: ContextTypes.DEFAULT_TYPE) -> BotState:
-    """The bot's state, which `build_application` put in the application."""
-    return app_state(context.application)
+class Context(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]):
+    """The `context` every handler and job gets: `context.bot_data` is the `BotData`."""
+
+    __slots__ = ()
 
 
-def app_state(app: Application) -> BotState:
-    state = app.bot_data.get(STATE_KEY)
-    if not isinstance(state, BotState):
-        raise RuntimeError("no bot state: build the application with build_application()")
-    return state
+# PTB types the job queue for the default context whatever the context types say: Any.
+App = Application[ExtBot[Any], Context, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Any]]
+CONTEXT_TYPES = ContextTypes(context=Context, bot_data=BotData)
 
 
-def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+def is_admin(update: Update, context: Context) -> bool:
+    """Whether the update comes from one of the bot's administrators."""
     user = update.effective_user
-    return user is not None and user.id in state_of(context).settings.admin_ids
+    return user is not None and user.id in context.bot_data.settings.admin_ids

@@ -16,17 +16,16 @@ from dataclasses import dataclass
 from typing import cast
 
 from telegram import Update
-from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
+from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from sectorbot.bot.service import Service
+from sectorbot.bot.telegram.state import App, Context
 from sectorbot.bot.workers.heartbeat import Heartbeat
 from sectorbot.bot.workers.lease import Lease, lease_ttl, new_holder
 from sectorbot.bot.workers.offload import off_loop
-from sectorbot.corpus.dates import stamp
 
 log = logging.getLogger(__name__)
 
-WORKERS_KEY = "workers"
 CLAIM_GROUP = -1  # handler groups run in ascending order: this one before the table (0)
 
 
@@ -34,20 +33,16 @@ CLAIM_GROUP = -1  # handler groups run in ascending order: this one before the t
 class Process:
     """This process as the other workers see it: its name, its lease and its heartbeat."""
 
-    service: Service
     holder: str
     lease: Lease
     heartbeat: Heartbeat
 
 
-def attach(app: Application, service: Service, role: str, ticks: dict[str, float]) -> Process:
+def attach(app: App, service: Service, role: str, ticks: dict[str, float]) -> Process:
     """Name this process, prepare its lease, and beat every poll tick from the start."""
     holder = new_holder()
     ttl = lease_ttl(ticks["poll_tick"], ticks["send_tick"])
-    process = Process(
-        service, holder, Lease(service.workers, holder, ttl), Heartbeat(service, holder, role)
-    )
-    app.bot_data[WORKERS_KEY] = process
+    process = Process(holder, service.job_lease(holder, ttl), service.heartbeat(holder, role))
     if app.job_queue is None:
         raise RuntimeError("workers need python-telegram-bot's job queue (the [job-queue] extra)")
     app.job_queue.run_repeating(
@@ -56,14 +51,7 @@ def attach(app: Application, service: Service, role: str, ticks: dict[str, float
     return process
 
 
-def process_of(app: Application) -> Process:
-    process = app.bot_data.get(WORKERS_KEY)
-    if not isinstance(process, Process):
-        raise RuntimeError("no worker state: build the application with bot.telegram")
-    return process
-
-
-async def beat(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def beat(context: Context) -> None:
     """Record this process's heartbeat (and prune aged rows) off the event loop."""
     assert context.job is not None
     try:
@@ -72,26 +60,22 @@ async def beat(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("heartbeat failed")
 
 
-def claim_handler() -> TypeHandler:
+def claim_handler() -> TypeHandler[Update, Context, None]:
     return TypeHandler(Update, claim)
 
 
-async def claim(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def claim(update: Update, context: Context) -> None:
     """Let the update through only if no process took it on before."""
-    process = process_of(context.application)
-    taken = await off_loop(
-        process.service.workers.claim_update, update.update_id, process.holder, stamp()
-    )
+    data = context.bot_data
+    taken = await off_loop(data.service.claim_update, update.update_id, data.process.holder)
     if not taken:
         log.info("update %s was taken on already: dropped", update.update_id)
         raise ApplicationHandlerStop
 
 
-async def stop(app: Application) -> None:
+async def stop(app: App) -> None:
     """After the Application stopped: give the job lease up and take the heartbeat row away."""
-    process = app.bot_data.get(WORKERS_KEY)
-    if not isinstance(process, Process):
-        return
+    process = app.bot_data.process
     try:
         await off_loop(process.lease.release)
         await off_loop(process.heartbeat.stop)

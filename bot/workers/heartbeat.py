@@ -18,6 +18,7 @@ from sectorbot.corpus.dates import stamp
 
 if TYPE_CHECKING:
     from sectorbot.bot.service import Service
+    from sectorbot.bot.workers.store import WorkerStore
 
 KEEP_UPDATES = 86400.0  # Telegram retries an update for a few hours at most
 KEEP_EVENTS = 3600.0  # far longer than any rate-limit window
@@ -25,10 +26,11 @@ KEEP_WORKERS = 86400.0
 
 
 class Heartbeat:
-    """The beats of one process under one holder name."""
+    """The beats of one process under one holder name (`Service.heartbeat` makes one)."""
 
-    def __init__(self, service: Service, holder: str, role: str) -> None:
+    def __init__(self, service: Service, workers: WorkerStore, holder: str, role: str) -> None:
         self.service = service
+        self.workers = workers
         self.holder = holder
         self.role = role
         self.started = stamp()
@@ -37,7 +39,7 @@ class Heartbeat:
         """Record that this process is alive, with its index size; prune what has aged."""
         now = time.time() if now is None else now
         self.service.sync_index()  # an idle worker follows the store too, not only on questions
-        workers = self.service.workers
+        workers = self.workers
         workers.heartbeat(
             {
                 "holder": self.holder,
@@ -47,7 +49,7 @@ class Heartbeat:
                 "started": self.started,
                 "last_seen": stamp(now),
                 "index_passages": self.service.index_passages(),
-                "store_passages": self.service.store.chunk_count(),
+                "store_passages": self.service.passages_in_store(),
             }
         )
         workers.prune(stamp(now - KEEP_UPDATES), stamp(now - KEEP_EVENTS),
@@ -55,4 +57,4 @@ class Heartbeat:
 
     def stop(self) -> None:
         """A clean stop: the row goes (a killed process's row ages out instead)."""
-        self.service.workers.forget_worker(self.holder)
+        self.workers.forget_worker(self.holder)

@@ -71,8 +71,7 @@ class Jobs:
 
     def catch_up(self) -> None:
         """Index what other processes stored (an ingest, an admin's /ingest elsewhere)."""
-        store = self.runtime.service.store
-        seen = (store.last_chunk_id_assigned(), store.chunk_count())
+        seen = self.runtime.service.passages_marker()
         if seen != self._indexed:
             self.runtime.service.ensure_index()
             self._indexed = seen
