@@ -10,6 +10,8 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -23,7 +25,7 @@ from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.database import open_database
 from sectorbot.corpus.dates import stamp
-from sectorbot.corpus.legacy_migrations import LEGACY
+from sectorbot.corpus.legacy_migrations import LEGACY, UNPLACED, from_legacy
 from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import Store
 from tests.commands import SECTORBOT
@@ -323,3 +325,35 @@ def test_doctor_reads_an_old_sqlite_database_as_current_and_leaves_its_record(
     # Opening the store would rewrite the record, which the previous version cannot read.
     assert checks["index"].status == "WARN" and "not checked" in checks["index"].detail
     assert old_record(str(path)) == old_record(str(OLD / "sectorbot.db"))  # not rewritten
+
+
+def test_stores_opening_an_old_postgresql_database_together_rewrite_its_record_once(
+    postgres_url: str,
+) -> None:
+    load_old_postgresql(postgres_url)
+    start = threading.Barrier(4)
+
+    def open_store(_: int) -> Store:
+        start.wait()
+        return Store(postgres_url)
+
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(open_store, range(4)))
+    try:
+        recorded = stores[0].query("SELECT migration_set, name FROM _migrations")
+        corpus = [r["name"] for r in recorded if r["migration_set"] == "corpus"]
+        assert corpus == MIGRATION_SETS[0].names() and len(recorded) == 14
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_an_old_name_this_version_cannot_place_is_kept() -> None:
+    rows = from_legacy(
+        [("m001_documents", "then"), ("m099_later", "later"), ("pg003_feedback", "t")]
+    )
+    assert rows == [
+        ("corpus", "m001_documents", "then"),
+        (UNPLACED, "m099_later", "later"),
+        ("feedback", "m001_feedback", "t"),
+    ]
