@@ -40,6 +40,7 @@ from sectorbot.bot.telegram.app import ALLOWED_KINDS, build_application
 from sectorbot.bot.telegram.render import render_feeds
 from sectorbot.corpus import migrations
 from sectorbot.corpus.dates import parse_stamp
+from sectorbot.corpus.legacy_migrations import LEGACY
 from sectorbot.corpus.store import Store
 from sectorbot.corpus.text import fold
 from sectorbot.index.gazetteer import Gazetteer
@@ -238,24 +239,30 @@ def test_fresh_database_has_the_schema_it_had_before_the_alerts_moved(tmp_path: 
         "documents_alert_inbox",
         *counted,
     }
-    applied = {r["name"] for r in store.query("SELECT name FROM _migrations")}
-    assert applied == {
-        name for name, _ in (*migrations.MIGRATIONS.sqlite, *alert_migrations.MIGRATIONS.sqlite)
+    applied = {
+        tuple(r.values()) for r in store.query("SELECT migration_set, name FROM _migrations")
     }
-    both = set(migrations.MIGRATIONS.names()) & set(alert_migrations.MIGRATIONS.names())
-    assert not both  # one `_migrations` table: a name in two lists would run only once
+    assert applied == {
+        (m.name, name) for m in (migrations.MIGRATIONS, alert_migrations.MIGRATIONS)
+        for name in m.names()
+    }  # fmt: skip
     store.close()
 
 
 def old_database(path: Path) -> None:
-    """A database as it was when the alert tables were corpus migrations, with old times."""
+    """A database as it was when the alert tables were corpus migrations, with old times,
+    and the one shared list of migration names of that time."""
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
     db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT)")
-    moved = dict(alert_migrations.MIGRATIONS.sqlite)
-    corpus = dict(migrations.MIGRATIONS.sqlite)
+    steps = {
+        (m.name, name): fn
+        for m in (migrations.MIGRATIONS, alert_migrations.MIGRATIONS)
+        for name, fn in m.steps
+    }
     for name in ["m001_documents", "m002_chunks", "m003_feeds", "m004_ingest_runs",
                  "m005_subscriptions", "m006_alerts", "m007_stamps_in_milliseconds"]:  # fmt: skip
-        (corpus.get(name) or moved[name])(db)
+        migration_set, (new_name,) = LEGACY[name]
+        steps[migration_set, new_name](db, migrations.SQLITE)
         db.execute("INSERT INTO _migrations VALUES (?, '2025-03-01T09:00:00.000')", [name])
     db.execute("INSERT INTO feeds (url, added) VALUES ('https://e.org/rss', '2025-03-01T10:00:00')")
     db.execute(
@@ -268,13 +275,15 @@ def old_database(path: Path) -> None:
 def test_alert_migrations_on_an_old_database(tmp_path: Path) -> None:
     old_database(tmp_path / "old.db")
     store = Store(tmp_path / "old.db")
-    AlertStore(store)  # m003, m005 and m006 ran under these names already: only m008 runs
-    stamps = {r["name"]: r["applied"] for r in store.query("SELECT * FROM _migrations")}
+    AlertStore(store)  # m003, m005 and m006 ran under the old names already: only m008 runs
+    rows = store.query("SELECT * FROM _migrations")
+    stamps = {(r["migration_set"], r["name"]): r["applied"] for r in rows}
     assert set(stamps) == {
-        name for name, _ in (*migrations.MIGRATIONS.sqlite, *alert_migrations.MIGRATIONS.sqlite)
-    }
-    assert stamps["m006_alerts"] == "2025-03-01T09:00:00.000"
-    assert stamps["m008_alert_stamps_in_milliseconds"] != "2025-03-01T09:00:00.000"
+        (m.name, name) for m in (migrations.MIGRATIONS, alert_migrations.MIGRATIONS)
+        for name in m.names()
+    }  # fmt: skip
+    assert stamps["alerts", "m003_alerts"] == "2025-03-01T09:00:00.000"
+    assert stamps["alerts", "m004_alert_stamps_in_milliseconds"] != "2025-03-01T09:00:00.000"
     assert store.scalar("SELECT added FROM feeds") == "2025-03-01T10:00:00.000"
     chat = store.query("SELECT created, updated, last_sent FROM chats")[0]
     # Written to the second: milliseconds added; already in milliseconds, or a day: as it was.

@@ -354,11 +354,14 @@ def test_a_fetched_page_cannot_claim_another_sites_address(
 
 
 def _unscope(db_path: Path) -> None:
-    """Make the store what versions before m012 wrote: bare ids, m012 not applied."""
+    """Make the store what versions before corpus m005 (once m012) wrote: bare ids, that
+    migration not applied."""
     conn = sqlite3.connect(str(db_path), isolation_level=None)
     for doc_id, ext_id in conn.execute("SELECT id, ext_id FROM documents").fetchall():
         conn.execute("UPDATE documents SET ext_id = ? WHERE id = ?", [local_id(ext_id), doc_id])
-    conn.execute("DELETE FROM _migrations WHERE name = 'm012_namespaced_ids'")
+    conn.execute(
+        "DELETE FROM _migrations WHERE migration_set = 'corpus' AND name = 'm005_namespaced_ids'"
+    )
     conn.close()
 
 

@@ -209,24 +209,26 @@ def test_doctor_warns_on_a_damaged_lexical_index_and_changes_nothing(
     assert saved.read_bytes() == damaged
 
 
-def forget_migration(data: Path, name: str) -> None:
+def forget_migration(data: Path, migration_set: str, name: str) -> None:
     """Make a migration pending again, as if the database were older."""
     conn = sqlite3.connect(str(data / "sectorbot.db"), isolation_level=None)
-    conn.execute("DELETE FROM _migrations WHERE name = ?", [name])
+    forget = "DELETE FROM _migrations WHERE migration_set = ? AND name = ?"
+    conn.execute(forget, [migration_set, name])
     conn.close()
 
 
 def test_doctor_reports_pending_migrations_and_applies_none(tmp_path: Path) -> None:
     data = tmp_path / "data"
     open_alert_tables(data)
-    last = migrations.MIGRATIONS.sqlite[-1][0]
-    forget_migration(data, last)
+    last = migrations.MIGRATIONS.names()[-1]
+    forget_migration(data, "corpus", last)
     checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
     assert checks["database"].status == "WARN"
     assert "1 migrations pending" in checks["database"].detail
     assert checks["index"].status == "WARN" and "not checked" in checks["index"].detail
     assert checks["lexical"].status == "WARN" and "not checked" in checks["lexical"].detail
-    assert dump(data, "_migrations", "name")[-1] != (last,)  # still pending: nothing applied
+    recorded = dump(data, "_migrations", "migration_set, name")
+    assert ("corpus", last) not in recorded  # still pending: nothing applied
 
 
 def test_doctor_counts_the_alert_migrations(tmp_path: Path) -> None:
@@ -234,7 +236,7 @@ def test_doctor_counts_the_alert_migrations(tmp_path: Path) -> None:
     Store(data / "sectorbot.db").close()  # the corpus tables alone, as an older version left
     checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
     features = (alert_migrations, feedback_migrations, preference_migrations, worker_migrations)
-    pending = sum(len(feature.MIGRATIONS.sqlite) for feature in features)
+    pending = sum(len(feature.MIGRATIONS.steps) for feature in features)
     assert checks["database"].status == "WARN"
     assert f"{pending} migrations pending" in checks["database"].detail
     open_alert_tables(data)
@@ -334,7 +336,7 @@ def test_import_twice_changes_nothing(sample_service_dir: Path, tmp_path: Path) 
 def test_chats_and_subscriptions_move_and_old_reports_raise_no_alerts(
     sample_service_dir: Path, tmp_path: Path
 ) -> None:
-    assert "m005_subscriptions" in dict(alert_migrations.MIGRATIONS.sqlite)
+    assert "m002_subscriptions" in alert_migrations.MIGRATIONS.names()
     source = sample_copy(sample_service_dir, tmp_path / "source")
     store = Store(source / "sectorbot.db")
     AlertStore(store)

@@ -39,9 +39,10 @@ def test_fresh_schema(store: Store) -> None:
     assert store.db.columns("chunks") == [
         "id", "document_id", "ordinal", "text", "char_start", "char_end"
     ]  # fmt: skip
-    applied = [r["name"] for r in store.query("SELECT name FROM _migrations")]
-    listed = migrations.MIGRATIONS.listed(store.dialect)
-    assert applied == [name for name, _ in listed]
+    applied = [
+        tuple(r.values()) for r in store.query("SELECT migration_set, name FROM _migrations")
+    ]
+    assert applied == [("corpus", name) for name in migrations.MIGRATIONS.names()]
     if store.dialect == "sqlite":
         assert "chunks_fts" in tables
         assert store.db.utils["documents"].columns_dict["word_count"] is int
@@ -51,8 +52,8 @@ def test_older_database_upgrades_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
     db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied TEXT)")
-    for name, fn in migrations.MIGRATIONS.sqlite[:2]:
-        fn(db)
+    for name, fn in migrations.MIGRATIONS.steps[:2]:  # named then as they are now
+        fn(db, migrations.SQLITE)
         db.execute("INSERT INTO _migrations VALUES (?, 'then')", [name])
     db.execute(
         "INSERT INTO documents (title, fetched, content_hash, origin_kind, origin_ref, text, "
@@ -62,15 +63,17 @@ def test_older_database_upgrades_in_place(tmp_path: Path) -> None:
     store = Store(path)
     assert store.scalar("SELECT title FROM documents") == "kept"
     assert "ingest_runs" in store.db.tables()
-    assert store.scalar("SELECT count(*) FROM _migrations") == len(migrations.MIGRATIONS.sqlite)
+    assert store.scalar("SELECT count(*) FROM _migrations") == len(migrations.MIGRATIONS.steps)
     store.close()
 
 
-def test_a_migration_set_refuses_a_name_twice() -> None:
+def test_a_migration_set_takes_only_its_next_number() -> None:
     fresh = migrations.MigrationSet("corpus")
     fresh.migration(migrations.m001_documents)
-    with pytest.raises(ValueError, match="the corpus migrations name m001_documents twice"):
-        fresh.pg_migration(migrations.m001_documents)
+    with pytest.raises(ValueError, match=r"m001_documents should be m002_\.\.\."):
+        fresh.migration(migrations.m001_documents)
+    with pytest.raises(ValueError, match=r"m003_ingest_runs should be m002_\.\.\."):
+        fresh.migration(migrations.m003_ingest_runs)
     assert fresh.names() == ["m001_documents"]
 
 
@@ -80,7 +83,10 @@ def test_times_written_to_the_second_gain_milliseconds(isolated_env: Path) -> No
     store.start_ingest_run("[]")
     store.db.execute("UPDATE documents SET fetched = '2025-03-01T10:00:00', updated = '2025-03-02'")
     store.db.execute("UPDATE ingest_runs SET started = '2025-03-01T10:00:05'")
-    store.db.execute("DELETE FROM _migrations WHERE name = 'm007_stamps_in_milliseconds'")
+    store.db.execute(
+        "DELETE FROM _migrations "
+        "WHERE migration_set = 'corpus' AND name = 'm004_stamps_in_milliseconds'"
+    )
     store.close()
     again = Store(store.path)
     row = again.query("SELECT fetched, updated FROM documents")[0]

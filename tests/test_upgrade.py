@@ -1,5 +1,6 @@
-"""The upgrade path from SQLite to PostgreSQL: `sectorbot export`, then `import` with
-SECTORBOT_DATABASE_URL set; the bot then answers the same, with the same sources."""
+"""Upgrades: from SQLite to PostgreSQL (`sectorbot export`, then `import` with
+SECTORBOT_DATABASE_URL set; the bot then answers the same, with the same sources), and in place,
+from databases the previous version made (`tests/databases/old-5257093/`), on both engines."""
 
 from __future__ import annotations
 
@@ -9,17 +10,36 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from sectorbot.bot.alerts.store import AlertStore, ChatRef, NewSubscription
+from sectorbot.bot.ops import doctor
+from sectorbot.bot.ops.doctor import MIGRATION_SETS
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
+from sectorbot.corpus.database import open_database
 from sectorbot.corpus.dates import stamp
+from sectorbot.corpus.legacy_migrations import LEGACY, UNPLACED, from_legacy
+from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import Store
 from tests.commands import SECTORBOT
 from tests.test_ops import QUESTIONS, assert_header_matches, invoke, read_export
+from tests.test_schema import SQLITE_ONLY, migrated, postgres_shape, sqlite_shape
+
+OLD = Path(__file__).parent / "databases" / "old-5257093"
+# What `make_old_databases.py` stored through the old code's stores, table by table.
+OLD_ROWS = {
+    "documents": 2, "chunks": 2, "chunk_vectors": 2, "chunk_sentences": 2, "ingest_runs": 1,
+    "ingest_errors": 1, "feeds": 1, "chats": 1, "subscriptions": 1, "alerts": 1,
+    "alert_inbox": 0, "feedback_answers": 1, "feedback_votes": 1, "chat_languages": 1,
+    "handled_updates": 1, "store_changes": 1,
+}  # fmt: skip
 
 
 def with_followers(data: Path) -> None:
@@ -137,3 +157,203 @@ def test_vectors_in_an_export_line_are_checked_and_kept_only_where_they_fit(
         assert len(kept) == 1  # the document whose passages match its vectors one for one
     finally:
         service.close()
+
+
+def load_old_postgresql(url: str) -> None:
+    """The old version's dump, loaded into the (empty) schema `url` uses."""
+    import psycopg
+
+    options = parse_qs(urlparse(url).query)["options"][0]
+    schema = options.split("search_path=")[1].split()[0]
+    sql = (OLD / "postgresql.sql").read_text(encoding="utf-8")
+    sql = sql.replace("CREATE SCHEMA __SCHEMA__;", "").replace("__SCHEMA__", schema)
+    with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+        conn.execute(sql.encode())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database made by the previous version, with its one shared list of migration names."""
+    if request.param == "sqlite":
+        return str(shutil.copy(OLD / "sectorbot.db", tmp_path / "sectorbot.db"))
+    url = request.getfixturevalue("postgres_url")
+    load_old_postgresql(url)
+    return url
+
+
+@pytest.fixture
+def fresh_target(old_target: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database on the same engine as `old_target`."""
+    if "://" not in old_target:
+        return str(tmp_path / "fresh.db")
+    from tests.pgserver import fresh_schema
+
+    return fresh_schema(request.getfixturevalue("postgres_cluster"))
+
+
+def old_record(target: str) -> dict[str, str]:
+    """The old shared list as the previous version left it: name → when it was applied."""
+    db = open_database(target)  # the database alone: opening a Store would migrate it
+    try:
+        return {r["name"]: r["applied"] for r in db.query("SELECT name, applied FROM _migrations")}
+    finally:
+        db.close()
+
+
+def schema_of(store: Store) -> dict[str, Any]:
+    """Every table's shape; on SQLite the text of every table, index and trigger too."""
+    tables = sorted(t for t in store.db.tables() if not SQLITE_ONLY.fullmatch(t))
+    if store.dialect == "sqlite":
+        objects = store.db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        shapes: dict[str, Any] = {t: sqlite_shape(store, t) for t in tables}
+        return {"tables": shapes, "objects": set(objects.fetchall())}
+    triggers = store.db.execute(
+        "SELECT tgrelid::regclass::text, tgname, "
+        "replace(pg_get_triggerdef(oid), current_schema() || '.', '') FROM pg_trigger "
+        "WHERE NOT tgisinternal AND tgrelid::regclass::text = ANY (?)",
+        [tables],
+    )
+    functions = store.db.execute(
+        "SELECT proname, prosrc FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
+    )
+    return {
+        "tables": {t: postgres_shape(store, t) for t in tables},
+        "triggers": set(triggers.fetchall()),
+        "functions": set(functions.fetchall()),
+    }
+
+
+def test_every_old_migration_name_stands_for_migrations_of_one_set() -> None:
+    sets = {m.name: m.names() for m in MIGRATION_SETS}
+    sqlite_names = [n for n in LEGACY if not n.startswith("pg")]
+    assert sqlite_names == sorted(sqlite_names) and len(sqlite_names) == 14
+    for old, (migration_set, names) in LEGACY.items():
+        assert set(names) <= set(sets[migration_set]), old
+    # The old SQLite list covers each set once, in the set's order; each PostgreSQL step, a
+    # whole set as it was then (which is every step it has today).
+    for migration_set, names in sets.items():
+        covered = [
+            n for old in sqlite_names for n in LEGACY[old][1] if LEGACY[old][0] == migration_set
+        ]
+        assert covered == names, migration_set
+        (whole,) = [
+            LEGACY[old][1]
+            for old in LEGACY
+            if old.startswith("pg") and LEGACY[old][0] == migration_set
+        ]
+        assert list(whole) == names, migration_set
+
+
+def test_an_old_database_upgrades_in_place_and_keeps_everything(
+    old_target: str, fresh_target: str
+) -> None:
+    before = old_record(old_target)
+    assert len(before) == (14 if "://" not in old_target else 5)
+    store = migrated(old_target)
+    try:
+        for table, rows in OLD_ROWS.items():
+            assert store.scalar(f"SELECT count(*) FROM {table}") == rows, table
+        titles = [r["title"] for r in store.query("SELECT title FROM documents ORDER BY id")]
+        assert titles == ["Evening report", "Ранкове зведення"]
+        ids = store.chunk_ids()
+        assert store.stored_vectors(ids, "old-model", "torch") == {i: bytes([i]) * 8 for i in ids}
+        assert store.scalar("SELECT vote FROM feedback_votes") == -1
+        assert store.scalar("SELECT language FROM chat_languages") == "uk"
+
+        # The record lists each set's migrations by set and name, each stamped when the old
+        # name it stands for was applied: nothing ran again.
+        recorded = {
+            (r["migration_set"], r["name"]): r["applied"]
+            for r in store.query("SELECT migration_set, name, applied FROM _migrations")
+        }
+        expected = {
+            (migration_set, name): applied
+            for old, applied in before.items()
+            for migration_set, names in [LEGACY[old]]
+            for name in names
+        }
+        assert recorded == expected
+        assert set(recorded) == {(m.name, n) for m in MIGRATION_SETS for n in m.names()}
+        assert store.db.columns("_migrations") == ["migration_set", "name", "applied"]
+
+        fresh = migrated(fresh_target)
+        try:
+            assert schema_of(store) == schema_of(fresh)
+        finally:
+            fresh.close()
+        write_after_upgrade(store)
+    finally:
+        store.close()
+    again = migrated(old_target)  # opened once more: nothing left to do, nothing done
+    try:
+        assert all(m.apply(again.db) == [] for m in MIGRATION_SETS)
+        assert again.scalar("SELECT count(*) FROM _migrations") == len(recorded)
+    finally:
+        again.close()
+
+
+def write_after_upgrade(store: Store) -> None:
+    """A new report and a new subscriber go where the old rows are, under new ids."""
+    old_max = store.scalar("SELECT max(id) FROM documents")
+    report = Document(
+        text="Drones struck the road near Pokrovsk overnight.", title="New report",
+        url="https://example.org/reports/3", source="Example", published="2026-12-02",
+        lang="en", origin_kind="feed", origin_ref="https://example.org/rss", ext_id="report-3",
+    )  # fmt: skip
+    status, doc_id = store.upsert_document(report)
+    assert status == "added" and doc_id > old_max
+    assert store.scalar("SELECT count(*) FROM alert_inbox") == 1  # the inbox trigger fired
+    alerts = AlertStore(store)
+    sub = NewSubscription("keyword", "Pokrovsk", "pokrovsk")
+    outcomes, total = alerts.add_subscriptions(
+        ChatRef(-100456, "group", "New"), [sub], 8, 10, stamp()
+    )
+    assert outcomes == ["added"] and total == 1
+    assert store.scalar("SELECT count(*) FROM subscriptions") == 2
+
+
+def test_doctor_reads_an_old_sqlite_database_as_current_and_leaves_its_record(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    path = Path(shutil.copy(OLD / "sectorbot.db", data / "sectorbot.db"))
+    checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
+    known = sum(len(m.names()) for m in MIGRATION_SETS)
+    detail = f"quick check ok; 2 documents, 2 passages; schema current ({known} migrations)"
+    assert (checks["database"].status, checks["database"].detail) == ("OK", detail)
+    # Opening the store would rewrite the record, which the previous version cannot read.
+    assert checks["index"].status == "WARN" and "not checked" in checks["index"].detail
+    assert old_record(str(path)) == old_record(str(OLD / "sectorbot.db"))  # not rewritten
+
+
+def test_stores_opening_an_old_postgresql_database_together_rewrite_its_record_once(
+    postgres_url: str,
+) -> None:
+    load_old_postgresql(postgres_url)
+    start = threading.Barrier(4)
+
+    def open_store(_: int) -> Store:
+        start.wait()
+        return Store(postgres_url)
+
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(open_store, range(4)))
+    try:
+        recorded = stores[0].query("SELECT migration_set, name FROM _migrations")
+        corpus = [r["name"] for r in recorded if r["migration_set"] == "corpus"]
+        assert corpus == MIGRATION_SETS[0].names() and len(recorded) == 14
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_an_old_name_this_version_cannot_place_is_kept() -> None:
+    rows = from_legacy(
+        [("m001_documents", "then"), ("m099_later", "later"), ("pg003_feedback", "t")]
+    )
+    assert rows == [
+        ("corpus", "m001_documents", "then"),
+        (UNPLACED, "m099_later", "later"),
+        ("feedback", "m001_feedback", "t"),
+    ]

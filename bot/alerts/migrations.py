@@ -1,16 +1,15 @@
-"""The alert tables' own migration set, applied when an `AlertStore` opens.
+"""The alert tables' own migration set (`alerts`), applied when an `AlertStore` opens.
 
-They share the store's `_migrations` table with every other set (`sectorbot.corpus.migrations`),
-so a name must be unique across them all. The first three were corpus migrations once and keep
-their names: a database that ran them under those names does not run them again, and a fresh
-database gets them from here. They come after the corpus migrations (they point at
-`documents`). Add new ones at the end; never edit one that shipped.
+Numbered from `m001_` within the set and recorded in `_migrations` as ("alerts", name); see
+`sectorbot.corpus.migrations` for how to add one. They come after the corpus set (the outbox
+points at `documents`). Each step runs on both engines; the trigger that fills the inbox is
+written per engine.
 """
 
 from __future__ import annotations
 
 from sectorbot.corpus.database import Database
-from sectorbot.corpus.migrations import POSTGRESQL, SQLITE, Dialect, MigrationSet
+from sectorbot.corpus.migrations import Dialect, MigrationSet
 
 MIGRATIONS = MigrationSet("alerts")
 
@@ -113,32 +112,51 @@ def outbox(db: Database, d: Dialect) -> None:
     )
 
 
-# SQLite ----------------------------------------------------------------------------------------
+# Migrations ------------------------------------------------------------------------------------
 
 
 @MIGRATIONS.migration
-def m003_feeds(db: Database) -> None:
-    feeds(db, SQLITE)
+def m001_feeds(db: Database, d: Dialect) -> None:
+    feeds(db, d)
 
 
 @MIGRATIONS.migration
-def m005_subscriptions(db: Database) -> None:
-    subscriptions(db, SQLITE)
+def m002_subscriptions(db: Database, d: Dialect) -> None:
+    subscriptions(db, d)
 
 
 @MIGRATIONS.migration
-def m006_alerts(db: Database) -> None:
-    outbox(db, SQLITE)
-    db.execute(
-        """CREATE TRIGGER documents_alert_inbox AFTER INSERT ON documents
+def m003_alerts(db: Database, d: Dialect) -> None:
+    outbox(db, d)
+    if d.name == "sqlite":
+        db.execute(
+            """CREATE TRIGGER documents_alert_inbox AFTER INSERT ON documents
         WHEN new.origin_kind = 'feed' BEGIN
             INSERT OR IGNORE INTO alert_inbox (document_id, added) VALUES (new.id, new.fetched);
         END"""
+        )
+        return
+    db.execute(
+        """CREATE FUNCTION documents_alert_inbox() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO alert_inbox (document_id, added) VALUES (NEW.id, NEW.fetched)
+                ON CONFLICT DO NOTHING;
+            RETURN NULL;
+        END $$"""
+    )
+    postgres_inbox_trigger(db, "('feed')")
+
+
+def postgres_inbox_trigger(db: Database, kinds: str) -> None:
+    """PostgreSQL's trigger that queues each new document of these origin kinds."""
+    db.execute(
+        "CREATE TRIGGER documents_alert_inbox AFTER INSERT ON documents FOR EACH ROW "
+        f"WHEN (NEW.origin_kind IN {kinds}) EXECUTE FUNCTION documents_alert_inbox()"
     )
 
 
 @MIGRATIONS.migration
-def m008_alert_stamps_in_milliseconds(db: Database) -> None:
+def m004_alert_stamps_in_milliseconds(db: Database, d: Dialect) -> None:
     # Feeds were added with times to the second, and the inbox copied `documents.fetched`,
     # which was to the second too, while the rest wrote milliseconds. `next_poll <= ?` and the
     # outbox's due times are string comparisons: they need the one format `dates.stamp` writes.
@@ -154,35 +172,17 @@ def m008_alert_stamps_in_milliseconds(db: Database) -> None:
 
 
 @MIGRATIONS.migration
-def m011_channel_posts_alert(db: Database) -> None:
+def m005_channel_posts_alert(db: Database, d: Dialect) -> None:
     # Posts read live from a listed Telegram channel alert like feed entries: the same trigger,
     # the same transaction. Forwarded copies and imported exports still do not.
+    if d.name == "postgresql":
+        db.execute("DROP TRIGGER documents_alert_inbox ON documents")
+        postgres_inbox_trigger(db, "('feed', 'channel')")
+        return
     db.execute("DROP TRIGGER documents_alert_inbox")
     db.execute(
         """CREATE TRIGGER documents_alert_inbox AFTER INSERT ON documents
         WHEN new.origin_kind IN ('feed', 'channel') BEGIN
             INSERT OR IGNORE INTO alert_inbox (document_id, added) VALUES (new.id, new.fetched);
         END"""
-    )
-
-
-# PostgreSQL ------------------------------------------------------------------------------------
-
-
-@MIGRATIONS.pg_migration
-def pg002_alerts(db: Database) -> None:
-    feeds(db, POSTGRESQL)
-    subscriptions(db, POSTGRESQL)
-    outbox(db, POSTGRESQL)
-    db.execute(
-        """CREATE FUNCTION documents_alert_inbox() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            INSERT INTO alert_inbox (document_id, added) VALUES (NEW.id, NEW.fetched)
-                ON CONFLICT DO NOTHING;
-            RETURN NULL;
-        END $$"""
-    )
-    db.execute(
-        "CREATE TRIGGER documents_alert_inbox AFTER INSERT ON documents FOR EACH ROW "
-        "WHEN (NEW.origin_kind IN ('feed', 'channel')) EXECUTE FUNCTION documents_alert_inbox()"
     )

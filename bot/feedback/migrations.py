@@ -1,13 +1,13 @@
 """The feedback tables' own migration set, applied when a `FeedbackStore` opens.
 
-They share the store's `_migrations` table with every other set, so a name must be unique
-across them all. Add new ones at the end; never edit one that shipped.
+Numbered from `m001_` within the set and recorded in `_migrations` as ("feedback", name); see
+`sectorbot.corpus.migrations` for how to add one.
 """
 
 from __future__ import annotations
 
 from sectorbot.corpus.database import Database
-from sectorbot.corpus.migrations import POSTGRESQL, SQLITE, Dialect, MigrationSet
+from sectorbot.corpus.migrations import Dialect, MigrationSet
 
 MIGRATIONS = MigrationSet("feedback")
 
@@ -39,10 +39,5 @@ def feedback(db: Database, d: Dialect) -> None:
 
 
 @MIGRATIONS.migration
-def m009_feedback(db: Database) -> None:
-    feedback(db, SQLITE)
-
-
-@MIGRATIONS.pg_migration
-def pg003_feedback(db: Database) -> None:
-    feedback(db, POSTGRESQL)
+def m001_feedback(db: Database, d: Dialect) -> None:
+    feedback(db, d)

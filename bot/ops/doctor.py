@@ -27,6 +27,7 @@ from sectorbot.bot.settings import TOKEN_RE, Settings, webhook_problem
 from sectorbot.bot.workers import migrations as worker_migrations
 from sectorbot.corpus import migrations
 from sectorbot.corpus.fetch import format_size, one_line
+from sectorbot.corpus.legacy_migrations import is_legacy
 from sectorbot.corpus.store import DatabaseFile
 
 if TYPE_CHECKING:
@@ -285,9 +286,9 @@ MIGRATION_SETS = (
 )
 
 
-def _known_migrations() -> list[str]:
-    """Every migration this version applies to a SQLite file, in order."""
-    return [name for migration_set in MIGRATION_SETS for name, _ in migration_set.sqlite]
+def _known_migrations() -> list[tuple[str, str]]:
+    """(set, name) of every migration this version applies, in order."""
+    return [(m.name, name) for m in MIGRATION_SETS for name in m.names()]
 
 
 def _schema_state(db: DatabaseFile) -> tuple[Status, str]:
@@ -295,17 +296,36 @@ def _schema_state(db: DatabaseFile) -> tuple[Status, str]:
         return "FAIL", "not a sectorbot database (no _migrations table)"
     known = _known_migrations()
     pending = _pending_migrations(db)
-    unknown = sorted(db.applied_migrations() - set(known))
+    unknown = sorted(_applied_migrations(db) - set(known))
     if unknown:
-        return "WARN", f"schema has migrations this version does not know ({unknown[0]}, ...)"
+        first = ".".join(unknown[0])
+        return "WARN", f"schema has migrations this version does not know ({first}, ...)"
     if pending:
         return "WARN", f"{len(pending)} migrations pending (applied at the next start)"
     return "OK", f"schema current ({len(known)} migrations)"
 
 
-def _pending_migrations(db: DatabaseFile) -> list[str]:
-    applied = db.applied_migrations()
-    return [name for name in _known_migrations() if name not in applied]
+def _applied_migrations(db: DatabaseFile) -> set[tuple[str, str]]:
+    # Read as they would be after the rewrite at the next start: doctor changes nothing.
+    if not db.has_table("_migrations"):
+        return set()
+    with db.connect() as conn:
+        return migrations.recorded(conn)
+
+
+def _pending_migrations(db: DatabaseFile) -> list[tuple[str, str]]:
+    applied = _applied_migrations(db)
+    return [pair for pair in _known_migrations() if pair not in applied]
+
+
+def _opening_would_change(db: DatabaseFile) -> bool:
+    """Whether opening the store would write to it: migrations to apply, or the record of a
+    previous version to rewrite (which that version, if still running, could not read)."""
+    if _pending_migrations(db):
+        return True
+    with db.connect() as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(_migrations)").fetchall()]
+    return is_legacy(columns)
 
 
 def check_model(settings: Settings) -> tuple[Status, str]:
@@ -329,7 +349,7 @@ def check_index(settings: Settings, quick: bool) -> tuple[Status, str]:
     from sectorbot.index.embedding import get_embedder
     from sectorbot.index.vectors import IndexProblem, VectorIndex, fingerprint
 
-    if _pending_migrations(DatabaseFile(settings.db_path)):
+    if _opening_would_change(DatabaseFile(settings.db_path)):
         # Opening the store would migrate it, and doctor changes nothing.
         return "WARN", "not checked while migrations are pending (see database)"
     store = Store(settings.db_path)
@@ -360,7 +380,7 @@ def check_lexical(settings: Settings) -> tuple[Status, str]:
     from sectorbot.corpus.store import Store
     from sectorbot.index.lexical import LexicalIndex, LexicalIndexProblem
 
-    if _pending_migrations(DatabaseFile(settings.db_path)):
+    if _opening_would_change(DatabaseFile(settings.db_path)):
         return "WARN", "not checked while migrations are pending (see database)"
     store = Store(settings.db_path)
     try:

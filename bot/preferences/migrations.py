@@ -1,13 +1,13 @@
 """The preference tables' own migration set, applied when a `PreferencesStore` opens.
 
-They share the store's `_migrations` table with every other set, so a name must be unique
-across them all. Add new ones at the end; never edit one that shipped.
+Numbered from `m001_` within the set and recorded in `_migrations` as ("preferences", name); see
+`sectorbot.corpus.migrations` for how to add one.
 """
 
 from __future__ import annotations
 
 from sectorbot.corpus.database import Database
-from sectorbot.corpus.migrations import POSTGRESQL, SQLITE, Dialect, MigrationSet
+from sectorbot.corpus.migrations import Dialect, MigrationSet
 
 MIGRATIONS = MigrationSet("preferences")
 
@@ -25,10 +25,5 @@ def chat_languages(db: Database, d: Dialect) -> None:
 
 
 @MIGRATIONS.migration
-def m010_chat_languages(db: Database) -> None:
-    chat_languages(db, SQLITE)
-
-
-@MIGRATIONS.pg_migration
-def pg004_chat_languages(db: Database) -> None:
-    chat_languages(db, POSTGRESQL)
+def m001_chat_languages(db: Database, d: Dialect) -> None:
+    chat_languages(db, d)

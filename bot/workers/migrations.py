@@ -1,14 +1,14 @@
 """The worker tables' own migration set, applied when a `WorkerStore` opens.
 
-They share the store's `_migrations` table with every other set, so a name must be unique
-across them all. Add new ones at the end; never edit one that shipped. The rows here are
+Numbered from `m001_` within the set and recorded in `_migrations` as ("workers", name); see
+`sectorbot.corpus.migrations` for how to add one. The rows here are
 short-lived bookkeeping (claims, events, heartbeats): nothing is exported.
 """
 
 from __future__ import annotations
 
 from sectorbot.corpus.database import Database
-from sectorbot.corpus.migrations import POSTGRESQL, SQLITE, Dialect, MigrationSet
+from sectorbot.corpus.migrations import Dialect, MigrationSet
 
 MIGRATIONS = MigrationSet("workers")
 
@@ -65,10 +65,5 @@ def worker_tables(db: Database, d: Dialect) -> None:
 
 
 @MIGRATIONS.migration
-def m014_workers(db: Database) -> None:
-    worker_tables(db, SQLITE)
-
-
-@MIGRATIONS.pg_migration
-def pg005_workers(db: Database) -> None:
-    worker_tables(db, POSTGRESQL)
+def m001_workers(db: Database, d: Dialect) -> None:
+    worker_tables(db, d)
