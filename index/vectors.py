@@ -36,8 +36,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from sectorbot.corpus.fetch import format_size, one_line
 from sectorbot.corpus.store import Store
+from sectorbot.corpus.text import format_size, one_line
 from sectorbot.index.embedding import Embedder
 from sectorbot.index.errors import SearchIndexError
 from sectorbot.index.sentence_table import SentenceTable, SentenceTableProblem, TableWriter

@@ -31,9 +31,10 @@ from sectorbot.bot.alerts.match import InboxResult, Matcher, discard_inbox, proc
 from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import FeedError, InputError
-from sectorbot.corpus.fetch import Fetcher, one_line
+from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.ingest import IngestReport, known_in, store_documents
 from sectorbot.corpus.loaders.feeds import parse_feed
+from sectorbot.corpus.text import one_line
 
 if TYPE_CHECKING:
     from sectorbot.bot.service import Service

@@ -21,7 +21,7 @@ from sectorbot.bot.cli.common import service_of, settings_of
 from sectorbot.bot.ops import doctor as health
 from sectorbot.bot.ops import transfer
 from sectorbot.bot.ops.backup import backup as make_backup
-from sectorbot.corpus.fetch import format_size
+from sectorbot.corpus.text import format_size
 
 
 def register(cli: click.Group) -> None:

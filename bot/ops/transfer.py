@@ -23,9 +23,9 @@ from sectorbot.bot.settings import Settings
 from sectorbot.corpus.database import PostgresDatabase
 from sectorbot.corpus.dates import parse_date, stamp
 from sectorbot.corpus.errors import InputError
-from sectorbot.corpus.fetch import format_size, one_line
 from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import DatabaseFile
+from sectorbot.corpus.text import format_size, one_line
 
 if TYPE_CHECKING:
     from sectorbot.bot.service import Service
