@@ -36,7 +36,7 @@ def test_fresh_feedback_tables_and_votes(store: Store) -> None:
     feedback = FeedbackStore(store)
     tables = set(store.db.tables())
     assert {"feedback_answers", "feedback_votes"} <= tables
-    applied = {r["name"] for r in store.query("SELECT name FROM _migrations")}
+    applied = {r["name"] for r in store.db.query("SELECT name FROM _migrations")}
     listed = feedback_migrations.MIGRATIONS.listed(store.dialect)
     assert {name for name, _ in listed} <= applied
     FeedbackStore(store)  # opening again applies nothing twice

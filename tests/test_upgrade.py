@@ -76,7 +76,7 @@ def test_sqlite_to_postgresql_keeps_everything_and_answers_the_same(
     try:
         assert moved.store.dialect == "postgresql"
         # The vectors came with the export: the new store's index embeds nothing.
-        assert moved.store.vector_count() == moved.store.chunk_count()
+        assert moved.store.vectors.vector_count() == moved.store.chunk_count()
         assert moved.vectors.reindex().embedded == 0
         for question in QUESTIONS[:3]:
             mine, theirs = moved.ask(question), sample_service.ask(question)
@@ -133,7 +133,7 @@ def test_vectors_in_an_export_line_are_checked_and_kept_only_where_they_fit(
         assert [n for n, _ in report.failed] == [4, 5]
         assert "not base64" in report.failed[0][1] and "object" in report.failed[1][1]
         assert service.store.document_count() == 2  # a failed line stores nothing
-        kept = service.store.stored_vectors(service.store.chunk_ids(), "m", "torch")
+        kept = service.store.vectors.stored_vectors(service.store.chunk_ids(), "m", "torch")
         assert len(kept) == 1  # the document whose passages match its vectors one for one
     finally:
         service.close()

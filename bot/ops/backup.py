@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sectorbot.bot.errors import OperationError
 from sectorbot.bot.settings import Settings
-from sectorbot.corpus.store import DatabaseFile
+from sectorbot.corpus.database_file import DatabaseFile
 from sectorbot.corpus.text import one_line
 
 

@@ -26,7 +26,7 @@ from sectorbot.bot.preferences import migrations as preference_migrations
 from sectorbot.bot.settings import TOKEN_RE, Settings, webhook_problem
 from sectorbot.bot.workers import migrations as worker_migrations
 from sectorbot.corpus import migrations
-from sectorbot.corpus.store import DatabaseFile
+from sectorbot.corpus.database_file import DatabaseFile
 from sectorbot.corpus.text import format_size, one_line
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ class PreferencesStore:
 
     def chat_language(self, chat_id: int) -> str | None:
         """The language a chat chose, or None when it follows each user's own."""
-        value = self.corpus.scalar(
+        value = self.corpus.db.scalar(
             "SELECT language FROM chat_languages WHERE chat_id = ?", [chat_id]
         )
         return str(value) if value is not None else None
