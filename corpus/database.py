@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from sectorbot.corpus.errors import StoreError
+from sectorbot.corpus.health import Check
 
 Params = Sequence[Any] | dict[str, Any]
 # The advisory lock a write transaction takes unless it names another: the store's one writer.
@@ -143,6 +144,17 @@ class Database:
     def describe(self) -> dict[str, Any]:
         """What `doctor` shows of the backend."""
         return {"backend": self.dialect}
+
+    def health(self) -> list[Check]:
+        """The "backend" check: which database this is, and for PostgreSQL its pool."""
+        info = self.describe()
+        if info["backend"] != "postgresql":
+            detail = f"sqlite {info.get('path')} (one process writes; several need PostgreSQL)"
+            return [Check("backend", "OK", detail)]
+        return [Check("backend", "OK", (
+            f"postgresql {info['url']}; pool {info['pool_size']} open, {info['pool_available']} "
+            f"idle, at most {info['pool_max']}, {info['requests_waiting']} waiting"
+        ))]  # fmt: skip
 
     def close(self) -> None:
         raise NotImplementedError

@@ -1,16 +1,21 @@
 """A store's SQLite file opened as it is, without migrating: for copies and checks.
 
 Operations may run while the bot writes the same file from another process, and `doctor`
-must change nothing, so none of this goes through `Store` (which migrates).
+must change nothing, so none of this goes through `Store` (which migrates). `health` is the
+database's own check: SQLite's integrity, the schema against the migrations this version
+knows, and what is stored.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from sectorbot.corpus.health import Check, Status
+from sectorbot.corpus.text import one_line
 
 
 class DatabaseFile:
@@ -77,3 +82,47 @@ class DatabaseFile:
             return set()
         with self.connect() as conn:
             return {r[0] for r in conn.execute("SELECT name FROM _migrations").fetchall()}
+
+    def pending_migrations(self, known: Sequence[str]) -> list[str]:
+        """The migrations of `known` (in order) this file has not had yet."""
+        applied = self.applied_migrations()
+        return [name for name in known if name not in applied]
+
+    def health(self, quick: bool, known: Sequence[str]) -> list[Check]:
+        """The "database" check: integrity, schema against `known` migrations, counts."""
+        try:
+            problem = self._integrity_problem(quick)
+            if problem:
+                return [Check("database", "FAIL", problem)]
+            status, schema = self._schema_state(known)
+            counts = f"{self.count('documents')} documents, {self.count('chunks')} passages"
+        except sqlite3.DatabaseError as exc:
+            return [Check("database", "FAIL", f"{self.path} cannot be read: {one_line(str(exc))}")]
+        check = "quick check" if quick else "integrity check"
+        return [Check("database", status, f"{check} ok; {counts}; {schema}")]
+
+    def _integrity_problem(self, quick: bool) -> str | None:
+        problems = self.problems(quick)
+        if problems:
+            pragma = "quick_check" if quick else "integrity_check"
+            return f"{pragma} found {len(problems)} problems, first: {one_line(problems[0])}"
+        if quick:
+            return None
+        broken = self.broken_references()
+        if broken:
+            return f"{len(broken)} rows point at rows that do not exist (first in {broken[0]})"
+        fts = self.fts_problem()
+        if fts:
+            return f"the full-text index disagrees with the passages ({one_line(fts)})"
+        return None
+
+    def _schema_state(self, known: Sequence[str]) -> tuple[Status, str]:
+        if not self.has_table("_migrations"):
+            return "FAIL", "not a sectorbot database (no _migrations table)"
+        unknown = sorted(self.applied_migrations() - set(known))
+        if unknown:
+            return "WARN", f"schema has migrations this version does not know ({unknown[0]}, ...)"
+        pending = self.pending_migrations(known)
+        if pending:
+            return "WARN", f"{len(pending)} migrations pending (applied at the next start)"
+        return "OK", f"schema current ({len(known)} migrations)"

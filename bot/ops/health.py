@@ -1,0 +1,104 @@
+"""The stored state's health: each feature asked about what it owns, its stores opened once.
+
+`doctor` calls `stored_health` and opens nothing itself. Nothing here migrates or repairs:
+the SQLite file is read as it is (`DatabaseFile`), the backend and the workers' tables
+through a bare `Database`, and the indexes through a `Store` only when no migration is
+pending, since opening a `Store` applies them.
+"""
+
+from __future__ import annotations
+
+from sectorbot.bot.alerts import health as alerts_health
+from sectorbot.bot.alerts import migrations as alert_migrations
+from sectorbot.bot.feedback import migrations as feedback_migrations
+from sectorbot.bot.preferences import migrations as preference_migrations
+from sectorbot.bot.settings import Settings
+from sectorbot.bot.workers import health as workers_health
+from sectorbot.bot.workers import migrations as worker_migrations
+from sectorbot.corpus import migrations
+from sectorbot.corpus.database import open_database
+from sectorbot.corpus.database_file import DatabaseFile
+from sectorbot.corpus.health import Check, guarded_all
+from sectorbot.corpus.store import Store
+
+# Every migration set this version applies, in the order the stores open: the corpus's, then
+# each feature's.
+MIGRATION_SETS = (
+    migrations.MIGRATIONS,
+    alert_migrations.MIGRATIONS,
+    feedback_migrations.MIGRATIONS,
+    preference_migrations.MIGRATIONS,
+    worker_migrations.MIGRATIONS,
+)
+NOT_CHECKED = "not checked while migrations are pending (see database)"
+
+
+def known_migrations() -> list[str]:
+    """Every migration this version applies to a SQLite file, in order."""
+    return [name for migration_set in MIGRATION_SETS for name, _ in migration_set.sqlite]
+
+
+def stored_health(settings: Settings, quick: bool) -> list[Check]:
+    """database, backend, workers, index, lexical and (unless quick) feeds, as far as the
+    state allows: nothing past a database that failed, no index on PostgreSQL."""
+    database = guarded_all(["database"], lambda: database_health(settings, quick))
+    if database[0].status == "FAIL":
+        return database
+    checks = list(database)
+    on_file = settings.db_path.is_file()
+    if settings.database_url or on_file:
+        checks += guarded_all(["backend", "workers"], lambda: backend_health(settings))
+    if on_file:
+        checks += guarded_all(["index", "lexical"], lambda: index_health(settings, quick))
+        if not quick:
+            checks += guarded_all(["feeds"], lambda: feeds_health(settings))
+    return checks
+
+
+def database_health(settings: Settings, quick: bool) -> list[Check]:
+    if settings.database_url:
+        return [Check("database", "OK", "on PostgreSQL (SECTORBOT_DATABASE_URL): see backend")]
+    if not settings.db_path.exists():
+        detail = "no database yet: `sectorbot run` loads the sample, `ingest` adds more"
+        return [Check("database", "WARN", detail)]
+    return DatabaseFile(settings.db_path).health(quick, known_migrations())
+
+
+def backend_health(settings: Settings) -> list[Check]:
+    """Which database the store is on, and who works on it (opened, never migrated)."""
+    db = open_database(settings.store_target)  # StoreError (unreachable) fails both checks
+    try:
+        return [
+            *guarded_all(["backend"], db.health),
+            *guarded_all(["workers"], lambda: workers_health.health(db, settings.poll_tick)),
+        ]
+    finally:
+        db.close()
+
+
+def index_health(settings: Settings, quick: bool) -> list[Check]:
+    """The vector and lexical indexes against the store (SQLite: the index is on disk)."""
+    from sectorbot.index.embedding import get_embedder
+    from sectorbot.index.health import lexical_health, vector_health
+    from sectorbot.index.vectors import VectorIndex
+
+    if DatabaseFile(settings.db_path).pending_migrations(known_migrations()):
+        # Opening the store would migrate it, and a health check changes nothing.
+        return [Check("index", "WARN", NOT_CHECKED), Check("lexical", "WARN", NOT_CHECKED)]
+    store = Store(settings.db_path)
+    try:
+        embedder = get_embedder(  # not loaded: a quick check reads no vectors of questions
+            settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size
+        )
+        vectors = VectorIndex(settings.index_dir, store, embedder, settings.approx_index_threshold)
+        return [
+            *guarded_all(["index"], lambda: vector_health(vectors, quick)),
+            *guarded_all(["lexical"], lambda: lexical_health(store, settings.index_dir)),
+        ]
+    finally:
+        store.close()
+
+
+def feeds_health(settings: Settings) -> list[Check]:
+    db = DatabaseFile(settings.db_path)
+    return alerts_health.health(db, settings.fetch_timeout, settings.max_file_bytes)
