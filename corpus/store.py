@@ -21,6 +21,7 @@ from sectorbot.corpus.chunking import chunk_text, word_count
 from sectorbot.corpus.database import STORE_LOCK, Database, is_url, open_database
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import StoreError
+from sectorbot.corpus.health import Check
 from sectorbot.corpus.models import Chunk, Document
 from sectorbot.corpus.urls import canonical_url
 from sectorbot.corpus.vector_store import VectorStore
@@ -360,6 +361,15 @@ class Store:
             "last_published": self.db.scalar("SELECT max(published) FROM documents"),
             "last_ingest": self.db.scalar("SELECT max(finished) FROM ingest_runs"),
         }
+
+    def health(self) -> list[Check]:
+        """The "store" check (the database answers, and what it holds), then the vectors'."""
+        numbers = self.counts()
+        detail = (
+            f"{numbers['documents']} documents, {numbers['chunks']} passages, "
+            f"last ingest {numbers['last_ingest'] or 'never'}"
+        )
+        return [Check("store", "OK", detail), *self.vectors.health(int(numbers["chunks"] or 0))]
 
 
 def _database_problem(path: Path, exc: sqlite3.DatabaseError) -> str:

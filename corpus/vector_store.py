@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sectorbot.corpus.database import Database
+from sectorbot.corpus.health import Check
 
 # Every stored passage vector with where its passage sits, in document and passage order:
 # what an export carries, read by either backend's snapshot.
@@ -75,3 +76,12 @@ class VectorStore:
 
     def sentence_count(self) -> int:
         return int(self.db.scalar("SELECT count(*) FROM chunk_sentences") or 0)
+
+    def health(self, passages: int) -> list[Check]:
+        """The "vectors" check: how many of the `passages` stored have their vector kept."""
+        kept = self.vector_count()
+        detail = f"{kept} of {passages} passages have a stored vector"
+        if kept < passages:
+            # Not damage: ingest stores passages first and the index embeds them next.
+            return [Check("vectors", "WARN", f"{detail}: the next reindex embeds the rest")]
+        return [Check("vectors", "OK", detail)]

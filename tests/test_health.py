@@ -20,6 +20,7 @@ from sectorbot.bot.workers import health as workers_health
 from sectorbot.bot.workers.store import WorkerStore
 from sectorbot.corpus.database_file import DatabaseFile
 from sectorbot.corpus.health import Check, guarded_all
+from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,6 +101,50 @@ def test_stored_health_asks_each_feature_and_changes_nothing(tmp_path: Path) -> 
     ]  # fmt: skip
     assert checks[3].detail == "no passages yet, so no index needed"
     assert settings.db_path.read_bytes() == before
+
+
+def report(n: int) -> Document:
+    text = f"Report {n}. Shelling near Pokrovsk continued through the night. " * 3
+    return Document(text=text, title=f"Report {n}", source="test", origin_kind="text",
+                    origin_ref=f"report-{n}.txt")  # fmt: skip
+
+
+def test_the_stores_answer_for_what_they_hold(store: Store) -> None:
+    assert store.health() == [
+        Check("store", "OK", "0 documents, 0 passages, last ingest never"),
+        Check("vectors", "OK", "0 of 0 passages have a stored vector"),
+    ]
+    store.upsert_document(report(1))
+    ids = store.chunk_ids()
+    [corpus, vectors] = store.health()
+    assert corpus == Check("store", "OK", f"1 documents, {len(ids)} passages, last ingest never")
+    assert vectors.status == "WARN" and "the next reindex embeds the rest" in vectors.detail
+    store.vectors.store_vectors([(i, bytes(16)) for i in ids], "m", "torch")
+    assert store.health()[1] == Check(
+        "vectors", "OK", f"{len(ids)} of {len(ids)} passages have a stored vector"
+    )
+
+
+def test_the_feature_stores_answer_for_what_they_hold(store: Store) -> None:
+    [outbox] = AlertStore(store).health("2025-03-02T00:00:00.000", "2025-03-01T00:00:00.000")
+    assert outbox == Check(
+        "outbox", "OK", "0 pending (0 due), 0 sent in 24 h, 0 given up; 0 subscriptions in 0 chats"
+    )
+    assert FeedbackStore(store).health() == [Check("feedback", "OK", "0 votes, 0 of them 👎")]
+    preferences = PreferencesStore(store)
+    preferences.set_chat_language(42, "uk", "2025-03-01T00:00:00.000")
+    assert preferences.health() == [Check("preferences", "OK", "1 chats chose a language")]
+
+
+def test_features_without_a_line_of_their_own_speak_up_only_when_not_ok(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    every_feature(settings.db_path)
+    store = Store(settings.db_path)
+    store.upsert_document(report(1))
+    store.close()
+    checks = {c.name: c for c in stored_health(settings, quick=True)}
+    assert list(checks) == ["database", "backend", "workers", "index", "lexical", "vectors"]
+    assert checks["vectors"].status == "WARN" and checks["index"].status == "WARN"
 
 
 def test_doctor_opens_no_store_itself() -> None:

@@ -14,7 +14,9 @@ from typing import Any, Literal
 
 from sectorbot.bot.alerts import migrations
 from sectorbot.corpus.database_file import DatabaseFile
+from sectorbot.corpus.health import Check
 from sectorbot.corpus.store import Store
+from sectorbot.corpus.text import one_line
 
 FEED_COLUMNS = (
     "id", "url", "title", "added", "added_by", "etag", "last_modified", "last_polled",
@@ -420,6 +422,19 @@ class AlertStore:
                 "ORDER BY next_attempt DESC LIMIT 1"
             ),
         }
+
+    def health(self, when: str, day_ago: str) -> list[Check]:
+        """The "outbox" check: alerts waiting, failing or given up, and who is followed."""
+        n = self.outbox_numbers(when, day_ago)
+        detail = (
+            f"{n['pending']} pending ({n['due']} due), {n['sent_24h']} sent in 24 h, "
+            f"{n['dead']} given up; {n['subscriptions']} subscriptions in {n['chats']} chats"
+        )
+        if n["retrying"]:
+            # Sends failing right now (Telegram unreachable, a chat gone): worth a look.
+            return [Check("outbox", "WARN", f"{detail}; {n['retrying']} retrying, last error: "
+                           f"{one_line(str(n['last_error']))}")]  # fmt: skip
+        return [Check("outbox", "OK", detail)]
 
 
 def active_feed_validators(db: DatabaseFile) -> list[tuple[str, str | None, str | None]]:

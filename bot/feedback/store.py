@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sectorbot.bot.feedback import migrations
+from sectorbot.corpus.health import Check
 from sectorbot.corpus.store import Store
 
 VoteOutcome = Literal["new", "changed", "same"]
@@ -88,6 +89,11 @@ class FeedbackStore:
         votes, down = int(row["votes"]), int(row["down"])
         share = round(down / votes, 3) if votes else None
         return {"votes": votes, "votes_down": down, "votes_down_share": share}
+
+    def health(self) -> list[Check]:
+        """The "feedback" check: the votes kept, the 👎 among them."""
+        n = self.counts()
+        return [Check("feedback", "OK", f"{n['votes']} votes, {n['votes_down']} of them 👎")]
 
     def disliked(self) -> list[RatedAnswer]:
         """Answers with at least one 👎, oldest first."""
