@@ -56,7 +56,7 @@ def stored_health(settings: Settings, quick: bool) -> list[Check]:
     if settings.database_url or on_file:
         checks += guarded_all(["backend", "workers"], lambda: backend_health(settings))
     if on_file:
-        checks += guarded_all(["index", "lexical"], lambda: index_health(settings, quick))
+        checks += guarded_all(["index", "lexical"], lambda: opened_store_health(settings, quick))
         if not quick:
             checks += guarded_all(["feeds"], lambda: feeds_health(settings))
     return checks
@@ -83,8 +83,10 @@ def backend_health(settings: Settings) -> list[Check]:
         db.close()
 
 
-def index_health(settings: Settings, quick: bool) -> list[Check]:
-    """The vector and lexical indexes against the store (SQLite: the index is on disk)."""
+def opened_store_health(settings: Settings, quick: bool) -> list[Check]:
+    """What needs the store open: the vector and lexical indexes against it (SQLite: the
+    index is on disk), then what the stores say of themselves."""
+    # Imported here: faiss and the model code load only when there is an index to check.
     from sectorbot.index.embedding import get_embedder
     from sectorbot.index.health import lexical_health, vector_health
     from sectorbot.index.vectors import VectorIndex
