@@ -101,7 +101,7 @@ def pct(values: list[float], q: float) -> float:
 
 def calibrate(service: Service) -> dict[str, Any]:
     """Score every topic against every English sample document; find the separating gap."""
-    rows = service.store.query(
+    rows = service.store.db.query(
         "SELECT id, ext_id, title, text FROM documents WHERE lang = 'en' ORDER BY id"
     )
     docs = [DocText(r["id"], r["title"], r["text"]) for r in rows]
@@ -171,7 +171,7 @@ def make_subscriptions(service: Service, total: int, chats: int, rng: random.Ran
     words = sorted(
         {
             w
-            for r in service.store.query("SELECT text FROM documents")
+            for r in service.store.db.query("SELECT text FROM documents")
             for w in subs.keyword_words(r["text"])
             if len(w) >= 5 and not w.isdigit()
         }
@@ -209,7 +209,7 @@ def matching_cost(service: Service, repeats: int) -> dict[str, Any]:
         matcher.refresh()
         compile_times.append(time.perf_counter() - started)
     compile_s = statistics.median(compile_times)
-    rows = service.store.query("SELECT id, title, text, published FROM documents ORDER BY id")
+    rows = service.store.db.query("SELECT id, title, text, published FROM documents ORDER BY id")
     docs = [DocText(r["id"], r["title"], r["text"], r["published"]) for r in rows]
     vectors = matcher.document_vectors(docs)
     assert vectors is not None

@@ -51,7 +51,7 @@ STORES = ("sqlite", "postgresql", "postgresql-sync")
 
 def run_once(target: Path, store: Store, answers: int) -> dict[str, float]:
     report, first, second = ingest_twice(store, target, "store")
-    chunks = store.scalar("SELECT count(*) FROM chunks")
+    chunks = store.db.scalar("SELECT count(*) FROM chunks")
     feedback = FeedbackStore(store)  # its tables, empty, before the size is taken
     size = store_bytes(store)
     started = time.perf_counter()
@@ -88,7 +88,7 @@ def store_bytes(store: Store) -> int:
     if store.path is not None:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return sum(p.stat().st_size for p in store.path.parent.glob(store.path.name + "*"))
-    size = store.scalar(
+    size = store.db.scalar(
         "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')"

@@ -97,7 +97,7 @@ def stored_only(target: str, passages: int, embed_rate: float) -> dict[str, floa
         part = ids[start : start + 2000]
         vectors = rng.standard_normal((len(part), 384)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        store.store_vectors([(i, v.tobytes()) for i, v in zip(part, vectors, strict=True)],
+        store.vectors.store_vectors([(i, v.tobytes()) for i, v in zip(part, vectors, strict=True)],
                             MODEL, "torch")  # fmt: skip
     cold_s = cold_start(store)
     store.close()

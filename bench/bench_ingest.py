@@ -57,7 +57,7 @@ def ingest_twice(store: Store, target: Path, label: str) -> tuple[IngestReport, 
 def run_once(target: Path, folder: Path, label: str) -> dict[str, float]:
     store = Store(folder / f"{label}.db")
     report, first, second = ingest_twice(store, target, label)
-    chunks = store.scalar("SELECT count(*) FROM chunks")
+    chunks = store.db.scalar("SELECT count(*) FROM chunks")
     store.close()
     docs = len(report.added)
     return {"documents": docs, "chunks": chunks, "seconds": round(first, 2),

@@ -27,11 +27,13 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from sectorbot.corpus.errors import StoreError
+from sectorbot.corpus.health import Check
 from sectorbot.corpus.redact import redact_secrets, remember_passwords
 
 Params = Sequence[Any] | dict[str, Any]
 # The advisory lock a write transaction takes unless it names another: the store's one writer.
 STORE_LOCK = "store"
+IN_BATCH = 500  # ids in one `IN (...)` list: well below SQLite's limit on bound parameters
 
 
 class Result(Protocol):
@@ -88,6 +90,52 @@ class Database:
     def tables(self) -> list[str]:
         raise NotImplementedError
 
+    def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        """The first column of the first row, or None when there is no row."""
+        row = self.execute(sql, list(params)).fetchone()
+        return row[0] if row else None
+
+    def rows_in(
+        self, sql: str, ids: Iterable[Any], params: Sequence[Any] = (), batch: int = IN_BATCH
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Run `sql`, whose `{ids}` stands for a list of placeholders, once per batch of ids.
+
+        `params` are bound before the ids. Yields the rows of each batch as plain tuples.
+        """
+        for query, args in _in_batches(sql, ids, params, batch):
+            rows = self.execute(query, args).fetchall()
+            yield [tuple(r) for r in rows]
+
+    def execute_in(
+        self, sql: str, ids: Iterable[Any], params: Sequence[Any] = (), batch: int = IN_BATCH
+    ) -> int:
+        """Run a write whose `{ids}` stands for a list of placeholders; the rows it changed.
+
+        Call it inside `transaction()` when the batches must stand or fall together.
+        """
+        changed = 0
+        for query, args in _in_batches(sql, ids, params, batch):
+            changed += self.execute(query, args).rowcount
+        return changed
+
+    def insert_if_new(self, table: str, row: dict[str, Any]) -> bool | None:
+        """Insert a row unless one with the same key is there; None if no column fits.
+
+        Columns this schema lacks (an export from a newer version) are left out. Only key
+        clashes are passed over: a row that breaks NOT NULL raises the database's error.
+        """
+        columns = set(self.columns(table))
+        values = {k: v for k, v in row.items() if k in columns}
+        if not values:
+            return None
+        names = ", ".join(f'"{k}"' for k in values)
+        marks = ", ".join("?" * len(values))
+        # ON CONFLICT DO NOTHING rather than OR IGNORE, which would also drop rows silently.
+        sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING'
+        with self.transaction():
+            cursor = self.execute(sql, list(values.values()))
+        return cursor.rowcount > 0
+
     def change_marker(self) -> tuple[int, int]:
         raise NotImplementedError
 
@@ -98,8 +146,29 @@ class Database:
         """What `doctor` shows of the backend."""
         return {"backend": self.dialect}
 
+    def health(self) -> list[Check]:
+        """The "backend" check: which database this is, and for PostgreSQL its pool."""
+        info = self.describe()
+        if info["backend"] != "postgresql":
+            detail = f"sqlite {info.get('path')} (one process writes; several need PostgreSQL)"
+            return [Check("backend", "OK", detail)]
+        return [Check("backend", "OK", (
+            f"postgresql {info['url']}; pool {info['pool_size']} open, {info['pool_available']} "
+            f"idle, at most {info['pool_max']}, {info['requests_waiting']} waiting"
+        ))]  # fmt: skip
+
     def close(self) -> None:
         raise NotImplementedError
+
+
+def _in_batches(
+    sql: str, ids: Iterable[Any], params: Sequence[Any], batch: int
+) -> Iterator[tuple[str, list[Any]]]:
+    """(query, arguments) for each batch of ids, `{ids}` filled with as many placeholders."""
+    ids = list(ids)
+    for i in range(0, len(ids), batch):
+        part = ids[i : i + batch]
+        yield sql.format(ids=",".join("?" * len(part))), [*params, *part]
 
 
 def database_errors() -> tuple[type[BaseException], ...]:
@@ -342,13 +411,6 @@ class PostgresDatabase(Database):
             [table],
         )
 
-    @contextmanager
-    def snapshot(self) -> Iterator[PostgresSnapshot]:
-        """Every table as of one moment, read while others write (for `export`)."""
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield PostgresSnapshot(conn)
-
     def describe(self) -> dict[str, Any]:
         stats = self.pool.get_stats()
         return {
@@ -362,34 +424,3 @@ class PostgresDatabase(Database):
 
     def close(self) -> None:
         self.pool.close()
-
-
-class PostgresSnapshot:
-    """Reads inside one repeatable-read transaction: counts and rows agree with each other."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-
-    def count(self, table: str) -> int:
-        return int(self.conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
-
-    def passage_vectors(self) -> Iterator[tuple[Any, ...]]:
-        """(document id, ordinal, model, backend, vector), in document and passage order."""
-        from sectorbot.corpus.store import PASSAGE_VECTORS
-
-        with self.conn.cursor(name="export_vectors") as cursor:
-            cursor.itersize = 500
-            cursor.execute(PASSAGE_VECTORS)
-            for row in cursor:
-                yield (*row[:4], bytes(row[4]))
-
-    def rows(self, table: str, order_by_id: bool) -> Iterator[dict[str, Any]]:
-        from psycopg.rows import dict_row
-
-        order = " ORDER BY id" if order_by_id else ""
-        # A named (server-side) cursor streams the table instead of holding it in memory.
-        with self.conn.cursor(name=f"export_{table}", row_factory=dict_row) as cursor:
-            cursor.itersize = 500
-            cursor.execute(f'SELECT * FROM "{table}"{order}')
-            for row in cursor:
-                yield {k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}

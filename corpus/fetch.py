@@ -26,12 +26,12 @@ from sectorbot.corpus.network import (
     deadline,
     public_address_problem,
 )
+from sectorbot.corpus.text import format_size, one_line
 
-__all__ = ["Fetched", "Fetcher", "format_size", "one_line", "public_address_problem"]
+__all__ = ["Fetched", "Fetcher", "public_address_problem"]
 
 DEFAULT_USER_AGENT = "sectorbot/0.1 (+https://github.com/sectorbot)"
 MAX_REDIRECTS = 5
-_REASON_LIMIT = 200
 
 
 @dataclass
@@ -59,21 +59,6 @@ class Fetched:
             if key.strip().lower() == "charset" and value.strip():
                 return value.strip().strip("\"'")
         return None
-
-
-def format_size(n_bytes: float) -> str:
-    """Sizes as people read them: "25.3 MB", "4.1 kB", "512 bytes"."""
-    if n_bytes >= 1_000_000:
-        return f"{n_bytes / 1_000_000:.1f} MB"
-    if n_bytes >= 1_000:
-        return f"{n_bytes / 1_000:.1f} kB"
-    return f"{int(n_bytes)} bytes"
-
-
-def one_line(text: str, limit: int = _REASON_LIMIT) -> str:
-    """Squash a library's message into one short line for an error reason."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 # ---------------------------------------------------------------------------- fetcher

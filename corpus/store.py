@@ -1,17 +1,17 @@
-"""The store: documents, their chunks, the chunks' vectors and ingest runs.
+"""The corpus store: documents, their chunks (passages) and ingest runs.
 
 The store is the source of truth; everything else (the vector index) is derived from it. It
-lives in SQLite by default or in PostgreSQL (`corpus.database` holds what differs).
+lives in SQLite by default or in PostgreSQL (`corpus.database` holds what differs and the
+general SQL helpers). The passages' vectors have their own store, reached as `store.vectors`.
 Each document is written in one transaction, so a crash never leaves half a document.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,13 +21,14 @@ from sectorbot.corpus.chunking import chunk_text, word_count
 from sectorbot.corpus.database import STORE_LOCK, Database, is_url, open_database
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import StoreError
+from sectorbot.corpus.health import Check
 from sectorbot.corpus.models import Chunk, Document
 from sectorbot.corpus.urls import canonical_url
+from sectorbot.corpus.vector_store import VectorStore
 
 Status = Literal["added", "updated", "unchanged"]
 META_FIELDS = ("url", "title", "source", "author", "published", "lang")
 LISTING = "id, title, source, published, url"  # what a list of reports shows of each
-IN_BATCH = 500  # ids in one `IN (...)` list: well below SQLite's limit on bound parameters
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(_database_problem(Path(target), exc)) from None
         self.lock = self.db.lock
+        self.vectors = VectorStore(self.db)  # passage and sentence vectors, beside the passages
         try:
             with self.lock:
                 migrations.MIGRATIONS.apply(self.db)
@@ -88,36 +90,6 @@ class Store:
         """One write transaction (see `Database.transaction` on `lock`)."""
         return self.db.transaction(lock)
 
-    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
-        return self.db.query(sql, params if isinstance(params, dict) else list(params))
-
-    def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        row = self.db.execute(sql, list(params)).fetchone()
-        return row[0] if row else None
-
-    def rows_in(
-        self, sql: str, ids: Iterable[Any], params: Sequence[Any] = (), batch: int = IN_BATCH
-    ) -> Iterator[list[tuple[Any, ...]]]:
-        """Run `sql`, whose `{ids}` stands for a list of placeholders, once per batch of ids.
-
-        `params` are bound before the ids. Yields the rows of each batch as plain tuples.
-        """
-        for query, args in _in_batches(sql, ids, params, batch):
-            rows = self.db.execute(query, args).fetchall()
-            yield [tuple(r) for r in rows]
-
-    def execute_in(
-        self, sql: str, ids: Iterable[Any], params: Sequence[Any] = (), batch: int = IN_BATCH
-    ) -> int:
-        """Run a write whose `{ids}` stands for a list of placeholders; the rows it changed.
-
-        Call it inside `transaction()` when the batches must stand or fall together.
-        """
-        changed = 0
-        for query, args in _in_batches(sql, ids, params, batch):
-            changed += self.db.execute(query, args).rowcount
-        return changed
-
     # documents -------------------------------------------------------------------------
 
     def find_existing(self, doc: Document) -> dict[str, Any] | None:
@@ -133,14 +105,14 @@ class Store:
         if not doc.ext_id and not canon and doc.origin_kind in ("markdown", "text", "html", "pdf"):
             probes.append(("origin_ref = ?", doc.origin_ref))
         for where, value in probes:
-            rows = self.query(f"SELECT * FROM documents WHERE {where} LIMIT 1", [value])
+            rows = self.db.query(f"SELECT * FROM documents WHERE {where} LIMIT 1", [value])
             if rows:
                 return rows[0]
         return None
 
     def document_id_for(self, ext_id: str) -> int | None:
         """The id of the document stored under this (scoped) ext_id, if there is one."""
-        value = self.scalar("SELECT id FROM documents WHERE ext_id = ?", [ext_id])
+        value = self.db.scalar("SELECT id FROM documents WHERE ext_id = ?", [ext_id])
         return None if value is None else int(value)
 
     def upsert_document(self, doc: Document) -> tuple[Status, int]:
@@ -152,7 +124,7 @@ class Store:
         with self.transaction():
             existing = self.find_existing(doc)
             if existing is None:
-                twin = self.query(
+                twin = self.db.query(
                     "SELECT id FROM documents WHERE content_hash = ? LIMIT 1", [digest]
                 )
                 if twin:  # the same text under another address: one document, not two
@@ -243,7 +215,7 @@ class Store:
         )
 
     def document_ids(self) -> list[int]:
-        return [r["id"] for r in self.query("SELECT id FROM documents ORDER BY id")]
+        return [r["id"] for r in self.db.query("SELECT id FROM documents ORDER BY id")]
 
     def replace_text(self, doc_id: int, text: str) -> bool:
         """Store new text for a document under the same id (its passages are cut again);
@@ -269,11 +241,16 @@ class Store:
         return cursor.rowcount > 0
 
     def document_count(self) -> int:
-        return int(self.scalar("SELECT count(*) FROM documents") or 0)
+        return int(self.db.scalar("SELECT count(*) FROM documents") or 0)
+
+    def newest_published(self) -> str | None:
+        """The publication date of the newest dated report."""
+        value = self.db.scalar("SELECT max(published) FROM documents")
+        return None if value is None else str(value)
 
     def newest_documents(self, limit: int) -> list[dict[str, Any]]:
         """The newest documents by publication date (undated last), as listing rows."""
-        return self.query(
+        return self.db.query(
             f"SELECT {LISTING} FROM documents "
             "ORDER BY coalesce(published, '') DESC, id DESC LIMIT ?",
             [limit],
@@ -284,7 +261,7 @@ class Store:
         ids = list(dict.fromkeys(doc_ids))
         found: dict[int, dict[str, Any]] = {}
         keys = LISTING.split(", ")
-        for rows in self.rows_in(f"SELECT {LISTING} FROM documents WHERE id IN ({{ids}})", ids):
+        for rows in self.db.rows_in(f"SELECT {LISTING} FROM documents WHERE id IN ({{ids}})", ids):
             found.update({r[0]: dict(zip(keys, r, strict=True)) for r in rows})
         return [found[i] for i in ids if i in found]
 
@@ -293,26 +270,8 @@ class Store:
         with self.transaction():
             self.db.execute("UPDATE documents SET fetched = ? WHERE id = ?", [fetched, doc_id])
 
-    def insert_if_new(self, table: str, row: dict[str, Any]) -> bool | None:
-        """Insert a row unless one with the same key is there; None if no column fits.
-
-        Columns this schema lacks (an export from a newer version) are left out. Only key
-        clashes are passed over: a row that breaks NOT NULL raises the database's error.
-        """
-        columns = set(self.db.columns(table))
-        values = {k: v for k, v in row.items() if k in columns}
-        if not values:
-            return None
-        names = ", ".join(f'"{k}"' for k in values)
-        marks = ", ".join("?" * len(values))
-        # ON CONFLICT DO NOTHING rather than OR IGNORE, which would also drop rows silently.
-        sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING'
-        with self.transaction():
-            cursor = self.db.execute(sql, list(values.values()))
-        return cursor.rowcount > 0
-
     def document(self, doc_id: int) -> dict[str, Any] | None:
-        rows = self.query("SELECT * FROM documents WHERE id = ?", [doc_id])
+        rows = self.db.query("SELECT * FROM documents WHERE id = ?", [doc_id])
         return rows[0] if rows else None
 
     # chunks ----------------------------------------------------------------------------
@@ -322,7 +281,7 @@ class Store:
 
     def chunk_count(self, after: int = 0) -> int:
         """How many passages are stored (with ids above `after`)."""
-        return int(self.scalar("SELECT count(*) FROM chunks WHERE id > ?", [after]) or 0)
+        return int(self.db.scalar("SELECT count(*) FROM chunks WHERE id > ?", [after]) or 0)
 
     def last_chunk_id_assigned(self) -> int:
         """The highest chunk id ever given out; ids are never reused, even after deletes."""
@@ -341,7 +300,7 @@ class Store:
 
     def chunks_by_ids(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         out: dict[int, StoredChunk] = {}
-        for rows in self.rows_in(f"{CHUNK_SELECT} WHERE c.id IN ({{ids}})", ids):
+        for rows in self.db.rows_in(f"{CHUNK_SELECT} WHERE c.id IN ({{ids}})", ids):
             out.update({r[0]: StoredChunk(*r) for r in rows})
         return out
 
@@ -352,68 +311,19 @@ class Store:
             "JOIN documents d ON d.id = c.document_id WHERE c.id IN ({ids})"
         )
         out: dict[int, tuple[str | None, str]] = {}
-        for rows in self.rows_in(sql, ids):
+        for rows in self.db.rows_in(sql, ids):
             out.update({r[0]: (r[1], r[2]) for r in rows})
         return out
 
     def iter_chunk_texts(self, ids: list[int], batch: int = 256) -> Iterator[list[tuple[int, str]]]:
         sql = "SELECT id, text FROM chunks WHERE id IN ({ids}) ORDER BY id"
-        for rows in self.rows_in(sql, ids, batch=batch):
+        for rows in self.db.rows_in(sql, ids, batch=batch):
             yield [(r[0], r[1]) for r in rows]
-
-    # vectors ---------------------------------------------------------------------------
-
-    def store_vectors(self, rows: Sequence[tuple[int, bytes]], model: str, backend: str) -> None:
-        """Keep each passage's embedding with it; a passage deleted meanwhile is passed over."""
-        sql = (
-            "INSERT INTO chunk_vectors (chunk_id, model, backend, vector) "
-            "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM chunks WHERE id = ?) "
-            "ON CONFLICT (chunk_id) DO UPDATE SET model = excluded.model, "
-            "backend = excluded.backend, vector = excluded.vector"
-        )
-        with self.transaction():
-            self.db.executemany(sql, [(i, model, backend, v, i) for i, v in rows])
-
-    def stored_vectors(self, ids: Iterable[int], model: str, backend: str) -> dict[int, bytes]:
-        """Chunk id -> embedding bytes, for the passages embedded by this model and backend."""
-        sql = (
-            "SELECT chunk_id, vector FROM chunk_vectors "
-            "WHERE model = ? AND backend = ? AND chunk_id IN ({ids})"
-        )
-        out: dict[int, bytes] = {}
-        for rows in self.rows_in(sql, ids, [model, backend]):
-            out.update({r[0]: bytes(r[1]) for r in rows})
-        return out
-
-    def store_sentences(self, rows: Sequence[tuple[int, bytes, bytes]], model: str) -> None:
-        """Keep (chunk id, spans, vectors) of passages' quotable sentences for `model`."""
-        sql = (
-            "INSERT INTO chunk_sentences (chunk_id, model, spans, vectors) "
-            "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM chunks WHERE id = ?) "
-            "ON CONFLICT (chunk_id) DO UPDATE SET model = excluded.model, "
-            "spans = excluded.spans, vectors = excluded.vectors"
-        )
-        with self.transaction():
-            self.db.executemany(sql, [(i, model, sp, v, i) for i, sp, v in rows])
-
-    def stored_sentences(self, ids: Iterable[int], model: str) -> dict[int, tuple[bytes, bytes]]:
-        """Chunk id -> (spans, vectors) of its quotable sentences, made by `model`."""
-        sql = (
-            "SELECT chunk_id, spans, vectors FROM chunk_sentences "
-            "WHERE model = ? AND chunk_id IN ({ids})"
-        )
-        out: dict[int, tuple[bytes, bytes]] = {}
-        for rows in self.rows_in(sql, ids, [model]):
-            out.update({r[0]: (bytes(r[1]), bytes(r[2])) for r in rows})
-        return out
 
     def passage_ids(self, doc_id: int) -> list[int]:
         """A document's passage ids in reading order."""
         sql = "SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal"
         return [r[0] for r in self.db.execute(sql, [doc_id]).fetchall()]
-
-    def vector_count(self) -> int:
-        return int(self.scalar("SELECT count(*) FROM chunk_vectors") or 0)
 
     # ingest runs -----------------------------------------------------------------------
 
@@ -445,22 +355,21 @@ class Store:
 
     def counts(self) -> dict[str, Any]:
         return {
-            "documents": self.scalar("SELECT count(*) FROM documents"),
-            "chunks": self.scalar("SELECT count(*) FROM chunks"),
-            "first_published": self.scalar("SELECT min(published) FROM documents"),
-            "last_published": self.scalar("SELECT max(published) FROM documents"),
-            "last_ingest": self.scalar("SELECT max(finished) FROM ingest_runs"),
+            "documents": self.db.scalar("SELECT count(*) FROM documents"),
+            "chunks": self.db.scalar("SELECT count(*) FROM chunks"),
+            "first_published": self.db.scalar("SELECT min(published) FROM documents"),
+            "last_published": self.db.scalar("SELECT max(published) FROM documents"),
+            "last_ingest": self.db.scalar("SELECT max(finished) FROM ingest_runs"),
         }
 
-
-def _in_batches(
-    sql: str, ids: Iterable[Any], params: Sequence[Any], batch: int
-) -> Iterator[tuple[str, list[Any]]]:
-    """(query, arguments) for each batch of ids, `{ids}` filled with as many placeholders."""
-    ids = list(ids)
-    for i in range(0, len(ids), batch):
-        part = ids[i : i + batch]
-        yield sql.format(ids=",".join("?" * len(part))), [*params, *part]
+    def health(self) -> list[Check]:
+        """The "store" check (the database answers, and what it holds), then the vectors'."""
+        numbers = self.counts()
+        detail = (
+            f"{numbers['documents']} documents, {numbers['chunks']} passages, "
+            f"last ingest {numbers['last_ingest'] or 'never'}"
+        )
+        return [Check("store", "OK", detail), *self.vectors.health(int(numbers["chunks"] or 0))]
 
 
 def _database_problem(path: Path, exc: sqlite3.DatabaseError) -> str:
@@ -471,94 +380,3 @@ def _database_problem(path: Path, exc: sqlite3.DatabaseError) -> str:
         f"{path} is not a usable sectorbot database ({reason}): `sectorbot doctor` checks it; "
         "restore a backup or move the file away to start afresh"
     )
-
-
-PASSAGE_VECTORS = (
-    "SELECT c.document_id, c.ordinal, v.model, v.backend, v.vector FROM chunk_vectors v "
-    "JOIN chunks c ON c.id = v.chunk_id ORDER BY c.document_id, c.ordinal"
-)
-
-
-class DatabaseFile:
-    """A store's file opened as it is, without migrating: for copies, exports and checks.
-
-    Operations may run while the bot writes the same file from another process, and
-    `doctor` must change nothing, so none of this goes through `Store` (which migrates).
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        # Autocommit: nothing here should leave a transaction (and its locks) open.
-        conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    def copy_to(self, dest: Path) -> None:
-        """Copy the database as one consistent snapshot, even while another process writes."""
-        dest.unlink(missing_ok=True)
-        with self.connect() as src, DatabaseFile(dest).connect() as dst:
-            # pages=-1 copies every page in a single step under one read transaction, so the
-            # copy is a snapshot even while the bot commits; smaller steps would restart on
-            # every write from another connection.
-            src.backup(dst, pages=-1)
-            # The copy inherits WAL mode; DELETE mode makes it one self-contained file.
-            dst.execute("PRAGMA journal_mode = DELETE")
-        with dest.open("rb") as fh:
-            os.fsync(fh.fileno())
-
-    def problems(self, quick: bool) -> list[str]:
-        """What SQLite's own check finds wrong (`quick_check` or `integrity_check`)."""
-        pragma = "quick_check" if quick else "integrity_check"
-        with self.connect() as conn:
-            found = [r[0] for r in conn.execute(f"PRAGMA {pragma}").fetchall()]
-        return [] if found == ["ok"] else found
-
-    def broken_references(self) -> list[str]:
-        """Tables holding rows that point at rows that do not exist."""
-        with self.connect() as conn:
-            return [r[0] for r in conn.execute("PRAGMA foreign_key_check").fetchall()]
-
-    def fts_problem(self) -> str | None:
-        """FTS5's own check of the full-text index against the passages."""
-        with self.connect() as conn:
-            try:
-                conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
-            except sqlite3.DatabaseError as exc:
-                return str(exc)
-        return None
-
-    def has_table(self, table: str) -> bool:
-        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        with self.connect() as conn:
-            return conn.execute(sql, [table]).fetchone() is not None
-
-    def count(self, table: str) -> int:
-        with self.connect() as conn:
-            return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
-
-    def applied_migrations(self) -> set[str]:
-        if not self.has_table("_migrations"):
-            return set()
-        with self.connect() as conn:
-            return {r[0] for r in conn.execute("SELECT name FROM _migrations").fetchall()}
-
-    def passage_vectors(self) -> Iterator[tuple[Any, ...]]:
-        """(document id, ordinal, model, backend, vector) of every stored passage vector,
-        in document and passage order."""
-        if not self.has_table("chunk_vectors"):
-            return
-        with self.connect() as conn:
-            yield from (tuple(r) for r in conn.execute(PASSAGE_VECTORS))
-
-    def rows(self, table: str, order_by_id: bool) -> Iterator[dict[str, Any]]:
-        """Every row of a table as a dict, in id order when asked."""
-        order = " ORDER BY id" if order_by_id else ""
-        with self.connect() as conn:
-            for row in conn.execute(f'SELECT * FROM "{table}"{order}'):
-                yield dict(row)

@@ -25,6 +25,7 @@ DASH_GAP = r"(?:\s+|\s*[-‐‑‒–—―]\s*)"
 """What may stand between two words of a name: spaces or a dash of any kind."""
 WORD_START = r"(?<![^\W_])"
 WORD_END = r"(?![^\W_])"
+REASON_LIMIT = 200  # characters of a library's message kept in an error reason
 
 
 def without_surrogates(text: str) -> str:
@@ -103,3 +104,18 @@ def trie_regex(entries: Iterable[tuple[Sequence[str], str]]) -> str:
 def literal_units(text: str) -> list[str]:
     """`text` as trie units: one escaped character each."""
     return [re.escape(ch) for ch in text]
+
+
+def format_size(n_bytes: float) -> str:
+    """Sizes as people read them: "25.3 MB", "4.1 kB", "512 bytes"."""
+    if n_bytes >= 1_000_000:
+        return f"{n_bytes / 1_000_000:.1f} MB"
+    if n_bytes >= 1_000:
+        return f"{n_bytes / 1_000:.1f} kB"
+    return f"{int(n_bytes)} bytes"
+
+
+def one_line(text: str, limit: int = REASON_LIMIT) -> str:
+    """Squash a library's message into one short line for an error reason."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

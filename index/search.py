@@ -232,7 +232,7 @@ class Retriever:
         return list(hits.values())
 
     def newest_date(self) -> str | None:
-        return self.store.scalar("SELECT max(published) FROM documents")
+        return self.store.newest_published()
 
     def today(self) -> date:
         """The day a question's "this winter" or "влітку" counts back from: the newest

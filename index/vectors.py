@@ -36,8 +36,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from sectorbot.corpus.fetch import format_size, one_line
 from sectorbot.corpus.store import Store
+from sectorbot.corpus.text import format_size, one_line
 from sectorbot.index.embedding import Embedder
 from sectorbot.index.errors import SearchIndexError
 from sectorbot.index.sentence_table import SentenceTable, SentenceTableProblem, TableWriter
@@ -388,7 +388,7 @@ class VectorIndex:
         """The sentences of these passages into the table: from the store where it has them,
         else embedded and kept in the store for the next process."""
         model = self.embedder.model_id
-        stored = {} if reembed else self.store.stored_sentences(ids, model)
+        stored = {} if reembed else self.store.vectors.stored_sentences(ids, model)
         found = [i for i in ids if i in stored]
         if found:
             spans = [np.frombuffer(stored[i][0], dtype=np.int32).reshape(-1, 2).tolist()
@@ -412,7 +412,7 @@ class VectorIndex:
             block = vectors[row : row + len(sp)]
             keep.append((cid, np.asarray(sp, dtype=np.int32).tobytes(), block.tobytes()))
             row += len(sp)
-        self.store.store_sentences(keep, model)
+        self.store.vectors.store_sentences(keep, model)
 
     def _texts(self, ids: list[int]) -> dict[int, str]:
         if not ids:
@@ -424,7 +424,9 @@ class VectorIndex:
         """The stored vectors of these passages made by this model (the wrong size: none)."""
         if not ids:
             return {}
-        found = self.store.stored_vectors(ids, self.embedder.model_name, self.embedder.backend)
+        found = self.store.vectors.stored_vectors(
+            ids, self.embedder.model_name, self.embedder.backend
+        )
         vectors = {i: np.frombuffer(raw, dtype=np.float32) for i, raw in found.items()}
         return {i: v for i, v in vectors.items() if v.shape == (self.embedder.dim,)}
 
@@ -435,7 +437,7 @@ class VectorIndex:
             return {}
         matrix = self.embedder.encode_passages([text for _, text in rows])
         vectors = {cid: matrix[n] for n, (cid, _) in enumerate(rows)}
-        self.store.store_vectors(
+        self.store.vectors.store_vectors(
             [(cid, v.astype(np.float32).tobytes()) for cid, v in vectors.items()],
             self.embedder.model_name,
             self.embedder.backend,

@@ -102,7 +102,7 @@ def group_ref(chat_id: int = GROUP) -> ChatRef:
 
 def alerts(service: Service, **where: Any) -> list[dict[str, Any]]:
     clause = " AND ".join(f"{k} = ?" for k in where) or "1"
-    return service.store.query(
+    return service.store.db.query(
         f"SELECT * FROM alerts WHERE {clause} ORDER BY id", list(where.values())
     )
 
@@ -209,7 +209,7 @@ def fake() -> Iterator[FakeBotAPI]:
 
 
 def sqlite_objects(store: Store) -> dict[str, set[str]]:
-    rows = store.query("SELECT type, name FROM sqlite_master")
+    rows = store.db.query("SELECT type, name FROM sqlite_master")
     return {
         kind: {r["name"] for r in rows if r["type"] == kind}
         for kind in ("table", "index", "trigger")
@@ -240,7 +240,7 @@ def test_fresh_database_has_the_schema_it_had_before_the_alerts_moved(tmp_path: 
         *counted,
     }
     applied = {
-        tuple(r.values()) for r in store.query("SELECT migration_set, name FROM _migrations")
+        tuple(r.values()) for r in store.db.query("SELECT migration_set, name FROM _migrations")
     }
     assert applied == {
         (m.name, name) for m in (migrations.MIGRATIONS, alert_migrations.MIGRATIONS)
@@ -276,7 +276,7 @@ def test_alert_migrations_on_an_old_database(tmp_path: Path) -> None:
     old_database(tmp_path / "old.db")
     store = Store(tmp_path / "old.db")
     AlertStore(store)  # m003, m005 and m006 ran under the old names already: only m008 runs
-    rows = store.query("SELECT * FROM _migrations")
+    rows = store.db.query("SELECT * FROM _migrations")
     stamps = {(r["migration_set"], r["name"]): r["applied"] for r in rows}
     assert set(stamps) == {
         (m.name, name) for m in (migrations.MIGRATIONS, alert_migrations.MIGRATIONS)
@@ -284,8 +284,8 @@ def test_alert_migrations_on_an_old_database(tmp_path: Path) -> None:
     }  # fmt: skip
     assert stamps["alerts", "m003_alerts"] == "2025-03-01T09:00:00.000"
     assert stamps["alerts", "m004_alert_stamps_in_milliseconds"] != "2025-03-01T09:00:00.000"
-    assert store.scalar("SELECT added FROM feeds") == "2025-03-01T10:00:00.000"
-    chat = store.query("SELECT created, updated, last_sent FROM chats")[0]
+    assert store.db.scalar("SELECT added FROM feeds") == "2025-03-01T10:00:00.000"
+    chat = store.db.query("SELECT created, updated, last_sent FROM chats")[0]
     # Written to the second: milliseconds added; already in milliseconds, or a day: as it was.
     assert chat == {
         "created": "2025-03-01T10:00:01.000",
@@ -293,7 +293,7 @@ def test_alert_migrations_on_an_old_database(tmp_path: Path) -> None:
         "last_sent": "2025-03-02",
     }
     AlertStore(store)  # opening again changes nothing
-    assert store.scalar("SELECT added FROM feeds") == "2025-03-01T10:00:00.000"
+    assert store.db.scalar("SELECT added FROM feeds") == "2025-03-01T10:00:00.000"
     store.close()
 
 
@@ -399,7 +399,7 @@ def test_topic_matches_on_topic_document_only(fresh: Service, tables: AlertStore
     subs.subscribe(tables, fresh.embedder, group_ref(), ALICE, "topic: coal mine closure")
     matcher = Matcher(tables, fresh.embedder)
     matcher.refresh()
-    rows = fresh.store.query("SELECT id, title, text, ext_id FROM documents ORDER BY id")
+    rows = fresh.store.db.query("SELECT id, title, text, ext_id FROM documents ORDER BY id")
     docs = [DocText(r["id"], r["title"], r["text"]) for r in rows]
     vectors = matcher.document_vectors(docs)
     assert vectors is not None
@@ -422,13 +422,13 @@ def test_conditional_get_second_poll_is_304_and_ingests_nothing(
     p = poller(fresh)
     first = p.poll()
     assert first is not None and first.feeds[0].status == "changed" and first.feeds[0].seeded
-    assert fresh.store.query("SELECT etag FROM feeds")[0]["etag"] == '"v1"'
+    assert fresh.store.db.query("SELECT etag FROM feeds")[0]["etag"] == '"v1"'
     second = p.poll(force=True)
     assert second is not None and second.feeds[0].status == "not-modified"
     assert second.added == [] and second.reindex is None
     assert server.hits("/feed.xml") == 2
     assert server.requests[-1][1]["if-none-match"] == '"v1"'
-    assert fresh.store.scalar("SELECT count(*) FROM documents") == 1
+    assert fresh.store.db.scalar("SELECT count(*) FROM documents") == 1
     not_due = p.poll()  # the next poll is an interval away
     assert not_due is not None and not_due.feeds == [] and server.hits("/feed.xml") == 2
 
@@ -446,7 +446,7 @@ def test_failing_feed_backs_off_exponentially_then_recovers(
         next_poll = parse_stamp(report.feeds[0].next_poll)
         delays.append(next_poll - now)
         now = next_poll
-    row = fresh.store.query("SELECT failures, last_error FROM feeds")[0]
+    row = fresh.store.db.query("SELECT failures, last_error FROM feeds")[0]
     assert row["failures"] == 9 and "HTTP 500" in row["last_error"]
     for n, delay in enumerate(delays, start=1):
         expected = min(600 * 2**n, MAX_BACKOFF)
@@ -455,7 +455,7 @@ def test_failing_feed_backs_off_exponentially_then_recovers(
     assert next_delay(600, 0, random.Random(1)) < 700
     serve(server, [entry("a", "Back", "Working again.", server)], '"v1"')
     assert p.poll(now=now).feeds[0].status == "changed"  # type: ignore[union-attr]
-    row = fresh.store.query("SELECT failures, last_error FROM feeds")[0]
+    row = fresh.store.db.query("SELECT failures, last_error FROM feeds")[0]
     assert row["failures"] == 0 and row["last_error"] is None
 
 
@@ -608,14 +608,14 @@ async def test_blocked_or_missing_chat_is_deactivated_and_never_retried(
         assert len(fake.rejected) == calls  # never tried again
     assert {a["status"] for a in alerts(fresh)} == {"dead"}
     reasons = {
-        r["chat_id"]: r["deactivated_reason"] for r in fresh.store.query("SELECT * FROM chats")
+        r["chat_id"]: r["deactivated_reason"] for r in fresh.store.db.query("SELECT * FROM chats")
     }
     assert "blocked" in reasons[CAROL] and "kicked" in reasons[GROUP]
     assert "chat not found" in reasons[OTHER_GROUP].lower()
     seed_alerts(fresh, {}, docs=2)  # new matching documents: inactive chats get nothing
     assert len(alerts(fresh)) == 3
     subs.subscribe(tables, None, ChatRef(CAROL, "private"), CAROL, "lithium")
-    assert fresh.store.scalar("SELECT active FROM chats WHERE chat_id = ?", [CAROL]) == 1
+    assert fresh.store.db.scalar("SELECT active FROM chats WHERE chat_id = ?", [CAROL]) == 1
 
 
 async def test_long_digest_arrives_in_parts_each_accepted(
@@ -682,7 +682,7 @@ async def test_feed_entry_alerts_subscribed_group_once_across_restart(
         ok = await say(fake, GROUP, ALICE, f"/subscribe@{BOT_USERNAME} Мирноград")
         assert ok.plain_text.startswith("Subscribed to Myrnohrad (place).")
         await say(fake, OTHER_GROUP, ALICE, "/subscribe Selydove, lithium")
-        await until(lambda: service.store.scalar("SELECT last_ok FROM feeds"))  # the backlog
+        await until(lambda: service.store.db.scalar("SELECT last_ok FROM feeds"))  # the backlog
 
         fake.fail_next("sendMessage", 1, code=500)  # the first delivery fails: retried
         news = entry(

@@ -37,7 +37,7 @@ def test_fresh_feedback_tables_and_votes(store: Store) -> None:
     tables = set(store.db.tables())
     assert {"feedback_answers", "feedback_votes"} <= tables
     recorded = "SELECT name FROM _migrations WHERE migration_set = 'feedback'"
-    applied = {r["name"] for r in store.query(recorded)}
+    applied = {r["name"] for r in store.db.query(recorded)}
     assert set(feedback_migrations.MIGRATIONS.names()) == applied
     FeedbackStore(store)  # opening again applies nothing twice
 

@@ -96,7 +96,7 @@ def failures(items: Any) -> list[ItemFailure]:
 
 
 def rows(store: Store) -> list[dict[str, Any]]:
-    return store.query("SELECT id, ext_id, title, text, origin_kind FROM documents ORDER BY id")
+    return store.db.query("SELECT id, ext_id, title, text, origin_kind FROM documents ORDER BY id")
 
 
 @pytest.fixture
@@ -347,7 +347,7 @@ def test_a_fetched_page_cannot_claim_another_sites_address(
     with Fetcher(timeout=2, allow_private=True) as fetcher:
         assert len(ingest(store, [str(note)], fetcher).added) == 1
         assert len(ingest(store, [page, text, same], fetcher).added) == 3
-    by_url = {r["url"]: r["text"] for r in store.query("SELECT url, text FROM documents")}
+    by_url = {r["url"]: r["text"] for r in store.db.query("SELECT url, text FROM documents")}
     assert "Pokrovsk holds" in by_url[theirs]
     assert page in by_url and text in by_url  # their own addresses, not the claimed one
     assert server.url("/canonical") in by_url  # a claim on its own host is kept
@@ -493,7 +493,7 @@ def test_polls_do_not_fetch_links_of_stored_entries(tmp_path: Path, server: Loca
     try:
         add_feed(service.alert_store, server.url("/feed.xml"))
         poller = Poller(service, service.alert_store)
-        [feed] = service.store.query("SELECT * FROM feeds")
+        [feed] = service.store.db.query("SELECT * FROM feeds")
         with Fetcher(timeout=2, allow_private=True) as fetcher:
             for _ in range(3):
                 poller.poll_feed(feed, fetcher, time.time())

@@ -55,13 +55,13 @@ def test_good_items_go_in_and_each_bad_one_is_named(store: Store, tmp_path: Path
     assert "empty" in failed["empty.md"]
     assert "PDF" in failed["broken.pdf"]
     assert all("\n" not in reason for reason in failed.values())
-    runs = store.query("SELECT * FROM ingest_runs")
+    runs = store.db.query("SELECT * FROM ingest_runs")
     assert runs[0]["added"] == 4 and runs[0]["failed"] == 5
-    assert store.scalar("SELECT count(*) FROM ingest_errors") == 5
+    assert store.db.scalar("SELECT count(*) FROM ingest_errors") == 5
 
     again = ingest(store, [str(tmp_path / "in")], Fetcher(timeout=1))
     assert (len(again.added), len(again.updated), len(again.unchanged)) == (0, 0, 4)
-    assert store.scalar("SELECT count(*) FROM documents") == 4
+    assert store.db.scalar("SELECT count(*) FROM documents") == 4
 
 
 def test_urls_and_feeds_from_a_local_server(store: Store) -> None:
@@ -78,7 +78,7 @@ def test_urls_and_feeds_from_a_local_server(store: Store) -> None:
         report = ingest(store, [server.url("/feed"), server.url("/missing")], fetcher)
         assert len(report.added) == 1
         assert "404" in report.failed[0].reason
-        text = store.scalar("SELECT text FROM documents")
+        text = store.db.scalar("SELECT text FROM documents")
         assert "evacuation buses" in text  # the full page, not the teaser
         assert server.hits("/article") == 1
 
@@ -87,7 +87,7 @@ def test_sample_corpus_ingests_cleanly(store: Store) -> None:
     report = ingest(store, [str(SAMPLE)])
     assert report.ok, report.failed
     assert len(report.added) >= 36
-    assert store.scalar("SELECT count(*) FROM documents WHERE source = '' OR url IS NULL") == 0
+    assert store.db.scalar("SELECT count(*) FROM documents WHERE source = '' OR url IS NULL") == 0
 
 
 @pytest.mark.slow
@@ -123,7 +123,7 @@ def test_folder_notes_are_skipped_and_bulk_ids_are_identities(store: Store, tmp_
     )  # fmt: skip
     report = ingest(store, [str(folder)])
     assert report.ok and len(report.added) == 2
-    ids = [r["ext_id"] for r in store.query("SELECT ext_id FROM documents ORDER BY id")]
+    ids = [r["ext_id"] for r in store.db.query("SELECT ext_id FROM documents ORDER BY id")]
     assert ids == [scoped_id("jsonl", "X", "a:1"), scoped_id("jsonl", "X", "a:2")]
     named = ingest(store, [str(folder / "SOURCES.md")])  # named explicitly, it is ingested
     assert len(named.added) == 1

@@ -29,7 +29,7 @@ def doc(n: int, text: str) -> Document:
 
 def fts5_scores(store: Store, keys: list[tuple[str, bool]]) -> dict[int, float]:
     expression = " OR ".join(f'"{t}"*' if prefix else f'"{t}"' for t, prefix in keys)
-    rows = store.query(
+    rows = store.db.query(
         "SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts WHERE chunks_fts MATCH ?",
         [expression],
     )
@@ -93,13 +93,13 @@ def test_any_sequence_of_changes_scores_like_fts5(
                 store.upsert_document(doc(known[pick % len(known)], text))
             else:
                 target = known.pop(pick % len(known))
-                row = store.query("SELECT id FROM documents WHERE url = ?",
+                row = store.db.query("SELECT id FROM documents WHERE url = ?",
                                   [f"https://example.org/{target}"])  # fmt: skip
                 store.delete_document(row[0]["id"])
             if n % 3 == 0:
                 assert_same_as_fts5(index, store, search_keys(question))
         assert_same_as_fts5(index, store, search_keys(question))
-        assert index.count() == store.scalar("SELECT count(*) FROM chunks")
+        assert index.count() == store.db.scalar("SELECT count(*) FROM chunks")
         store.close()
 
 
@@ -202,7 +202,7 @@ def test_a_damaged_or_foreign_saved_index_is_rebuilt_with_a_notice(
     assert notice and notice.startswith("lexical index: ") and "rebuilding" in notice
     assert "\n" not in notice
     assert reloaded.bm25(search_keys(["drone", "mine"]), 20) == expected
-    assert reloaded.count() == store.scalar("SELECT count(*) FROM chunks")
+    assert reloaded.count() == store.db.scalar("SELECT count(*) FROM chunks")
     again = LexicalIndex(store, folder)  # the damaged file was replaced
     assert again.refresh() is None
     assert again.bm25(search_keys(["drone", "mine"]), 20) == expected
@@ -243,7 +243,7 @@ def test_searches_keep_working_while_another_thread_stores_and_deletes(store: St
     for i in range(20, 60):
         store.upsert_document(doc(i, f"report{i} drone road mine " * 3))
         if i % 4 == 0:
-            store.delete_document(store.query("SELECT min(id) AS id FROM documents")[0]["id"])
+            store.delete_document(store.db.query("SELECT min(id) AS id FROM documents")[0]["id"])
     done.set()
     for thread in readers:
         thread.join()

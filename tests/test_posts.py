@@ -53,7 +53,7 @@ async def forward(
 
 def stored(service: Service, **where: Any) -> list[dict[str, Any]]:
     column, value = next(iter(where.items()))
-    return service.store.query(f"SELECT * FROM documents WHERE {column} = ?", [value])
+    return service.store.db.query(f"SELECT * FROM documents WHERE {column} = ?", [value])
 
 
 async def test_admin_forwards_become_reports_with_each_origin(
@@ -172,7 +172,7 @@ async def test_listed_channel_posts_are_ingested_live_and_alert(
         assert copy.plain_text.startswith("I already had it")
         assert len(stored(sample_service, ext_id=ext_id)) == 1
         await asyncio.sleep(0.5)
-        alerts = sample_service.store.query(
+        alerts = sample_service.store.db.query(
             "SELECT count(*) AS n FROM alerts WHERE document_id = ?", [row["id"]]
         )
         assert alerts[0]["n"] == 2  # one per group: the edit and the copy alerted nobody again

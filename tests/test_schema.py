@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sectorbot.bot.ops.doctor import MIGRATION_SETS
+from sectorbot.bot.ops.health import MIGRATION_SETS
 from sectorbot.corpus.store import Store
 
 SQLITE_ONLY = re.compile(r"chunks_fts(_\w+)?|sqlite_sequence")

@@ -23,7 +23,7 @@ def fts_ids(store: Store, term: str) -> list[int] | None:
     """The SQLite full-text index's passages for a term (None on PostgreSQL, which has none)."""
     if store.dialect != "sqlite":
         return None
-    rows = store.query("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", [term])
+    rows = store.db.query("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", [term])
     return sorted(r["rowid"] for r in rows)
 
 
@@ -40,7 +40,7 @@ def test_fresh_schema(store: Store) -> None:
         "id", "document_id", "ordinal", "text", "char_start", "char_end"
     ]  # fmt: skip
     applied = [
-        tuple(r.values()) for r in store.query("SELECT migration_set, name FROM _migrations")
+        tuple(r.values()) for r in store.db.query("SELECT migration_set, name FROM _migrations")
     ]
     assert applied == [("corpus", name) for name in migrations.MIGRATIONS.names()]
     if store.dialect == "sqlite":
@@ -61,9 +61,9 @@ def test_older_database_upgrades_in_place(tmp_path: Path) -> None:
     )
     db.conn.close()
     store = Store(path)
-    assert store.scalar("SELECT title FROM documents") == "kept"
+    assert store.db.scalar("SELECT title FROM documents") == "kept"
     assert "ingest_runs" in store.db.tables()
-    assert store.scalar("SELECT count(*) FROM _migrations") == len(migrations.MIGRATIONS.steps)
+    assert store.db.scalar("SELECT count(*) FROM _migrations") == len(migrations.MIGRATIONS.steps)
     store.close()
 
 
@@ -89,11 +89,11 @@ def test_times_written_to_the_second_gain_milliseconds(isolated_env: Path) -> No
     )
     store.close()
     again = Store(store.path)
-    row = again.query("SELECT fetched, updated FROM documents")[0]
+    row = again.db.query("SELECT fetched, updated FROM documents")[0]
     # A day alone is a different kind of value and stays as it is.
     assert row == {"fetched": "2025-03-01T10:00:00.000", "updated": "2025-03-02"}
-    assert again.scalar("SELECT started FROM ingest_runs") == "2025-03-01T10:00:05.000"
-    stamps = [r["applied"] for r in again.query("SELECT applied FROM _migrations")]
+    assert again.db.scalar("SELECT started FROM ingest_runs") == "2025-03-01T10:00:05.000"
+    stamps = [r["applied"] for r in again.db.query("SELECT applied FROM _migrations")]
     assert all(len(s) == len("2025-03-01T10:00:05.000") for s in stamps), stamps
     again.close()
 
@@ -114,7 +114,7 @@ def test_changed_document_is_updated_in_place(store: Store) -> None:
     old_chunks = store.chunk_ids()
     status, same_id = store.upsert_document(doc(text=TEXT + " Myrnohrad was shelled."))
     assert (status, same_id) == ("updated", doc_id)
-    assert store.scalar("SELECT count(*) FROM documents") == 1
+    assert store.db.scalar("SELECT count(*) FROM documents") == 1
     new_chunks = store.chunk_ids()
     assert not set(old_chunks) & set(new_chunks)  # replaced, never reused
     if store.dialect == "sqlite":
@@ -126,20 +126,20 @@ def test_metadata_change_updates_without_rechunking(store: Store) -> None:
     chunks = store.chunk_ids()
     assert store.upsert_document(doc(published="2025-01-02"))[0] == "updated"
     assert store.chunk_ids() == chunks
-    assert store.scalar("SELECT published FROM documents") == "2025-01-02"
+    assert store.db.scalar("SELECT published FROM documents") == "2025-01-02"
 
 
 def test_same_text_under_another_url_is_not_duplicated(store: Store) -> None:
     store.upsert_document(doc())
     status, _ = store.upsert_document(doc(url="https://mirror.example.net/copy"))
     assert status == "unchanged"
-    assert store.scalar("SELECT count(*) FROM documents") == 1
+    assert store.db.scalar("SELECT count(*) FROM documents") == 1
 
 
 def test_ext_id_identifies_a_document(store: Store) -> None:
     store.upsert_document(doc(ext_id="web:1", url=None))
     assert store.upsert_document(doc(ext_id="web:1", url=None, title="New title"))[0] == "updated"
-    assert store.scalar("SELECT title FROM documents WHERE ext_id = 'web:1'") == "New title"
+    assert store.db.scalar("SELECT title FROM documents WHERE ext_id = 'web:1'") == "New title"
 
 
 def test_failed_write_leaves_nothing_half_stored(
@@ -155,9 +155,9 @@ def test_failed_write_leaves_nothing_half_stored(
         store.upsert_document(doc(url="https://example.org/b", text="Other text. " * 50))
     with pytest.raises(OSError):
         store.upsert_document(doc(text=TEXT + " changed"))
-    assert store.scalar("SELECT count(*) FROM documents") == 1
-    assert store.scalar("SELECT content_hash FROM documents") == doc().content_hash
-    assert store.scalar("SELECT count(*) FROM chunks") > 0
+    assert store.db.scalar("SELECT count(*) FROM documents") == 1
+    assert store.db.scalar("SELECT content_hash FROM documents") == doc().content_hash
+    assert store.db.scalar("SELECT count(*) FROM chunks") > 0
 
 
 def test_delete_cascades_to_chunks_and_fts(store: Store) -> None:

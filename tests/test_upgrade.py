@@ -20,7 +20,7 @@ import pytest
 
 from sectorbot.bot.alerts.store import AlertStore, ChatRef, NewSubscription
 from sectorbot.bot.ops import doctor
-from sectorbot.bot.ops.doctor import MIGRATION_SETS
+from sectorbot.bot.ops.health import MIGRATION_SETS
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.database import open_database
@@ -96,7 +96,7 @@ def test_sqlite_to_postgresql_keeps_everything_and_answers_the_same(
     try:
         assert moved.store.dialect == "postgresql"
         # The vectors came with the export: the new store's index embeds nothing.
-        assert moved.store.vector_count() == moved.store.chunk_count()
+        assert moved.store.vectors.vector_count() == moved.store.chunk_count()
         assert moved.vectors.reindex().embedded == 0
         for question in QUESTIONS[:3]:
             mine, theirs = moved.ask(question), sample_service.ask(question)
@@ -153,7 +153,7 @@ def test_vectors_in_an_export_line_are_checked_and_kept_only_where_they_fit(
         assert [n for n, _ in report.failed] == [4, 5]
         assert "not base64" in report.failed[0][1] and "object" in report.failed[1][1]
         assert service.store.document_count() == 2  # a failed line stores nothing
-        kept = service.store.stored_vectors(service.store.chunk_ids(), "m", "torch")
+        kept = service.store.vectors.stored_vectors(service.store.chunk_ids(), "m", "torch")
         assert len(kept) == 1  # the document whose passages match its vectors one for one
     finally:
         service.close()
@@ -252,19 +252,21 @@ def test_an_old_database_upgrades_in_place_and_keeps_everything(
     store = migrated(old_target)
     try:
         for table, rows in OLD_ROWS.items():
-            assert store.scalar(f"SELECT count(*) FROM {table}") == rows, table
-        titles = [r["title"] for r in store.query("SELECT title FROM documents ORDER BY id")]
+            assert store.db.scalar(f"SELECT count(*) FROM {table}") == rows, table
+        titles = [r["title"] for r in store.db.query("SELECT title FROM documents ORDER BY id")]
         assert titles == ["Evening report", "Ранкове зведення"]
         ids = store.chunk_ids()
-        assert store.stored_vectors(ids, "old-model", "torch") == {i: bytes([i]) * 8 for i in ids}
-        assert store.scalar("SELECT vote FROM feedback_votes") == -1
-        assert store.scalar("SELECT language FROM chat_languages") == "uk"
+        assert store.vectors.stored_vectors(ids, "old-model", "torch") == {
+            i: bytes([i]) * 8 for i in ids
+        }
+        assert store.db.scalar("SELECT vote FROM feedback_votes") == -1
+        assert store.db.scalar("SELECT language FROM chat_languages") == "uk"
 
         # The record lists each set's migrations by set and name, each stamped when the old
         # name it stands for was applied: nothing ran again.
         recorded = {
             (r["migration_set"], r["name"]): r["applied"]
-            for r in store.query("SELECT migration_set, name, applied FROM _migrations")
+            for r in store.db.query("SELECT migration_set, name, applied FROM _migrations")
         }
         expected = {
             (migration_set, name): applied
@@ -287,14 +289,14 @@ def test_an_old_database_upgrades_in_place_and_keeps_everything(
     again = migrated(old_target)  # opened once more: nothing left to do, nothing done
     try:
         assert all(m.apply(again.db) == [] for m in MIGRATION_SETS)
-        assert again.scalar("SELECT count(*) FROM _migrations") == len(recorded)
+        assert again.db.scalar("SELECT count(*) FROM _migrations") == len(recorded)
     finally:
         again.close()
 
 
 def write_after_upgrade(store: Store) -> None:
     """A new report and a new subscriber go where the old rows are, under new ids."""
-    old_max = store.scalar("SELECT max(id) FROM documents")
+    old_max = store.db.scalar("SELECT max(id) FROM documents")
     report = Document(
         text="Drones struck the road near Pokrovsk overnight.", title="New report",
         url="https://example.org/reports/3", source="Example", published="2026-12-02",
@@ -302,14 +304,14 @@ def write_after_upgrade(store: Store) -> None:
     )  # fmt: skip
     status, doc_id = store.upsert_document(report)
     assert status == "added" and doc_id > old_max
-    assert store.scalar("SELECT count(*) FROM alert_inbox") == 1  # the inbox trigger fired
+    assert store.db.scalar("SELECT count(*) FROM alert_inbox") == 1  # the inbox trigger fired
     alerts = AlertStore(store)
     sub = NewSubscription("keyword", "Pokrovsk", "pokrovsk")
     outcomes, total = alerts.add_subscriptions(
         ChatRef(-100456, "group", "New"), [sub], 8, 10, stamp()
     )
     assert outcomes == ["added"] and total == 1
-    assert store.scalar("SELECT count(*) FROM subscriptions") == 2
+    assert store.db.scalar("SELECT count(*) FROM subscriptions") == 2
 
 
 def test_doctor_reads_an_old_sqlite_database_as_current_and_leaves_its_record(
@@ -340,7 +342,7 @@ def test_stores_opening_an_old_postgresql_database_together_rewrite_its_record_o
     with ThreadPoolExecutor(4) as pool:
         stores = list(pool.map(open_store, range(4)))
     try:
-        recorded = stores[0].query("SELECT migration_set, name FROM _migrations")
+        recorded = stores[0].db.query("SELECT migration_set, name FROM _migrations")
         corpus = [r["name"] for r in recorded if r["migration_set"] == "corpus"]
         assert corpus == MIGRATION_SETS[0].names() and len(recorded) == 14
     finally:

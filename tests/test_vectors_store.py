@@ -67,7 +67,7 @@ def test_every_passage_keeps_its_vector_and_a_new_process_embeds_nothing(
     services: tuple[Service, Service],
 ) -> None:
     first, second = services
-    assert first.store.vector_count() == first.store.chunk_count() > 0
+    assert first.store.vectors.vector_count() == first.store.chunk_count() > 0
     result = second.vectors.reindex()
     # Neither passages nor their sentences are embedded again: both come from the store.
     assert (result.embedded, result.sentences) == (0, 0)
@@ -101,10 +101,10 @@ def test_vectors_of_another_model_are_not_used(store: Store, tmp_path: Path) -> 
     store.upsert_document(report(*REPORTS[0]))
     chunk_ids = store.chunk_ids()
     foreign = np.ones(384, dtype=np.float32).tobytes()
-    store.store_vectors([(i, foreign) for i in chunk_ids], "another-model", "torch")
+    store.vectors.store_vectors([(i, foreign) for i in chunk_ids], "another-model", "torch")
     index = VectorIndex(tmp_path / "index", store, get_embedder("all-MiniLM-L6-v2"))
     result = index.reindex()
     assert result.embedded == len(chunk_ids)
-    stored = store.stored_vectors(chunk_ids, "all-MiniLM-L6-v2", "torch")
+    stored = store.vectors.stored_vectors(chunk_ids, "all-MiniLM-L6-v2", "torch")
     assert set(stored) == set(chunk_ids)
     assert all(v != foreign for v in stored.values())

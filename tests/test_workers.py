@@ -125,7 +125,7 @@ def test_each_update_is_claimed_once(workers: WorkerStore, second: WorkerStore) 
     # A day on, the claims are pruned; an update id is never reused by Telegram by then.
     later = T0 + KEEP_UPDATES + 1
     workers.prune(stamp(later - KEEP_UPDATES), stamp(later), stamp(later))
-    assert workers.corpus.scalar("SELECT count(*) FROM handled_updates") == 0
+    assert workers.corpus.db.scalar("SELECT count(*) FROM handled_updates") == 0
 
 
 def test_lease_is_held_by_one_and_moves_when_it_expires(

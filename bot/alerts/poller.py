@@ -31,7 +31,8 @@ from sectorbot.bot.alerts.match import InboxResult, Matcher, discard_inbox, proc
 from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import FeedError, InputError
-from sectorbot.corpus.fetch import Fetcher, one_line
+from sectorbot.corpus.fetch import Fetcher
+from sectorbot.corpus.text import one_line
 
 if TYPE_CHECKING:
     from sectorbot.bot.service import Service

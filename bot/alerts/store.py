@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sectorbot.bot.alerts import migrations
-from sectorbot.corpus.store import DatabaseFile, Store
+from sectorbot.corpus.database_file import DatabaseFile
+from sectorbot.corpus.health import Check
+from sectorbot.corpus.store import Store
+from sectorbot.corpus.text import one_line
 
 FEED_COLUMNS = (
     "id", "url", "title", "added", "added_by", "etag", "last_modified", "last_polled",
@@ -78,13 +81,13 @@ class AlertStore:
             migrations.MIGRATIONS.apply(corpus.db)
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> int:
-        return int(self.corpus.scalar(sql, params) or 0)
+        return int(self.corpus.db.scalar(sql, params) or 0)
 
     def _dicts_in(
         self, sql: str, ids: Iterable[int], columns: Sequence[str]
     ) -> list[dict[str, Any]]:
-        """`Store.rows_in`'s rows as dicts keyed by `columns` (the order of the SELECT)."""
-        batches = self.corpus.rows_in(sql, ids)
+        """`Database.rows_in`'s rows as dicts keyed by `columns` (the order of the SELECT)."""
+        batches = self.corpus.db.rows_in(sql, ids)
         return [dict(zip(columns, row, strict=True)) for batch in batches for row in batch]
 
     # feeds ------------------------------------------------------------------------------
@@ -116,11 +119,11 @@ class AlertStore:
 
     def _feeds(self, where: str, order: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         columns = ", ".join(FEED_COLUMNS)
-        return self.corpus.query(f"SELECT {columns} FROM feeds {where} ORDER BY {order}", params)
+        return self.corpus.db.query(f"SELECT {columns} FROM feeds {where} ORDER BY {order}", params)
 
     def feed_urls(self) -> set[str]:
         """Every feed URL ever added, removed ones included."""
-        return {row["url"] for row in self.corpus.query("SELECT url FROM feeds")}
+        return {row["url"] for row in self.corpus.db.query("SELECT url FROM feeds")}
 
     def update_feed(self, feed_id: int, values: dict[str, Any]) -> None:
         """Record a poll's outcome (column -> value)."""
@@ -153,11 +156,11 @@ class AlertStore:
     def first_chunks(self, ids: Iterable[int]) -> dict[int, str]:
         """Document id -> the text of its first chunk."""
         sql = "SELECT document_id, text FROM chunks WHERE ordinal = 0 AND document_id IN ({ids})"
-        return {r[0]: r[1] for batch in self.corpus.rows_in(sql, ids) for r in batch}
+        return {r[0]: r[1] for batch in self.corpus.db.rows_in(sql, ids) for r in batch}
 
     def inbox(self, limit: int) -> list[dict[str, Any]]:
         """The oldest documents waiting to be matched (id, title, text, published)."""
-        return self.corpus.query(
+        return self.corpus.db.query(
             "SELECT d.id, d.title, d.text, d.published FROM alert_inbox i "
             "JOIN documents d ON d.id = i.document_id ORDER BY i.document_id LIMIT ?",
             [limit],
@@ -166,7 +169,7 @@ class AlertStore:
     def discard_inbox(self, ids: Iterable[int]) -> int:
         """Take documents out of the inbox without alerting; how many were there."""
         with self.corpus.transaction():
-            return self.corpus.execute_in(_LEAVE_INBOX, ids)
+            return self.corpus.db.execute_in(_LEAVE_INBOX, ids)
 
     def queue_alerts(
         self, alerts: Sequence[NewAlert], document_ids: Sequence[int], when: str
@@ -183,7 +186,7 @@ class AlertStore:
                     [a.chat_id, a.document_id, a.subscription_id, a.matched, a.excerpt, when,
                      when, a.chat_id, a.subscription_id],
                 ).rowcount  # fmt: skip
-            self.corpus.execute_in(_LEAVE_INBOX, document_ids)
+            self.corpus.db.execute_in(_LEAVE_INBOX, document_ids)
         return queued
 
     # chats and subscriptions ------------------------------------------------------------
@@ -246,7 +249,7 @@ class AlertStore:
 
     def _has_subscription(self, chat_id: int, sub: NewSubscription) -> bool:
         sql = "SELECT 1 FROM subscriptions WHERE chat_id = ? AND kind = ? AND normalized = ?"
-        return bool(self.corpus.scalar(sql, [chat_id, sub.kind, sub.normalized]))
+        return bool(self.corpus.db.scalar(sql, [chat_id, sub.kind, sub.normalized]))
 
     def _insert_subscription(
         self, chat_id: int, sub: NewSubscription, user_id: int | None, when: str
@@ -259,7 +262,7 @@ class AlertStore:
 
     def subscriptions(self, chat_id: int) -> list[dict[str, Any]]:
         """The chat's subscriptions in the order /subscriptions numbers them."""
-        return self.corpus.query(
+        return self.corpus.db.query(
             "SELECT id, chat_id, kind, value, normalized, created, created_by FROM subscriptions "
             "WHERE chat_id = ? ORDER BY id",
             [chat_id],
@@ -268,13 +271,13 @@ class AlertStore:
     def remove_subscriptions(self, chat_id: int, ids: Iterable[int]) -> int:
         """Delete some of a chat's subscriptions; how many went."""
         with self.corpus.transaction():
-            return self.corpus.execute_in(
+            return self.corpus.db.execute_in(
                 "DELETE FROM subscriptions WHERE chat_id = ? AND id IN ({ids})", ids, [chat_id]
             )
 
     def subscription_signature(self) -> tuple[int, int, int]:
         """Changes whenever the active subscriptions change: count, highest id, sum of ids."""
-        row = self.corpus.query(
+        row = self.corpus.db.query(
             "SELECT count(*) AS n, coalesce(max(s.id), 0) AS top, coalesce(sum(s.id), 0) AS "
             f"total {_ACTIVE_SUBS}"
         )[0]
@@ -282,7 +285,7 @@ class AlertStore:
 
     def active_subscriptions(self) -> list[dict[str, Any]]:
         """Every active chat's subscriptions, with topic vectors and their model."""
-        return self.corpus.query(
+        return self.corpus.db.query(
             "SELECT s.id, s.chat_id, s.kind, s.value, s.normalized, s.vector, s.model "
             f"{_ACTIVE_SUBS} ORDER BY s.id"
         )
@@ -290,7 +293,7 @@ class AlertStore:
     def topic_vectors(self, ids: Iterable[int]) -> dict[int, bytes]:
         """Subscription id -> stored vector (float32 bytes)."""
         sql = "SELECT id, vector FROM subscriptions WHERE id IN ({ids})"
-        return {r[0]: r[1] for batch in self.corpus.rows_in(sql, ids) for r in batch}
+        return {r[0]: r[1] for batch in self.corpus.db.rows_in(sql, ids) for r in batch}
 
     def set_topic_vectors(self, vectors: Sequence[tuple[int, bytes, str]]) -> None:
         """Store (subscription id, vector bytes, model id) for topics embedded again."""
@@ -304,7 +307,7 @@ class AlertStore:
 
     def due_alerts(self, when: str) -> list[dict[str, Any]]:
         """Pending alerts of active chats due by `when`, joined with their documents."""
-        return self.corpus.query(
+        return self.corpus.db.query(
             "SELECT a.id, a.chat_id, a.document_id, a.matched, a.excerpt, a.attempts, d.title, "
             "d.source, d.published, d.url FROM alerts a "
             "JOIN documents d ON d.id = a.document_id "
@@ -324,12 +327,12 @@ class AlertStore:
             "UPDATE alerts SET next_attempt = ? WHERE status = 'pending' AND next_attempt <= ? "
             "AND id IN ({ids}) RETURNING id"
         )
-        return [r[0] for batch in self.corpus.rows_in(sql, ids, [until, when]) for r in batch]
+        return [r[0] for batch in self.corpus.db.rows_in(sql, ids, [until, when]) for r in batch]
 
     def postpone(self, ids: Iterable[int], until: str) -> None:
         """Hold pending alerts back until `until` without counting an attempt."""
         with self.corpus.transaction():
-            self.corpus.execute_in(
+            self.corpus.db.execute_in(
                 "UPDATE alerts SET next_attempt = ? WHERE id IN ({ids}) AND status = 'pending'",
                 ids,
                 [until],
@@ -338,7 +341,7 @@ class AlertStore:
     def mark_sent(self, chat_id: int, ids: Iterable[int], message_id: int, when: str) -> None:
         """Record that Telegram accepted the message carrying these alerts."""
         with self.corpus.transaction():
-            self.corpus.execute_in(
+            self.corpus.db.execute_in(
                 "UPDATE alerts SET status = 'sent', sent_at = ?, message_id = ?, "
                 "attempts = attempts + 1, last_error = NULL WHERE id IN ({ids})",
                 ids,
@@ -351,7 +354,7 @@ class AlertStore:
     def retry_later(self, ids: Iterable[int], when: str, reason: str) -> None:
         """Count a failed attempt at pending alerts and set their next one."""
         with self.corpus.transaction():
-            self.corpus.execute_in(
+            self.corpus.db.execute_in(
                 "UPDATE alerts SET attempts = attempts + 1, next_attempt = ?, last_error = ? "
                 "WHERE id IN ({ids}) AND status = 'pending'",
                 ids,
@@ -361,7 +364,7 @@ class AlertStore:
     def give_up(self, ids: Iterable[int], reason: str) -> int:
         """Mark pending alerts dead; how many were."""
         with self.corpus.transaction():
-            return self.corpus.execute_in(
+            return self.corpus.db.execute_in(
                 "UPDATE alerts SET status = 'dead', attempts = attempts + 1, last_error = ? "
                 "WHERE id IN ({ids}) AND status = 'pending'",
                 ids,
@@ -396,7 +399,7 @@ class AlertStore:
 
     def outbox_numbers(self, when: str, day_ago: str) -> dict[str, Any]:
         """The queue, what was sent since `day_ago`, the chats, the last send error."""
-        one = self.corpus.scalar
+        one = self.corpus.db.scalar
         return {
             "pending": one("SELECT count(*) FROM alerts WHERE status = 'pending'"),
             "due": one(
@@ -419,6 +422,19 @@ class AlertStore:
                 "ORDER BY next_attempt DESC LIMIT 1"
             ),
         }
+
+    def health(self, when: str, day_ago: str) -> list[Check]:
+        """The "outbox" check: alerts waiting, failing or given up, and who is followed."""
+        n = self.outbox_numbers(when, day_ago)
+        detail = (
+            f"{n['pending']} pending ({n['due']} due), {n['sent_24h']} sent in 24 h, "
+            f"{n['dead']} given up; {n['subscriptions']} subscriptions in {n['chats']} chats"
+        )
+        if n["retrying"]:
+            # Sends failing right now (Telegram unreachable, a chat gone): worth a look.
+            return [Check("outbox", "WARN", f"{detail}; {n['retrying']} retrying, last error: "
+                           f"{one_line(str(n['last_error']))}")]  # fmt: skip
+        return [Check("outbox", "OK", detail)]
 
 
 def active_feed_validators(db: DatabaseFile) -> list[tuple[str, str | None, str | None]]:

@@ -238,7 +238,7 @@ def main() -> None:
     """The `sectorbot` command: click reports usage errors; ours are one line each."""
     from sectorbot.bot.logs import redact, redact_uncaught
     from sectorbot.corpus.database import database_errors
-    from sectorbot.corpus.fetch import one_line
+    from sectorbot.corpus.text import one_line
 
     redact_uncaught()
     try:

@@ -23,7 +23,7 @@ from sectorbot.bot.ops import transfer
 from sectorbot.bot.ops.backup import backup as make_backup
 from sectorbot.bot.ops.files import written
 from sectorbot.bot.settings import Settings
-from sectorbot.corpus.fetch import format_size
+from sectorbot.corpus.text import format_size
 
 
 def register(cli: click.Group) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sectorbot.bot.feedback import migrations
+from sectorbot.corpus.health import Check
 from sectorbot.corpus.store import Store
 
 VoteOutcome = Literal["new", "changed", "same"]
@@ -59,7 +60,7 @@ class FeedbackStore:
 
     def question(self, key: str) -> str | None:
         """The question of the answer recorded under `key`, or None."""
-        value = self.corpus.scalar("SELECT question FROM feedback_answers WHERE key = ?", [key])
+        value = self.corpus.db.scalar("SELECT question FROM feedback_answers WHERE key = ?", [key])
         return None if value is None else str(value)
 
     def vote(self, key: str, user_id: int, vote: int, when: str) -> VoteOutcome | None:
@@ -81,7 +82,7 @@ class FeedbackStore:
 
     def counts(self) -> dict[str, Any]:
         """Votes in all, 👎 among them, and the share of 👎 (None before the first vote)."""
-        row = self.corpus.query(
+        row = self.corpus.db.query(
             "SELECT count(*) AS votes, "
             "coalesce(sum(CASE WHEN vote = -1 THEN 1 ELSE 0 END), 0) AS down FROM feedback_votes"
         )[0]
@@ -89,9 +90,14 @@ class FeedbackStore:
         share = round(down / votes, 3) if votes else None
         return {"votes": votes, "votes_down": down, "votes_down_share": share}
 
+    def health(self) -> list[Check]:
+        """The "feedback" check: the votes kept, the 👎 among them."""
+        n = self.counts()
+        return [Check("feedback", "OK", f"{n['votes']} votes, {n['votes_down']} of them 👎")]
+
     def disliked(self) -> list[RatedAnswer]:
         """Answers with at least one 👎, oldest first."""
-        rows = self.corpus.query(
+        rows = self.corpus.db.query(
             "SELECT question, document_ids, refs FROM feedback_answers a WHERE EXISTS "
             "(SELECT 1 FROM feedback_votes v WHERE v.answer_id = a.id AND v.vote = -1) "
             "ORDER BY a.id"

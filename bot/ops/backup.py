@@ -13,8 +13,8 @@ from pathlib import Path
 from sectorbot.bot.errors import OperationError
 from sectorbot.bot.ops.files import check_output, check_outside_data, temporary_beside
 from sectorbot.bot.settings import Settings
-from sectorbot.corpus.fetch import one_line
-from sectorbot.corpus.store import DatabaseFile
+from sectorbot.corpus.database_file import DatabaseFile
+from sectorbot.corpus.text import one_line
 
 
 @dataclass

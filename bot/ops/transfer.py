@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import base64
 import json
-import tempfile
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
 
 from sectorbot.bot.errors import OperationError
-from sectorbot.bot.ops.backup import copy_database
+from sectorbot.bot.ops.import_store import ImportStore
 from sectorbot.bot.settings import Settings
-from sectorbot.corpus.database import PostgresDatabase
 from sectorbot.corpus.dates import parse_date, stamp
 from sectorbot.corpus.errors import InputError
-from sectorbot.corpus.fetch import format_size, one_line
 from sectorbot.corpus.models import Document
-from sectorbot.corpus.store import DatabaseFile
+from sectorbot.corpus.snapshot import Snapshot, open_snapshot
+from sectorbot.corpus.text import format_size, one_line
 
 if TYPE_CHECKING:
     from sectorbot.bot.service import Service
-    from sectorbot.corpus.store import Store
 
 EXPORT_FORMAT = "sectorbot-export"
 EXPORT_VERSION = 1
@@ -46,14 +42,6 @@ EXTRA_TABLES: dict[str, tuple[str, ...]] = {
 CORE_KINDS = {"documents": "document", "feeds": "feed"}
 
 
-class Snapshot(Protocol):
-    def count(self, table: str) -> int: ...
-
-    def rows(self, table: str, order_by_id: bool) -> Iterator[dict[str, Any]]: ...
-
-    def passage_vectors(self) -> Iterator[tuple[Any, ...]]: ...
-
-
 def export(settings: Settings, out: IO[str], vectors: bool = True) -> dict[str, int]:
     """Write the store as JSONL (a header line, then one line per row); return the counts.
 
@@ -67,18 +55,10 @@ def export(settings: Settings, out: IO[str], vectors: bool = True) -> dict[str, 
 @contextmanager
 def _snapshot(settings: Settings) -> Iterator[Snapshot]:
     """The store frozen for reading: a copy of the SQLite file, or one PostgreSQL transaction."""
-    if settings.database_url:
-        database = PostgresDatabase(settings.database_url, min_size=1, max_size=1)
-        try:
-            with database.snapshot() as snapshot:
-                yield snapshot
-        finally:
-            database.close()
-        return
-    with tempfile.TemporaryDirectory(prefix="sectorbot-export-") as tmp:
-        copy = DatabaseFile(Path(tmp) / "snapshot.db")
-        copy_database(settings.db_path, copy.path)
-        yield copy
+    if not settings.database_url and not settings.db_path.is_file():
+        raise OperationError(f"no database at {settings.db_path}")
+    with open_snapshot(settings.store_target) as snapshot:
+        yield snapshot
 
 
 def _write_export(snapshot: Snapshot, out: IO[str], vectors: bool) -> dict[str, int]:
@@ -240,9 +220,10 @@ def import_lines(
     if first is None:
         raise OperationError("the import file is empty")
     _check_header(first[1])
+    store = ImportStore.of(service)
     for number, line in numbered:
         try:
-            table, status = _import_record(service, _parse(line, limit))
+            table, status = _import_record(store, _parse(line, limit))
         except LineError as exc:
             report.failed.append((number, str(exc)))
             continue
@@ -291,22 +272,21 @@ def _parse(line: str | bytes | int, limit: int) -> dict[str, Any]:
     return record
 
 
-def _import_record(service: Service, record: dict[str, Any]) -> tuple[str, str]:
+def _import_record(store: ImportStore, record: dict[str, Any]) -> tuple[str, str]:
     kind = record.get("kind")
-    store = service.store
     try:
         if kind == "document":
-            return "documents", _import_document(service, record)
+            return "documents", _import_document(store, record)
         if kind == "feed":
             return "feeds", _import_feed(store, record)
         if kind == "row":
             return _import_row(store, record)
-    except store.db.errors as exc:
+    except store.errors as exc:
         raise LineError(f"could not store: {one_line(str(exc))}") from None
     raise LineError(f"unknown kind {kind!r}")
 
 
-def _import_document(service: Service, record: dict[str, Any]) -> str:
+def _import_document(store: ImportStore, record: dict[str, Any]) -> str:
     text = _text_field(record, "text")
     if not text.strip():
         raise LineError("document without text")
@@ -327,11 +307,12 @@ def _import_document(service: Service, record: dict[str, Any]) -> str:
         ext_id=_text_field(record, "ext_id") or None,
     )
     vectors = _parse_vectors(record.get("vectors"))  # a bad field fails the line up front
-    status, doc_id = service.store.upsert_document(doc)
+    status, doc_id = store.upsert_document(doc)
     if status == "added":
-        _settle_imported(service, doc_id, record.get("fetched"))
+        fetched = record.get("fetched")
+        store.settle(doc_id, fetched if isinstance(fetched, str) else None)
     if status != "unchanged" and vectors:
-        _keep_vectors(service.store, doc_id, *vectors)
+        store.keep_vectors(doc_id, *vectors)
     return status
 
 
@@ -353,29 +334,6 @@ def _parse_vectors(field: Any) -> tuple[str, str, list[bytes]] | None:
     return (model, backend, vectors) if vectors else None
 
 
-def _keep_vectors(
-    store: Store, doc_id: int, model: str, backend: str, vectors: list[bytes]
-) -> None:
-    """Keep the vectors when they fit the passages stored, one for one.
-
-    The passages are cut again from the text; when they come out as many as the vectors
-    (the same cutting), each vector goes with its passage. Otherwise they are left out and
-    the index embeds the passages: a vector is never put on a passage it was not made from.
-    """
-    ids = store.passage_ids(doc_id)
-    if len(ids) == len(vectors):
-        store.store_vectors(list(zip(ids, vectors, strict=True)), model, backend)
-
-
-def _settle_imported(service: Service, doc_id: int, fetched: Any) -> None:
-    """An imported document is history, not news."""
-    if isinstance(fetched, str) and fetched:
-        service.store.set_fetched(doc_id, fetched)  # when first fetched, not when it moved
-    # The alerts trigger queues every new feed document; chats must not be alerted about
-    # old reports because the bot moved to another machine.
-    service.alert_store.discard_inbox([doc_id])
-
-
 def _text_field(record: dict[str, Any], key: str) -> str:
     value = record.get(key)
     if value is None:
@@ -385,7 +343,7 @@ def _text_field(record: dict[str, Any], key: str) -> str:
     return value
 
 
-def _import_feed(store: Store, record: dict[str, Any]) -> str:
+def _import_feed(store: ImportStore, record: dict[str, Any]) -> str:
     url = _text_field(record, "url").strip()
     if not url.startswith(("http://", "https://")):
         raise LineError("feed without an http(s) url")
@@ -394,7 +352,7 @@ def _import_feed(store: Store, record: dict[str, Any]) -> str:
     return _insert_new(store, "feeds", {**row, "url": url})
 
 
-def _import_row(store: Store, record: dict[str, Any]) -> tuple[str, str]:
+def _import_row(store: ImportStore, record: dict[str, Any]) -> tuple[str, str]:
     table, data = record.get("table"), record.get("data")
     if table not in EXTRA_TABLES:
         raise LineError(f"table {table!r} is not one that import writes")
@@ -404,7 +362,7 @@ def _import_row(store: Store, record: dict[str, Any]) -> tuple[str, str]:
     return table, _insert_new(store, table, kept)
 
 
-def _insert_new(store: Store, table: str, row: dict[str, Any]) -> str:
+def _insert_new(store: ImportStore, table: str, row: dict[str, Any]) -> str:
     """Insert a row unless one with the same key is there already (then it stays as is)."""
     added = store.insert_if_new(table, row)
     if added is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sectorbot.bot.preferences import migrations
+from sectorbot.corpus.health import Check
 from sectorbot.corpus.store import Store
 
 _SET = (
@@ -21,7 +22,7 @@ class PreferencesStore:
 
     def chat_language(self, chat_id: int) -> str | None:
         """The language a chat chose, or None when it follows each user's own."""
-        value = self.corpus.scalar(
+        value = self.corpus.db.scalar(
             "SELECT language FROM chat_languages WHERE chat_id = ?", [chat_id]
         )
         return str(value) if value is not None else None
@@ -33,3 +34,8 @@ class PreferencesStore:
                 self.corpus.db.execute("DELETE FROM chat_languages WHERE chat_id = ?", [chat_id])
             else:
                 self.corpus.db.execute(_SET, [chat_id, language, when])
+
+    def health(self) -> list[Check]:
+        """The "preferences" check: how many chats chose a language of their own."""
+        chosen = int(self.corpus.db.scalar("SELECT count(*) FROM chat_languages") or 0)
+        return [Check("preferences", "OK", f"{chosen} chats chose a language")]

@@ -15,7 +15,7 @@ from telegram import error as tg
 from telegram.constants import ParseMode
 
 from sectorbot.bot.alerts.send import Failure
-from sectorbot.corpus.fetch import one_line
+from sectorbot.corpus.text import one_line
 
 # 403s and these 400s mean the chat cannot be written to again; retrying is pointless.
 _GONE_PHRASES = (

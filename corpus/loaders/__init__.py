@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sectorbot.corpus.errors import InputError, LoadError
-from sectorbot.corpus.fetch import Fetched, Fetcher, format_size, one_line
+from sectorbot.corpus.fetch import Fetched, Fetcher
 from sectorbot.corpus.loaders.feeds import FEED_MEDIA_TYPES, parse_feed
 from sectorbot.corpus.loaders.html import parse_fetched_html, parse_html
 from sectorbot.corpus.loaders.jsonl import parse_jsonl
@@ -22,6 +22,7 @@ from sectorbot.corpus.loaders.markdown import decode_text, parse_markdown
 from sectorbot.corpus.loaders.pdf import parse_pdf
 from sectorbot.corpus.loaders.telegram_export import parse_telegram_json
 from sectorbot.corpus.models import Document, ItemFailure, Known, StoredAlready
+from sectorbot.corpus.text import format_size, one_line
 from sectorbot.corpus.urls import claimed_url
 
 __all__ = ["EXTENSION_KINDS", "Item", "is_url", "iter_targets", "load", "sniff"]

@@ -24,11 +24,12 @@ import feedparser
 
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.errors import InputError
-from sectorbot.corpus.fetch import Fetcher, one_line
+from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.loaders.html import parse_fetched_html
 from sectorbot.corpus.loaders.html_text import html_to_text
 from sectorbot.corpus.loaders.pdf import parse_pdf
 from sectorbot.corpus.models import Document, ItemFailure, Known, StoredAlready, scoped_id
+from sectorbot.corpus.text import one_line
 
 log = logging.getLogger(__name__)
 

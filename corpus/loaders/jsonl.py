@@ -13,8 +13,8 @@ from typing import Any
 
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.errors import LoadError
-from sectorbot.corpus.fetch import one_line
 from sectorbot.corpus.models import Document, ItemFailure, local_id, scoped_id
+from sectorbot.corpus.text import one_line
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import pypdf
 
 from sectorbot.corpus.dates import parse_date
 from sectorbot.corpus.errors import LoadError
-from sectorbot.corpus.fetch import one_line
 from sectorbot.corpus.loaders.markdown import ref_stem
 from sectorbot.corpus.models import Document
+from sectorbot.corpus.text import one_line
 
 # A line ending in a hyphen right after a letter: "evac-", "Russian-".
 _HYPHEN_END_RE = re.compile(r"[^\W\d_]-$")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sectorbot.corpus.dates import parse_date
-from sectorbot.corpus.fetch import one_line
 from sectorbot.corpus.models import Document, ItemFailure
+from sectorbot.corpus.text import one_line
 
 log = logging.getLogger(__name__)
 
