@@ -39,7 +39,8 @@ IN_BATCH = 500  # ids in one `IN (...)` list: well below SQLite's limit on bound
 class Result(Protocol):
     """What a statement gives back: rows (if any) and how many rows it changed."""
 
-    rowcount: int
+    @property
+    def rowcount(self) -> int: ...
 
     def fetchone(self) -> Any: ...
 

@@ -76,6 +76,8 @@ def _index_manifest(vectors: VectorIndex, quick: bool) -> Manifest:
 
 
 def _index_bytes(vectors: VectorIndex) -> int:
+    if vectors.directory is None:  # kept in memory (PostgreSQL workers): no file to size
+        return 0
     try:
         manifest = vectors.read_manifest()
         return (vectors.directory / manifest.file).stat().st_size
@@ -90,7 +92,7 @@ def _light_index_check(vectors: VectorIndex) -> Manifest:
         raise IndexProblem(
             f"index was built with {manifest.model}, settings ask for {vectors.embedder.model_id}"
         )
-    if not (vectors.directory / manifest.file).is_file():
+    if vectors.directory is None or not (vectors.directory / manifest.file).is_file():
         raise IndexProblem(f"index file {manifest.file} is missing")
     return manifest
 

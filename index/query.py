@@ -187,10 +187,10 @@ def _named_time(q: Query, today: date) -> None:
         if window := _month_window(m.group(1), int(m.group(2))):
             q.window, q.when = window, m.group(0)
             q.named = "season" if _season(m.group(1)) else "month"
-    if q.window is None and (found := YEARLESS_SEASON_RE.search(q.text)):
-        season = _season(found.group(0).split()[-1])
+    if q.window is None and (yearless := YEARLESS_SEASON_RE.search(q.text)):
+        season = _season(yearless.group(0).split()[-1])
         if season is not None:
-            q.window, q.when, q.named = _latest_season(season, today), found.group(0), "season"
+            q.window, q.when, q.named = _latest_season(season, today), yearless.group(0), "season"
     if q.window is None and (year := YEAR_RE.search(q.text)):
         q.window = (f"{year.group(1)}-01-01", f"{year.group(1)}-12-31")
         q.when, q.named = year.group(0), "year"
