@@ -72,6 +72,16 @@ async def test_inline_answer_then_sources_and_nothing_when_unknown(
     assert_clean(fake)
 
 
+async def test_a_filter_it_cannot_read_is_said_above_the_results(
+    fake: FakeBotAPI, sample_service: Service
+) -> None:
+    async with running(fake, sample_service):
+        bad = await inline(fake, ALICE, "Pokrovsk evacuation since:yesterday")
+        assert bad["results"] == [] and bad["cache_time"] == 0
+        assert bad["button"]["text"].startswith("Sorry:") and "since" in bad["button"]["text"]
+    assert_clean(fake)
+
+
 async def test_no_inline_queries_without_inline_mode(
     fake: FakeBotAPI, sample_service: Service
 ) -> None:

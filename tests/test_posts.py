@@ -136,6 +136,17 @@ async def test_invisible_text_and_the_bots_own_answers_are_not_stored(
     assert_clean(fake)
 
 
+async def test_a_forwarded_post_with_a_filter_gets_the_chats_hint(
+    fake: FakeBotAPI, sample_service: Service
+) -> None:
+    async with running(fake, sample_service):
+        text = "Evacuation from Pokrovsk continues since:yesterday, officials said."
+        reply = await forward(fake, ALICE, fake.hidden_user_origin("Anon", POSTED), text)
+        assert reply.plain_text.startswith("Sorry:") and "since" in reply.plain_text
+        assert "went wrong" not in reply.plain_text
+    assert_clean(fake)
+
+
 async def test_listed_channel_posts_are_ingested_live_and_alert(
     fake: FakeBotAPI, sample_service: Service
 ) -> None:

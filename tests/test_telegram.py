@@ -788,3 +788,20 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, sample_service:
     assert "[1]" in answer.plain_text and "Shevchenko" in answer.plain_text
     assert len(fake.messages_to(ALICE)) == 1  # the two refused posts were never handled
     assert_clean(fake)
+
+
+async def test_a_lost_database_still_gets_a_reply_in_the_readers_language(
+    fake: FakeBotAPI, sample_service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    oksana = 7700
+    fake.add_private_chat(oksana, "Oksana", "oksana", language_code="uk")
+    async with running(fake, sample_service):
+        sample_service.store.db.conn.close()  # the store fails under the running bot
+        with caplog.at_level(logging.ERROR, logger="sectorbot.bot.telegram.app"):
+            reply = await say(fake, oksana, oksana, "Що сталося з водою в Мирнограді?")
+        assert reply.plain_text.startswith("Вибачте, зараз я не можу дістатися")
+    failures = [r for r in caplog.records if "database failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is None
+    assert "\n" not in failures[0].getMessage()
+    assert not [r for r in caplog.records if "error handler" in r.getMessage().lower()]
+    assert fake.rejected == [] and fake.internal_errors == []

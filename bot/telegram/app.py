@@ -47,6 +47,9 @@ from sectorbot.bot.telegram import workers as telegram_workers
 from sectorbot.bot.telegram.reply import send
 from sectorbot.bot.telegram.state import CONTEXT_TYPES, App, BotData, Context
 from sectorbot.bot.workers.jobs import Jobs
+from sectorbot.corpus.database import database_errors
+from sectorbot.corpus.errors import StoreError
+from sectorbot.corpus.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ ALLOWED_KINDS = [
     Update.INLINE_QUERY,
 ]
 SORRY = N_("Sorry, something went wrong while handling that. Please try again in a moment.")
+TROUBLE = N_("Sorry, I can't reach my reports right now. Please try again in a few minutes.")
 
 __all__ = [
     "ALLOWED_KINDS",
@@ -103,16 +107,29 @@ def _handlers(settings: Settings) -> list[BaseHandler[Any, Context, Any]]:
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log the failure with its traceback first, then tell the user briefly."""
-    log.error("error while handling an update", exc_info=context.error)
-    if isinstance(context.error, Forbidden):  # blocked or kicked: nobody to tell
+    """Log the failure first (one line when the database failed, else with its traceback),
+    then tell the user briefly. Nothing here needs the database."""
+    error = context.error
+    store_down = isinstance(error, (*database_errors(), StoreError))
+    update_id = update.update_id if isinstance(update, Update) else None
+    told = context.bot_data.failed_updates
+    if update_id is not None and update_id in told:  # a later handler group failed too
+        log.debug("update %s failed again: %s", update_id, one_line(str(error)))
+        return
+    if update_id is not None:
+        told.append(update_id)
+    if store_down:
+        log.error("the database failed while handling an update: %s", one_line(str(error)))
+    else:
+        log.error("error while handling an update", exc_info=error)
+    if isinstance(error, Forbidden):  # blocked or kicked: nobody to tell
         return
     chat = update.effective_chat if isinstance(update, Update) else None
     if chat is None:
         return
     try:
         with language(await telegram_language.language_for(update, context)):
-            await send(context.bot, chat.id, _(SORRY))
+            await send(context.bot, chat.id, _(TROUBLE if store_down else SORRY))
     except TelegramError as exc:
         log.warning("could not tell the user about the error: %s", exc)
 

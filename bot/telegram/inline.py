@@ -23,10 +23,12 @@ from sectorbot.bot.telegram.state import Context
 from sectorbot.bot.workers.offload import off_loop
 from sectorbot.bot.workers.ratelimit import Verdict
 from sectorbot.index.answer import Answer
+from sectorbot.index.errors import QueryError
 
 CACHE_SECONDS = 300  # answers change only when reports arrive; five minutes of reuse is fine
 MAX_SOURCES = 5  # results after the answer: enough to choose from, few enough to scan
 MIN_QUESTION = 3  # characters; Telegram sends a query per keystroke
+BUTTON_TEXT = 64  # characters: the button above inline results is one short line
 
 
 async def inline_query(update: Update, context: Context) -> None:
@@ -47,7 +49,14 @@ async def inline_query(update: Update, context: Context) -> None:
         )
         await query.answer([], cache_time=0, is_personal=True, button=button)
         return
-    answer = await asyncio.to_thread(data.service.ask, question)
+    try:
+        answer = await asyncio.to_thread(data.service.ask, question)
+    except QueryError as exc:  # a filter it cannot read (since:yesterday): say so above
+        button = InlineQueryResultsButton(
+            shorten(_("Sorry: {problem}").format(problem=exc), BUTTON_TEXT), start_parameter="help"
+        )
+        await query.answer([], cache_time=0, is_personal=True, button=button)
+        return
     if not answer.answered:
         button = InlineQueryResultsButton(
             _("My reports don't answer that: ask me in a chat"), start_parameter="noanswer"

@@ -19,6 +19,8 @@ from sectorbot.bot.i18n import DEFAULT, LANGUAGES, NAMES, _, choose, language
 from sectorbot.bot.telegram import alerts as telegram_alerts
 from sectorbot.bot.telegram.reply import after_command, message_text, reply
 from sectorbot.bot.telegram.state import Context
+from sectorbot.corpus.database import database_errors
+from sectorbot.corpus.errors import StoreError
 
 AUTO = "auto"
 Callback = Callable[[Any, Context], Coroutine[Any, Any, Any]]
@@ -38,7 +40,12 @@ async def language_for(update: object, context: Context) -> str:
     if not isinstance(update, Update):
         return DEFAULT
     chat = update.effective_chat
-    chosen = await chat_choice(context, chat.id) if chat is not None else None
+    try:
+        chosen = await chat_choice(context, chat.id) if chat is not None else None
+    except (*database_errors(), StoreError):
+        # The store is unreachable: answer anyway (the error handler too) in the person's
+        # own Telegram language; the failure itself is reported where it stops the handler.
+        chosen = None
     if chosen:
         return chosen
     user = update.effective_user

@@ -32,6 +32,7 @@ from sectorbot.corpus.ingest import IngestReport
 from sectorbot.corpus.loaders.telegram_post import PostOrigin, post_document
 from sectorbot.corpus.models import Document, ItemFailure
 from sectorbot.corpus.text import has_visible_text, without_surrogates
+from sectorbot.index.errors import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,11 @@ async def check_forwarded(update: Update, context: Context) -> None:
     if await questions.throttled(update, context, message):
         return
     await typing(context.bot, message.chat_id)
-    check = await asyncio.to_thread(context.bot_data.service.check_claim, text)
+    try:
+        check = await asyncio.to_thread(context.bot_data.service.check_claim, text)
+    except QueryError as exc:  # filter syntax in the post (since:yesterday): the chats' hint
+        await reply(message, _("Sorry: {problem}").format(problem=escape(exc)))
+        return
     await reply(message, render_claim_check(check))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sectorbot.bot.workers.ratelimit import StoredLimiter
 
 ANSWER_CACHE_SIZE = 500
+FAILED_KEPT = 256
 PROGRESS_EVERY = 2.0  # seconds between edits of the reindex status message
 
 
@@ -112,6 +113,10 @@ class BotData:
     started: float = field(default_factory=time.monotonic)
     # Chat id -> the language it chose with /language (None: each user's own), as read.
     chat_languages: dict[int, str | None] = field(default_factory=dict)
+    # Updates whose failure the error handler already reported: a handler group after the
+    # one that failed may fail the same way (the database is down), and one line and one
+    # apology per update are enough.
+    failed_updates: deque[int] = field(default_factory=lambda: deque(maxlen=FAILED_KEPT))
 
 
 class Context(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]):
