@@ -369,6 +369,13 @@ def m006_vectors_and_change_counter(db: Database, d: Dialect) -> None:
         postgres_change_triggers(db)
 
 
+@MIGRATIONS.migration
+def m007_document_meta(db: Database, d: Dialect) -> None:
+    # What a source says beyond the standard fields (front matter, extra JSONL fields, a
+    # forward's origin), as a JSON object; NULL when there was nothing.
+    db.execute(f"ALTER TABLE documents ADD COLUMN meta {d.text}")
+
+
 def sqlite_change_triggers(db: Database) -> None:
     # One bump per row written (SQLite has no statement triggers).
     for table in COUNTED:

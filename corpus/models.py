@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ class Document:
     origin_kind: str = ""  # markdown, text, html, url, pdf, feed, telegram, jsonl
     origin_ref: str = ""  # path, URL, "path#L12" ... where it came from
     ext_id: str | None = None  # an id given by the source; feed and JSONL ids are scoped
+    # What a source says beyond the fields above (front-matter keys, extra JSONL fields, a
+    # forward's origin): stored and exported as a JSON object of strings.
     meta: dict[str, str] = field(default_factory=dict)
 
     def scoped_ext_id(self) -> str | None:
@@ -73,6 +76,23 @@ class StoredAlready:
     """An item a loader skipped because the store holds it already (a feed entry's id)."""
 
     ext_id: str
+
+
+def meta_json(meta: dict[str, str]) -> str | None:
+    """`Document.meta` as the store keeps it: JSON with sorted keys, or None when empty."""
+    return json.dumps(meta, ensure_ascii=False, sort_keys=True) if meta else None
+
+
+def meta_from_json(text: str | None) -> dict[str, str]:
+    """`Document.meta` from its stored JSON; ValueError when it is not an object of scalars."""
+    if not text:
+        return {}
+    value = json.loads(text)
+    if not isinstance(value, dict) or not all(
+        isinstance(v, str | int | float | bool) for v in value.values()
+    ):
+        raise ValueError("meta should be a JSON object of strings")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 @dataclass(frozen=True)

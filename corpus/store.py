@@ -22,7 +22,7 @@ from sectorbot.corpus.database import STORE_LOCK, Database, is_url, open_databas
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import StoreError
 from sectorbot.corpus.health import Check
-from sectorbot.corpus.models import Chunk, Document
+from sectorbot.corpus.models import Chunk, Document, meta_from_json, meta_json
 from sectorbot.corpus.urls import canonical_url
 from sectorbot.corpus.vector_store import VectorStore
 
@@ -158,7 +158,8 @@ class Store:
         if row["canonical_url"] != canonical_url(doc.url):
             return False
         fields = [f for f in META_FIELDS if f != "url"]
-        return all((row[f] or None) == (getattr(doc, f) or None) for f in fields)
+        same = all((row[f] or None) == (getattr(doc, f) or None) for f in fields)
+        return same and row["meta"] == meta_json(doc.meta)
 
     def _row(self, doc: Document, digest: str) -> dict[str, Any]:
         now = stamp()
@@ -176,6 +177,7 @@ class Store:
             "origin_kind": doc.origin_kind,
             "origin_ref": doc.origin_ref,
             "text": doc.text,
+            "meta": meta_json(doc.meta),
             "word_count": word_count(doc.text),
             "updated": now,
         }
@@ -192,10 +194,13 @@ class Store:
     def _update_meta(self, doc_id: int, doc: Document) -> None:
         sets = ", ".join(f"{f} = :{f}" for f in META_FIELDS)
         values = {f: getattr(doc, f) for f in META_FIELDS}
-        values.update(id=doc_id, canonical_url=canonical_url(doc.url), updated=stamp())
+        values.update(
+            id=doc_id, canonical_url=canonical_url(doc.url), meta=meta_json(doc.meta),
+            updated=stamp(),
+        )  # fmt: skip
         self.db.execute(
-            f"UPDATE documents SET {sets}, canonical_url = :canonical_url, updated = :updated "
-            "WHERE id = :id",
+            f"UPDATE documents SET {sets}, canonical_url = :canonical_url, meta = :meta, "
+            "updated = :updated WHERE id = :id",
             values,
         )
 
@@ -227,7 +232,7 @@ class Store:
                        source=row["source"] or "", author=row["author"],
                        published=row["published"], lang=row["lang"],
                        origin_kind=row["origin_kind"] or "", origin_ref=row["origin_ref"] or "",
-                       ext_id=row["ext_id"])  # fmt: skip
+                       ext_id=row["ext_id"], meta=meta_from_json(row["meta"]))  # fmt: skip
         digest = doc.content_hash
         if digest == row["content_hash"]:
             return False

@@ -1,3 +1,5 @@
+import dataclasses
+import json
 import sqlite3
 from pathlib import Path
 
@@ -34,7 +36,7 @@ def test_fresh_schema(store: Store) -> None:
     assert store.db.columns("documents") == [
         "id", "ext_id", "url", "canonical_url", "title", "source", "author", "published",
         "fetched", "lang", "content_hash", "origin_kind", "origin_ref", "text", "word_count",
-        "updated",
+        "updated", "meta",
     ]  # fmt: skip
     assert store.db.columns("chunks") == [
         "id", "document_id", "ordinal", "text", "char_start", "char_end"
@@ -178,3 +180,27 @@ def test_delete_cascades_to_chunks_and_fts(store: Store) -> None:
 )  # fmt: skip
 def test_canonical_url(url: str, canonical: str | None) -> None:
     assert canonical_url(url) == canonical
+
+
+def test_a_documents_extra_fields_are_kept(store: Store) -> None:
+    doc = Document(
+        text="Drones struck a fuel depot near Pokrovsk overnight, the brigade said.",
+        title="Depot struck",
+        source="Brigade channel",
+        url="https://example.org/depot",
+        meta={"forward_origin": "channel", "tags": "drones, logistics"},
+    )
+    status, doc_id = store.upsert_document(doc)
+    assert status == "added"
+    row = store.document(doc_id)
+    assert row is not None
+    assert json.loads(row["meta"]) == {"forward_origin": "channel", "tags": "drones, logistics"}
+    assert store.upsert_document(doc) == ("unchanged", doc_id)
+    retagged = dataclasses.replace(doc, meta={"tags": "drones"})
+    assert store.upsert_document(retagged) == ("updated", doc_id)
+    assert store.replace_text(doc_id, doc.text + " Two trucks burned.")
+    row = store.document(doc_id)
+    assert row is not None and json.loads(row["meta"]) == {"tags": "drones"}
+    plain = Document(text="No extra fields here at all.", title="Plain", url="https://e.org/p")
+    _, plain_id = store.upsert_document(plain)
+    assert (store.document(plain_id) or {})["meta"] is None

@@ -20,7 +20,7 @@ from sectorbot.bot.ops.import_store import ImportStore
 from sectorbot.bot.settings import Settings
 from sectorbot.corpus.dates import parse_date, stamp
 from sectorbot.corpus.errors import InputError
-from sectorbot.corpus.models import Document
+from sectorbot.corpus.models import Document, meta_from_json
 from sectorbot.corpus.snapshot import Snapshot, open_snapshot
 from sectorbot.corpus.text import format_size, one_line
 
@@ -305,6 +305,7 @@ def _import_document(store: ImportStore, record: dict[str, Any]) -> str:
         origin_kind=_text_field(record, "origin_kind") or "import",
         origin_ref=_text_field(record, "origin_ref") or "import",
         ext_id=_text_field(record, "ext_id") or None,
+        meta=_meta_field(record),
     )
     vectors = _parse_vectors(record.get("vectors"))  # a bad field fails the line up front
     status, doc_id = store.upsert_document(doc)
@@ -332,6 +333,15 @@ def _parse_vectors(field: Any) -> tuple[str, str, list[bytes]] | None:
     if vectors and (len({len(v) for v in vectors}) != 1 or len(vectors[0]) % 4):
         raise LineError("passage vectors of different or odd sizes")
     return (model, backend, vectors) if vectors else None
+
+
+def _meta_field(record: dict[str, Any]) -> dict[str, str]:
+    """The document's extra fields: the stored JSON text (or, written by hand, an object)."""
+    value = record.get("meta")
+    try:
+        return meta_from_json(json.dumps(value) if isinstance(value, dict) else value)
+    except (ValueError, TypeError) as exc:
+        raise LineError(f"field 'meta': {one_line(str(exc))}") from None
 
 
 def _text_field(record: dict[str, Any], key: str) -> str:
