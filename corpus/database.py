@@ -309,8 +309,8 @@ class PostgresDatabase(Database):
             from psycopg_pool import ConnectionPool
         except ImportError:
             raise StoreError(
-                "SECTORBOT_DATABASE_URL names PostgreSQL, but psycopg is not installed: "
-                "pip install 'sectorbot[postgres]'"
+                "SECTORBOT_DATABASE_URL names PostgreSQL, but psycopg is not installed: in the "
+                "checkout, .venv/bin/pip install -e '.[postgres]'"
             ) from None
         self._psycopg = psycopg
         self.url = url
@@ -422,6 +422,42 @@ class PostgresDatabase(Database):
             "pool_max": self.pool.max_size,
             "requests_waiting": stats.get("requests_waiting", 0),
         }
+
+    def health(self) -> list[Check]:
+        """The backend line, then whether this role can create and migrate the tables."""
+        return [*super().health(), self.privilege_check()]
+
+    def privilege_check(self) -> Check:
+        """The "create" check: the role may create tables in its schema (the first start
+        and every migration need it). PostgreSQL 15 and later let only the database owner
+        create in `public`, so a role given someone else's database can connect but not set
+        it up."""
+        row = self.query(
+            "SELECT current_user AS role, current_schema() AS schema, "
+            "coalesce(has_schema_privilege(current_schema(), 'CREATE'), false) AS can_create, "
+            "to_regclass('_migrations') IS NOT NULL AS set_up"
+        )[0]
+        role, schema = row["role"], row["schema"]
+        if schema is None:
+            return Check("create", "FAIL", (
+                f"no schema on role {role}'s search_path exists: create one it owns "
+                f"(CREATE SCHEMA sectorbot AUTHORIZATION {role}) or set search_path"
+            ))  # fmt: skip
+        if row["can_create"]:
+            return Check("create", "OK", f"role {role} can create and migrate tables in {schema}")
+        fix = (
+            f"make the role own the database (createdb -O {role} ...), or as the owner run "
+            f"GRANT CREATE ON SCHEMA {schema} TO {role}"
+        )
+        if not row["set_up"]:
+            return Check("create", "FAIL", (
+                f"role {role} may not create tables in schema {schema}, so the store cannot "
+                f"be set up (PostgreSQL 15+ lets only the owner create in public): {fix}"
+            ))  # fmt: skip
+        return Check("create", "WARN", (
+            f"role {role} may not create tables in schema {schema}: the tables exist, but a "
+            f"later version's migrations will fail; {fix}"
+        ))  # fmt: skip
 
     def close(self) -> None:
         self.pool.close()

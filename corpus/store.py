@@ -23,6 +23,7 @@ from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import StoreError
 from sectorbot.corpus.health import Check
 from sectorbot.corpus.models import Chunk, Document, meta_from_json, meta_json
+from sectorbot.corpus.text import one_line
 from sectorbot.corpus.urls import canonical_url
 from sectorbot.corpus.vector_store import VectorStore
 
@@ -77,7 +78,9 @@ class Store:
             raise StoreError(_database_problem(Path(target), exc)) from None
         except self.db.errors as exc:
             self.db.close()
-            raise StoreError(f"cannot prepare the database: {exc}") from None
+            reason = one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            hint = "; `sectorbot doctor` names the fix" if "permission denied" in reason else ""
+            raise StoreError(f"cannot prepare the database: {reason}{hint}") from None
 
     @property
     def dialect(self) -> str:

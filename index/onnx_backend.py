@@ -25,8 +25,8 @@ def load_onnx_model(model_path: str, backend: str) -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise SearchIndexError(
-            f"SECTORBOT_EMBEDDING_BACKEND={backend} needs the onnx extra: "
-            "pip install 'sectorbot[onnx]'"
+            f"SECTORBOT_EMBEDDING_BACKEND={backend} needs the onnx extra: in the checkout, "
+            ".venv/bin/pip install -e '.[onnx]'"
         ) from None
     if backend == "onnx":
         return SentenceTransformer(model_path, device="cpu", backend="onnx")

@@ -4,12 +4,19 @@ transcript, and the hints that point at the next step."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
+import sys
+import tomllib
+import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.commands import SECTORBOT
+from tests.conftest import ROOT
 from tests.fakebotapi import FakeBotAPI
 
 REFUSED_TOKEN = "7012345678:AAF3kq9ZLx0vbN_2mRtY8wPq-5sUeHjK1cD"  # not the fake's own
@@ -65,3 +72,79 @@ def test_piped_questions_read_as_a_transcript(tmp_path: Path, sample_service_dir
     # Each question comes before its answer, and the refusal after the second.
     second = lines.index("you> What is the capital of Australia?")
     assert any(line.startswith("I don't know") for line in lines[second:])
+
+
+def postgres_environment(tmp_path: Path, url: str) -> dict[str, str]:
+    return environment(tmp_path, SECTORBOT_DATABASE_URL=url)
+
+
+def test_a_role_that_cannot_create_its_tables_is_named_with_the_fix(
+    postgres_cluster: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    suffix = uuid.uuid4().hex[:8]
+    role, theirs, own = f"op_{suffix}", f"theirs_{suffix}", f"own_{suffix}"
+    with psycopg.connect(postgres_cluster, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"CREATE DATABASE {theirs} ENCODING 'UTF8' TEMPLATE template0")
+        # The README's recipe: the database belongs to the role that runs sectorbot.
+        conn.execute(f"CREATE DATABASE {own} ENCODING 'UTF8' TEMPLATE template0 OWNER {role}")
+    base = postgres_cluster.rsplit("/", 1)[0].replace("//sectorbot@", f"//{role}@")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.md").write_text("# Myrnohrad\n\nThe water supply was cut on 3 May.\n")
+
+    env = postgres_environment(tmp_path, f"{base}/{theirs}")
+    doctor = subprocess.run(
+        [*SECTORBOT, "doctor", "--quick"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert doctor.returncode != 0
+    (line,) = [x for x in doctor.stdout.splitlines() if x.split()[:2] == ["FAIL", "create"]]
+    assert f"role {role} may not create tables in schema public" in line
+    assert f"createdb -O {role}" in line and f"GRANT CREATE ON SCHEMA public TO {role}" in line
+    ingest = subprocess.run(
+        [*SECTORBOT, "ingest", str(corpus)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert ingest.returncode != 0 and "Traceback" not in ingest.stderr
+    assert len(ingest.stderr.strip().splitlines()) == 1, ingest.stderr
+
+    env = postgres_environment(tmp_path, f"{base}/{own}")
+    ingest = subprocess.run(
+        [*SECTORBOT, "ingest", str(corpus)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    doctor = subprocess.run(
+        [*SECTORBOT, "doctor", "--quick"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert f"OK    create    role {role} can create and migrate tables in public" in doctor.stdout
+
+
+def test_the_readme_lists_every_telegram_command() -> None:
+    from sectorbot.bot.telegram.commands import COMMANDS
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Telegram\n") : readme.index("Alerts are described in")]
+    listed = set(re.findall(r"`/([a-z]+)", section))
+    assert listed == {c.name for c in COMMANDS if c.menu}
+
+
+def test_a_missing_extra_names_the_install_that_keeps_the_checkout_editable(
+    tmp_path: Path,
+) -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert {"onnx", "postgres"} <= set(extras["optional-dependencies"])
+    env = environment(tmp_path, SECTORBOT_EMBEDDING_BACKEND="onnx")
+    done = subprocess.run(
+        [*SECTORBOT, "search", "Myrnohrad"], env=env, capture_output=True, text=True, timeout=120
+    )
+    if "onnxruntime" in sys.modules or _installed("onnxruntime"):
+        pytest.skip("onnxruntime is installed here: the hint cannot show")
+    assert done.returncode != 0
+    assert ".venv/bin/pip install -e '.[onnx]'" in done.stderr.strip().splitlines()[-1]
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

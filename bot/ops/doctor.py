@@ -28,7 +28,7 @@ DISK_FAIL_BYTES = 100_000_000
 DISK_WARN_BYTES = 1_000_000_000
 # Where the stored state's checks stand in the report: these before telegram and the model,
 # the indexes and feeds after them.
-BEFORE_MODEL = ("database", "backend", "workers")
+BEFORE_MODEL = ("database", "backend", "create", "workers")
 
 
 def doctor(settings: Settings, quick: bool = False) -> list[Check]:
