@@ -85,3 +85,5 @@ def configure(level: str = "INFO", fmt: str = "plain") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    # The job queue's scheduler says INFO for every round of every job: several lines a tick.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

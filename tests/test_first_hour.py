@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import tomllib
 import uuid
 from pathlib import Path
@@ -148,3 +151,34 @@ def _installed(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+@pytest.mark.parametrize("command", ["run", "worker"])
+def test_telegram_out_of_reach_is_one_line_a_try_and_a_clean_stop(
+    tmp_path: Path, command: str
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = environment(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=REFUSED_TOKEN,
+        SECTORBOT_TELEGRAM_API_URL=f"http://127.0.0.1:{port}/bot",
+    )
+    proc = subprocess.Popen(
+        [*SECTORBOT, command], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    while len([x for x in lines if "cannot reach Telegram" in x]) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None, lines
+        lines.append(proc.stdout.readline())
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=30)
+    output = "".join(lines) + rest
+    assert proc.returncode == 0, output[-2000:]
+    assert "Traceback" not in output
+    tries = [x for x in output.splitlines() if "cannot reach Telegram" in x]
+    assert tries[0].endswith("trying again in 2 s") and tries[1].endswith("trying again in 4 s")
+    assert len(output.splitlines()) < 20, output

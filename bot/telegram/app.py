@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, InvalidToken, TelegramError
+from telegram.error import Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     ApplicationBuilder,
@@ -54,6 +56,8 @@ from sectorbot.corpus.text import one_line
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 32
+RETRY_FIRST = 2  # seconds before trying Telegram again when it could not be reached
+RETRY_MAX = 300
 ALLOWED_KINDS = [
     Update.MESSAGE,
     Update.CALLBACK_QUERY,
@@ -277,10 +281,53 @@ def _serve(service: Service) -> None:
         app.run_polling(allowed_updates=ALLOWED_KINDS)
 
 
+class _QuietNetworkLoop(logging.Filter):
+    """PTB logs each failed start with a traceback per attempt; we say it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Network Retry Loop" not in record.getMessage()
+
+
+def _until_telegram_answers(settings: Settings, start: Callable[[], None]) -> None:
+    """Run `start`; while Telegram cannot be reached, say so in one line and try again, each
+    wait twice the last (a bot that outlives a network outage must not give up, nor flood
+    the log). SIGTERM during a wait ends the process cleanly."""
+    logging.getLogger("telegram.ext").addFilter(_QUIET_NETWORK_LOOP)
+    host = urlsplit(settings.telegram_api_url).netloc or settings.telegram_api_url
+    wait = RETRY_FIRST
+    while True:
+        try:
+            start()
+            return
+        except NetworkError as exc:  # TimedOut included; InvalidToken is not one
+            # First: the event loop that just ended took its signal handlers with it.
+            previous = signal.signal(signal.SIGTERM, _exit_quietly)
+            reason = one_line(str(exc)) or type(exc).__name__
+            log.error("cannot reach Telegram at %s: %s; trying again in %d s",
+                      host, reason, wait)  # fmt: skip
+        try:
+            time.sleep(wait)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        wait = min(wait * 2, RETRY_MAX)
+        # PTB's run_polling closes the loop it ran on and runs the next start on the current.
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+_QUIET_NETWORK_LOOP = _QuietNetworkLoop()
+
+
 def run_job_worker(service: Service) -> None:
     """Run the jobs until SIGTERM or SIGINT, then give the job lease up."""
     try:
-        asyncio.run(_work(build_job_application(service, service.settings)))
+        _until_telegram_answers(
+            service.settings,
+            lambda: asyncio.run(_work(build_job_application(service, service.settings))),
+        )
     except InvalidToken:
         raise SettingsError(
             "Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?): "
@@ -308,7 +355,7 @@ async def _work(app: App) -> None:
 def run_bot(service: Service) -> None:
     """Serve until interrupted: long polling, or a webhook when one is configured."""
     try:
-        _serve(service)
+        _until_telegram_answers(service.settings, lambda: _serve(service))
     except InvalidToken:
         # PTB's message quotes the token; ours says what to do and quotes nothing.
         raise SettingsError(
