@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 import shutil
-import statistics
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,13 +23,15 @@ from sectorbot.bot.workers.heartbeat import Heartbeat
 from sectorbot.bot.workers.lease import Lease
 from sectorbot.bot.workers.ratelimit import StoredLimiter
 from sectorbot.bot.workers.store import WorkerStore
+from sectorbot.corpus.database import database_errors
 from sectorbot.corpus.dates import stamp
+from sectorbot.corpus.errors import StoreError
 from sectorbot.corpus.fetch import Fetcher
 from sectorbot.corpus.ingest import IngestReport, ingest, known_in, reprocess, store_documents
 from sectorbot.corpus.loaders.feeds import parse_feed
 from sectorbot.corpus.models import Document, ItemFailure
 from sectorbot.corpus.store import Store
-from sectorbot.corpus.text import without_surrogates
+from sectorbot.corpus.text import one_line, without_surrogates
 from sectorbot.index.answer import Answer, compose
 from sectorbot.index.claims import ClaimCheck, claim_question, sides
 from sectorbot.index.embedding import get_embedder
@@ -41,6 +41,7 @@ from sectorbot.index.vectors import Progress, ReindexResult, VectorIndex
 log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "corpus" / "sample"
 RATE_WINDOW = 60.0  # seconds: the question limit is per minute
+STATS_WINDOW = 86400.0  # seconds: `stats` counts the questions of the last day
 
 
 @dataclass(frozen=True)
@@ -87,16 +88,10 @@ class Stats(About):
 
 @dataclass
 class Counters:
-    started: float = field(default_factory=time.time)
-    questions: int = 0
-    refusals: int = 0
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
-    last_reindex: str | None = None
+    """What this process alone knows: when it started and when it last reindexed."""
 
-    def p95(self) -> float | None:
-        if len(self.latencies) < 2:
-            return self.latencies[0] if self.latencies else None
-        return statistics.quantiles(self.latencies, n=20)[-1]
+    started: float = field(default_factory=time.time)
+    last_reindex: str | None = None
 
 
 class Service:
@@ -223,9 +218,11 @@ class Service:
     def ask(self, question: str) -> Answer:
         started = time.perf_counter()
         answer = compose(self.search(question))
-        self.counters.questions += 1
-        self.counters.refusals += 0 if answer.answered else 1
-        self.counters.latencies.append(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        try:  # counted in the store, so `stats` sees every worker's questions
+            self.feedback.record_time(stamp(), took, refused=not answer.answered)
+        except (*database_errors(), StoreError) as exc:  # the answer matters more
+            log.warning("answer time not recorded: %s", one_line(str(exc)))
         return answer
 
     def recall_answer(self, key: str) -> Answer | None:
@@ -317,15 +314,15 @@ class Service:
 
     def stats(self) -> Stats:
         """What /about shows, and the backend, index size, questions and votes."""
-        p95 = self.counters.p95()
+        day = self.feedback.answer_times(stamp(time.time() - STATS_WINDOW))
         return Stats(
             **asdict(self.about()),
             backend=self.store.dialect,
             index_bytes=self._index_bytes(),
             last_reindex=self.counters.last_reindex or self.vectors.info().get("built"),
-            questions=self.counters.questions,
-            refusals=self.counters.refusals,
-            answer_p95_ms=round(p95 * 1000, 1) if p95 is not None else None,
+            questions=day.questions,
+            refusals=day.refusals,
+            answer_p95_ms=day.p95_ms,
             **self.feedback.counts(),
         )
 

@@ -11,6 +11,7 @@ from sectorbot.bot.feedback import migrations as feedback_migrations
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer
 from sectorbot.bot.service import Service
 from sectorbot.bot.telegram.feedback import UNKNOWN
+from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import Store
 from sectorbot.index.evaluate import load_questions
 from tests.commands import SECTORBOT
@@ -119,3 +120,38 @@ async def test_votes_one_per_user_changeable_and_forgeries_refused(
     assert [json.loads(line) for line in printed.stdout.splitlines()] == written
     stats = subprocess.run([*SECTORBOT, "stats", "--json"], capture_output=True, text=True, env=env)
     assert json.loads(stats.stdout)["votes_down_share"] == 0.333
+
+
+def test_stats_count_every_workers_questions_from_the_store(
+    hash_embedder: object, database_target: str, tmp_path: Path
+) -> None:
+    from sectorbot.bot.settings import Settings
+
+    def service() -> Service:
+        if database_target.startswith("postgresql://"):
+            return Service(Settings(data_dir=tmp_path / "d", database_url=database_target))
+        return Service(Settings(data_dir=Path(database_target).parent))
+
+    workers = [service(), service()]
+    try:
+        for n, worker in enumerate(workers):
+            worker.store.upsert_document(
+                Document(
+                    text=f"Report {n}: the water supply of Myrnohrad was cut on {n + 3} May.",
+                    title=f"Water {n}",
+                    url=f"https://example.org/water/{n}",
+                )
+            )
+            worker.reindex()
+            worker.ask("When was the water supply of Myrnohrad cut?")
+            worker.ask("What is the capital of Australia?")
+        numbers = service()  # what `sectorbot stats` opens: none of the answers were its own
+        try:
+            stats = numbers.stats()
+        finally:
+            numbers.close()
+    finally:
+        for worker in workers:
+            worker.close()
+    assert stats.questions == 4 and 1 <= stats.refusals <= 4
+    assert stats.answer_p95_ms is not None and stats.answer_p95_ms > 0

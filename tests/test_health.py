@@ -45,9 +45,11 @@ def test_workers_health_names_the_lease_holder_and_live_workers(store: Store) ->
 
 
 def test_backend_health_says_which_database(store: Store) -> None:
-    [check] = store.db.health()
+    check, *rest = store.db.health()
     assert check.name == "backend" and check.status == "OK"
     assert check.detail.startswith("postgresql postgresql://" if store.url else "sqlite ")
+    # PostgreSQL also says whether this role may create its tables (the test role may).
+    assert [(c.name, c.status) for c in rest] == ([("create", "OK")] if store.url else [])
 
 
 def test_database_file_health_finds_pending_migrations_and_garbage(tmp_path: Path) -> None:

@@ -224,7 +224,7 @@ def schema_of(store: Store) -> dict[str, Any]:
 
 
 # Migrations added after the version that wrote the fixtures: an upgrade applies them anew.
-SINCE_OLD = [("corpus", "m007_document_meta")]
+SINCE_OLD = [("corpus", "m007_document_meta"), ("feedback", "m002_answer_times")]
 
 
 def as_of_old(names: list[str], migration_set: str) -> list[str]:
@@ -356,7 +356,10 @@ def test_stores_opening_an_old_postgresql_database_together_rewrite_its_record_o
         recorded = stores[0].db.query("SELECT migration_set, name FROM _migrations")
         corpus = [r["name"] for r in recorded if r["migration_set"] == "corpus"]
         assert corpus == MIGRATION_SETS[0].names()
-        assert len(recorded) == sum(len(m.names()) for m in MIGRATION_SETS)
+        # The other sets' names came from the old record; their newer steps wait for their
+        # own stores to open.
+        waiting = [pair for pair in SINCE_OLD if pair[0] != "corpus"]
+        assert len(recorded) == sum(len(m.names()) for m in MIGRATION_SETS) - len(waiting)
     finally:
         for store in stores:
             store.close()

@@ -1,4 +1,5 @@
-"""All SQL of the feedback feature: the answers shown with vote buttons and the votes.
+"""All SQL of the feedback feature: the answers shown with vote buttons, the votes, and how
+long each answer took (so `stats` counts every worker's questions).
 
 `FeedbackStore` wraps the corpus `Store` (one connection, lock and database file) and applies
 the feedback migrations when it opens.
@@ -7,16 +8,21 @@ the feedback migrations when it opens.
 from __future__ import annotations
 
 import json
+import math
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sectorbot.bot.feedback import migrations
+from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.health import Check
 from sectorbot.corpus.store import Store
 
 VoteOutcome = Literal["new", "changed", "same"]
 KEY_BYTES = 9  # 12 URL-safe characters: unguessable, and short enough for callback_data
+KEEP = 7 * 86400.0  # seconds of answer times kept; `stats` reads the last day
+PRUNE_EVERY = 500  # answers between two deletions of the old answer times
 
 _VOTE = (
     "INSERT INTO feedback_votes (answer_id, user_id, vote, voted) VALUES (?, ?, ?, ?) "
@@ -31,6 +37,23 @@ class RatedAnswer:
     question: str
     document_ids: list[int]
     refs: list[str]
+
+
+@dataclass(frozen=True)
+class AnswerTimes:
+    """Questions over a period, by every worker: how many, how many refused, p95 in ms."""
+
+    questions: int
+    refusals: int
+    p95_ms: float | None
+
+
+def _p95_ms(sorted_micros: list[int]) -> float | None:
+    """The nearest-rank 95th percentile, in milliseconds to one decimal."""
+    if not sorted_micros:
+        return None
+    rank = max(math.ceil(0.95 * len(sorted_micros)), 1)
+    return round(sorted_micros[rank - 1] / 1000, 1)
 
 
 class FeedbackStore:
@@ -89,6 +112,25 @@ class FeedbackStore:
         votes, down = int(row["votes"]), int(row["down"])
         share = round(down / votes, 3) if votes else None
         return {"votes": votes, "votes_down": down, "votes_down_share": share}
+
+    def record_time(self, when: str, seconds: float, refused: bool) -> None:
+        """Count one question (answered or refused) and how long the answer took."""
+        db = self.corpus.db
+        new_id = db.scalar(
+            "INSERT INTO answer_times (answered, micros, refused) VALUES (?, ?, ?) RETURNING id",
+            [when, round(seconds * 1_000_000), int(refused)],
+        )
+        if int(new_id) % PRUNE_EVERY == 0:  # now and then, not on every question
+            db.execute("DELETE FROM answer_times WHERE answered < ?", [stamp(time.time() - KEEP)])
+
+    def answer_times(self, since: str) -> AnswerTimes:
+        """Questions, refusals and the 95th-percentile answer time since `since`."""
+        rows = self.corpus.db.query(
+            "SELECT micros, refused FROM answer_times WHERE answered >= ?", [since]
+        )
+        times = sorted(int(r["micros"]) for r in rows)
+        refusals = sum(int(r["refused"]) for r in rows)
+        return AnswerTimes(len(times), refusals, _p95_ms(times))
 
     def health(self) -> list[Check]:
         """The "feedback" check: the votes kept, the 👎 among them."""
