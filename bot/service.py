@@ -60,7 +60,7 @@ class About:
     """How much the bot knows, from when to when, and the index it answers from (/about)."""
 
     documents: int
-    chunks: int
+    passages: int
     feeds: int
     first_published: str | None
     last_published: str | None
@@ -266,7 +266,7 @@ class Service:
         counts, manifest = self.store.counts(), self.vectors.info()
         return About(
             documents=counts["documents"],
-            chunks=counts["chunks"],
+            passages=counts["chunks"],
             feeds=self.alert_store.counts()["feeds"],
             first_published=counts["first_published"],
             last_published=counts["last_published"],

@@ -182,3 +182,33 @@ def test_telegram_out_of_reach_is_one_line_a_try_and_a_clean_stop(
     tries = [x for x in output.splitlines() if "cannot reach Telegram" in x]
     assert tries[0].endswith("trying again in 2 s") and tries[1].endswith("trying again in 4 s")
     assert len(output.splitlines()) < 20, output
+
+
+def test_eval_on_a_file_without_questions_fails_in_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "none.jsonl"
+    empty.write_text("\n")
+    done = subprocess.run(
+        [*SECTORBOT, "eval", str(empty)],
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        f"Error: {empty} holds no questions (for --split all)"
+    ]
+
+
+def test_doctor_on_postgresql_does_not_check_a_left_over_sqlite_index(
+    postgres_url: str, sample_service_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(sample_service_dir, tmp_path / "data")  # the SQLite setup before the move
+    env = environment(tmp_path, SECTORBOT_DATABASE_URL=postgres_url)
+    done = subprocess.run(
+        [*SECTORBOT, "doctor", "--quick"], env=env, capture_output=True, text=True, timeout=120
+    )
+    names = [
+        line.split()[1] for line in done.stdout.splitlines() if line[:4] in ("OK  ", "WARN", "FAIL")
+    ]
+    assert "backend" in names and "index" not in names and "lexical" not in names, done.stdout

@@ -240,10 +240,10 @@ def test_stats_show_the_index_on_disk_before_it_is_loaded(sample_service_dir: Pa
     service = Service(Settings(data_dir=sample_service_dir))
     try:
         numbers = service.stats()
-        assert numbers.index_passages == numbers.chunks and numbers.index_kind == "flat"
+        assert numbers.index_passages == numbers.passages and numbers.index_kind == "flat"
         # `sectorbot stats --json` and /stats show these names, in this order.
         assert list(asdict(numbers)) == [
-            "documents", "chunks", "feeds", "first_published", "last_published", "last_ingest",
+            "documents", "passages", "feeds", "first_published", "last_published", "last_ingest",
             "index_passages", "index_built", "index_kind", "model", "backend", "index_bytes",
             "last_reindex", "questions", "refusals", "answer_p95_ms", "votes", "votes_down",
             "votes_down_share",

@@ -204,8 +204,10 @@ def eval_(
     """Retrieved@5, cited@5, answer accuracy, abstention: hybrid vs BM25-only vs dense-only."""
     from sectorbot.index.evaluate import evaluate, format_table, load_questions
 
-    service = ready_service(ctx)
-    report = evaluate(service, load_questions(questions, split))
+    asked = load_questions(questions, split)
+    if not asked:
+        raise click.ClickException(f"{questions} holds no questions (for --split {split})")
+    report = evaluate(ready_service(ctx), asked)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return

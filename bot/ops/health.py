@@ -52,7 +52,8 @@ def stored_health(settings: Settings, quick: bool) -> list[Check]:
     if database[0].status == "FAIL":
         return database
     checks = list(database)
-    on_file = settings.db_path.is_file()
+    # A SQLite file left from before a move to PostgreSQL is not what this setup uses.
+    on_file = not settings.database_url and settings.db_path.is_file()
     if settings.database_url or on_file:
         checks += guarded_all(["backend", "workers"], lambda: backend_health(settings))
     if on_file:

@@ -221,8 +221,8 @@ def render_about(info: About) -> str:
                 "say it, I say so."
             ),
             "",
-            _("Reports: {documents} ({chunks} passages)").format(
-                documents=_value(info.documents), chunks=_value(info.chunks)
+            _("Reports: {documents} ({passages} passages)").format(
+                documents=_value(info.documents), passages=_value(info.passages)
             ),
             _("Published: {first} to {last}").format(first=_value(first), last=_value(last)),
             _("Feeds followed: {feeds}").format(feeds=_value(info.feeds)),
