@@ -192,7 +192,7 @@ def test_commands_are_real_sectorbot_commands() -> None:
     runtime = final_stage()
     cmd = [exec_form(args) for keyword, args in runtime if keyword == "CMD"]
     health = [exec_form(args) for keyword, args in runtime if keyword == "HEALTHCHECK"]
-    assert cmd == [["sectorbot", "run"]]
+    assert cmd == [["sectorbot", "run", "--telegram"]]  # no terminal in a container
     assert len(health) == 1 and "--quick" in health[0]
     commands = [*cmd, *health, bot_service()["command"], compose()["services"]["web"]["command"]]
     for argv in commands:

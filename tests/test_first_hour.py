@@ -212,3 +212,18 @@ def test_doctor_on_postgresql_does_not_check_a_left_over_sqlite_index(
         line.split()[1] for line in done.stdout.splitlines() if line[:4] in ("OK  ", "WARN", "FAIL")
     ]
     assert "backend" in names and "index" not in names and "lexical" not in names, done.stdout
+
+
+def test_a_container_without_a_token_stops_with_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*SECTORBOT, "run", "--telegram"],
+        env=environment(tmp_path, TELEGRAM_BOT_TOKEN=""),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "TELEGRAM_BOT_TOKEN is empty or not set" in line and "docker/.env" in line
+    assert not (tmp_path / "data" / "sectorbot.db").exists()  # nothing was loaded

@@ -140,11 +140,23 @@ def chat(ctx: click.Context) -> None:
     help="Load the bundled sample corpus into an empty store "
     "(default: for the terminal chat only, never for the Telegram bot).",
 )
+@click.option(
+    "--telegram",
+    "telegram_only",
+    is_flag=True,
+    help="Run the Telegram bot or nothing: without a token, stop with an error instead of "
+    "opening the terminal chat (for services and containers, which have no terminal).",
+)
 @click.pass_context
-def run(ctx: click.Context, sample: bool | None) -> None:
+def run(ctx: click.Context, sample: bool | None, telegram_only: bool) -> None:
     """The main job: the Telegram bot with a token, else the terminal chat on the sample corpus."""
     settings = settings_of(ctx)
     telegram = bool(settings.telegram_bot_token)
+    if telegram_only and not telegram:
+        raise SettingsError(
+            "TELEGRAM_BOT_TOKEN is empty or not set, and `run --telegram` starts only the "
+            "Telegram bot: put the token from @BotFather in the environment (docker/.env)"
+        )
     problem = webhook_problem(settings) if telegram else None
     if problem:  # before anything loads: the bot must not start at all
         raise SettingsError(problem)
