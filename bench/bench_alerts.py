@@ -37,6 +37,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 
+from bench.results_path import results_path
 from sectorbot.bot.alerts import subscriptions as subs
 from sectorbot.bot.alerts.match import (
     TOPIC_THRESHOLD,
@@ -54,7 +55,7 @@ from sectorbot.corpus.text import fold
 from sectorbot.index.gazetteer import Gazetteer
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results" / "alerts.json"
+RESULTS = results_path("alerts.json")
 
 # topic -> (on-topic sample ids, pattern of a mention; a document with a mention that is not
 # on-topic is "partial" and left out of the separation).

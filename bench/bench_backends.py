@@ -40,12 +40,13 @@ from pathlib import Path
 
 from bench.bench_ingest import ingest_twice, write_inputs
 from bench.corpus_gen import ACTIONS, PLACES
+from bench.results_path import results_path
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.store import Store
 from tests.pgserver import Cluster, binaries, fresh_schema
 
-RESULTS = Path(__file__).resolve().parent / "results" / "backends.json"
+RESULTS = results_path("backends.json")
 STORES = ("sqlite", "postgresql", "postgresql-sync")
 
 

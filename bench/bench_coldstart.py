@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.corpus_gen import documents
+from bench.results_path import results_path
 from sectorbot.corpus.store import Store
 from sectorbot.index.embedding import get_embedder
 from sectorbot.index.vectors import VectorIndex
 
-RESULTS = Path(__file__).resolve().parent / "results" / "coldstart.json"
+RESULTS = results_path("coldstart.json")
 MODEL = "all-MiniLM-L6-v2"
 
 

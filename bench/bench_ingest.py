@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 from bench.corpus_gen import documents
+from bench.results_path import results_path
 from sectorbot.corpus.ingest import IngestReport, ingest
 from sectorbot.corpus.store import Store
 
-RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
+RESULTS = results_path("ingest.json")
 
 
 def write_inputs(n: int, folder: Path) -> tuple[Path, Path]:

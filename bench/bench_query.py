@@ -36,6 +36,7 @@ import faiss
 import numpy as np
 
 from bench.corpus_gen import PLACES, documents
+from bench.results_path import results_path
 from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.index.answer import compose
@@ -44,7 +45,7 @@ from sectorbot.index.sentence_table import TableWriter
 from sectorbot.index.sentences import sentence_texts
 from sectorbot.index.vectors import build_ivf
 
-RESULTS = Path(__file__).resolve().parent / "results" / "query.json"
+RESULTS = results_path("query.json")
 POOL = 500  # passages really embedded per corpus; the others get one of their vectors + noise
 SENTENCE_POOL = 100  # passages whose sentences are really embedded (about 900 sentences)
 QUESTIONS = [

@@ -28,13 +28,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from bench.results_path import results_path
 from sectorbot.bot.service import SAMPLE_DIR, Service
 from sectorbot.bot.settings import Settings
 from sectorbot.bot.telegram.app import ALLOWED_KINDS, build_application
 from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request, polling
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results" / "telegram.json"
+RESULTS = results_path("telegram.json")
 QUESTIONS_FILE = ROOT / "tests" / "eval" / "sample_questions.jsonl"
 N_QUESTIONS = 40
 FIRST_CHAT = 10_000

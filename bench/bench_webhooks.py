@@ -31,6 +31,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import httpx
 
 from bench.bench_telegram import load_questions, percentile
+from bench.results_path import results_path
 from tests.fakebotapi import FakeBotAPI
 from tests.pgserver import Cluster, binaries, fresh_schema
 from tests.test_workers_processes import (
@@ -42,7 +43,7 @@ from tests.test_workers_processes import (
     update,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results" / "webhooks.json"
+RESULTS = results_path("webhooks.json")
 SECRET = "bench-Secret_1"
 FIRST_CHAT = 50_000
 
