@@ -230,18 +230,18 @@ def test_every_old_migration_name_stands_for_migrations_of_one_set() -> None:
     for old, (migration_set, names) in LEGACY.items():
         assert set(names) <= set(sets[migration_set]), old
     # The old SQLite list covers each set once, in the set's order; each PostgreSQL step, a
-    # whole set as it was then (which is every step it has today).
+    # whole set as it was then. Migrations added to a set since come after what they cover.
     for migration_set, names in sets.items():
         covered = [
             n for old in sqlite_names for n in LEGACY[old][1] if LEGACY[old][0] == migration_set
         ]
-        assert covered == names, migration_set
+        assert covered == names[: len(covered)], migration_set
         (whole,) = [
             LEGACY[old][1]
             for old in LEGACY
             if old.startswith("pg") and LEGACY[old][0] == migration_set
         ]
-        assert list(whole) == names, migration_set
+        assert list(whole) == covered, migration_set
 
 
 def test_an_old_database_upgrades_in_place_and_keeps_everything(
@@ -263,7 +263,8 @@ def test_an_old_database_upgrades_in_place_and_keeps_everything(
         assert store.db.scalar("SELECT language FROM chat_languages") == "uk"
 
         # The record lists each set's migrations by set and name, each stamped when the old
-        # name it stands for was applied: nothing ran again.
+        # name it stands for was applied: nothing ran again. Migrations newer than the old
+        # names ran now, and are recorded too.
         recorded = {
             (r["migration_set"], r["name"]): r["applied"]
             for r in store.db.query("SELECT migration_set, name, applied FROM _migrations")
@@ -274,7 +275,7 @@ def test_an_old_database_upgrades_in_place_and_keeps_everything(
             for migration_set, names in [LEGACY[old]]
             for name in names
         }
-        assert recorded == expected
+        assert {k: v for k, v in recorded.items() if k in expected} == expected
         assert set(recorded) == {(m.name, n) for m in MIGRATION_SETS for n in m.names()}
         assert store.db.columns("_migrations") == ["migration_set", "name", "applied"]
 
@@ -322,8 +323,17 @@ def test_doctor_reads_an_old_sqlite_database_as_current_and_leaves_its_record(
     path = Path(shutil.copy(OLD / "sectorbot.db", data / "sectorbot.db"))
     checks = {c.name: c for c in doctor.doctor(Settings(data_dir=data), quick=True)}
     known = sum(len(m.names()) for m in MIGRATION_SETS)
-    detail = f"quick check ok; 2 documents, 2 passages; schema current ({known} migrations)"
-    assert (checks["database"].status, checks["database"].detail) == ("OK", detail)
+    # What the old names stand for counts as applied; migrations added since are pending.
+    covered = {(s, n) for s, names in LEGACY.values() for n in names}
+    newer = sum((m.name, n) not in covered for m in MIGRATION_SETS for n in m.names())
+    schema = (
+        f"{newer} migrations pending (applied at the next start)"
+        if newer
+        else f"schema current ({known} migrations)"
+    )
+    detail = f"quick check ok; 2 documents, 2 passages; {schema}"
+    assert checks["database"].detail == detail
+    assert checks["database"].status == ("WARN" if newer else "OK")
     # Opening the store would rewrite the record, which the previous version cannot read.
     assert checks["index"].status == "WARN" and "not checked" in checks["index"].detail
     assert old_record(str(path)) == old_record(str(OLD / "sectorbot.db"))  # not rewritten
