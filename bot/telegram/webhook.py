@@ -18,6 +18,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -141,7 +142,7 @@ def _server(app: App, settings: Settings) -> HTTPServer:
     assert settings.webhook_url and settings.webhook_secret  # webhook_problem checked both
     path = urlsplit(settings.webhook_url).path.rstrip("/") or ""
     hook = Hook(app, settings.webhook_secret.encode(), settings.webhook_max_body)
-    routes = [(rf"{path}/?", UpdateHandler, {"hook": hook})]
+    routes = [(rf"{re.escape(path)}/?", UpdateHandler, {"hook": hook})]
     # tornado's own cap (a 400) stays above ours by what it may gather before it hands the
     # body over (64 KiB pieces): a chunked body over our cap gets our 413 first.
     slack = 4 * 65536
