@@ -333,6 +333,21 @@ class Service:
         """Whether this process (`holder`) is the first to take the update on."""
         return self.workers.claim_update(update_id, holder, stamp())
 
+    def accept_update(self, update_id: int, holder: str, body: str) -> bool:
+        """Claim an update and keep its JSON until it is handled (`finish_update`): what a
+        webhook worker does before it acknowledges the update; False when taken already."""
+        return self.workers.claim_update(update_id, holder, stamp(), body)
+
+    def finish_update(self, update_id: int) -> None:
+        """The update was handled: no other worker takes it over."""
+        self.workers.finish_update(update_id, stamp())
+
+    def take_over_updates(self, holder: str, silent_for: float) -> list[tuple[int, str]]:
+        """The accepted, unhandled updates of processes silent for `silent_for` seconds, now
+        claimed by `holder`: (update id, JSON) each."""
+        now = time.time()
+        return self.workers.take_over_updates(holder, stamp(now), stamp(now - silent_for))
+
     def rate_limiter(self, per_minute: int) -> StoredLimiter:
         """The per-user question limit, counted in the store so every worker shares it."""
         return StoredLimiter(self.workers, per_minute, RATE_WINDOW)

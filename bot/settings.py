@@ -36,6 +36,7 @@ UPPER_LIMITS: dict[str, int] = {
     "poll_tick": 24 * 3600,
     "send_tick": 3600,
     "webhook_port": 65535,
+    "webhook_max_body": 100_000_000,
 }
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -67,6 +68,8 @@ class Settings:
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: str | None = None
+    # The largest webhook request body read, in bytes: an update is a few kilobytes.
+    webhook_max_body: int = 1_000_000
     allow_private_urls: bool = False
     # PostgreSQL instead of the SQLite file in the data directory (postgresql://…).
     database_url: str | None = None

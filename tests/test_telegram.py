@@ -26,6 +26,7 @@ from sectorbot.bot.alerts.poller import add_feed
 from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.markup import escape, split_message, visible_length
 from sectorbot.bot.service import Service
+from sectorbot.bot.telegram import webhook
 from sectorbot.bot.telegram.app import (
     ALLOWED_KINDS,
     SORRY,
@@ -751,37 +752,24 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, sample_service:
         message = {"message_id": 9000 + update_id, "from": user, "chat": chat, "text": text}
         return {"update_id": update_id, "message": {**message, "date": int(time.time())}}
 
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_webhook(
-            listen="127.0.0.1",
-            port=port,
-            url_path="hook",
-            webhook_url=settings.webhook_url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_KINDS,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}/hook"
-            async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
-                wrong = await http.post(
-                    url,
-                    json=update(1, LITHIUM),
-                    headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
-                )
-                missing = await http.post(url, json=update(2, LITHIUM))
-                since = len(fake.sent)
-                good = await http.post(
-                    url,
-                    json=update(3, LITHIUM),
-                    headers={"X-Telegram-Bot-Api-Secret-Token": secret},
-                )
-                answer = await reply_to(fake, ALICE, since)
-                await quiet(fake, 0.3)
-        finally:
-            await app.updater.stop()
-            await app.stop()
+    settings = dataclasses.replace(settings, webhook_listen="127.0.0.1", webhook_port=port)
+    async with webhook.serving(app, settings, ALLOWED_KINDS):
+        url = f"http://127.0.0.1:{port}/hook"
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+            wrong = await http.post(
+                url,
+                json=update(1, LITHIUM),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+            )
+            missing = await http.post(url, json=update(2, LITHIUM))
+            since = len(fake.sent)
+            good = await http.post(
+                url,
+                json=update(3, LITHIUM),
+                headers={"X-Telegram-Bot-Api-Secret-Token": secret},
+            )
+            answer = await reply_to(fake, ALICE, since)
+            await quiet(fake, 0.3)
     assert (wrong.status_code, missing.status_code, good.status_code) == (403, 403, 200)
     assert fake.webhook_url == settings.webhook_url
     assert fake.calls("setWebhook")[0].params["secret_token"] == secret

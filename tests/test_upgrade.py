@@ -224,7 +224,11 @@ def schema_of(store: Store) -> dict[str, Any]:
 
 
 # Migrations added after the version that wrote the fixtures: an upgrade applies them anew.
-SINCE_OLD = [("corpus", "m007_document_meta"), ("feedback", "m002_answer_times")]
+SINCE_OLD = [
+    ("corpus", "m007_document_meta"),
+    ("feedback", "m002_answer_times"),
+    ("workers", "m002_update_bodies"),
+]
 
 
 def as_of_old(names: list[str], migration_set: str) -> list[str]:
@@ -238,18 +242,18 @@ def test_every_old_migration_name_stands_for_migrations_of_one_set() -> None:
     for old, (migration_set, names) in LEGACY.items():
         assert set(names) <= set(sets[migration_set]), old
     # The old SQLite list covers each set once, in the set's order; each PostgreSQL step, a
-    # whole set as it was then (which is every step it has today).
+    # whole set as it was then. Migrations added to a set since come after what they cover.
     for migration_set, names in sets.items():
         covered = [
             n for old in sqlite_names for n in LEGACY[old][1] if LEGACY[old][0] == migration_set
         ]
-        assert covered == names, migration_set
+        assert covered == names[: len(covered)], migration_set
         (whole,) = [
             LEGACY[old][1]
             for old in LEGACY
             if old.startswith("pg") and LEGACY[old][0] == migration_set
         ]
-        assert list(whole) == names, migration_set
+        assert list(whole) == covered, migration_set
 
 
 def test_an_old_database_upgrades_in_place_and_keeps_everything(
@@ -271,7 +275,8 @@ def test_an_old_database_upgrades_in_place_and_keeps_everything(
         assert store.db.scalar("SELECT language FROM chat_languages") == "uk"
 
         # The record lists each set's migrations by set and name, each stamped when the old
-        # name it stands for was applied: nothing ran again.
+        # name it stands for was applied: nothing ran again. Migrations newer than the old
+        # names ran now, and are recorded too.
         recorded = {
             (r["migration_set"], r["name"]): r["applied"]
             for r in store.db.query("SELECT migration_set, name, applied FROM _migrations")

@@ -128,6 +128,42 @@ def test_each_update_is_claimed_once(workers: WorkerStore, second: WorkerStore) 
     assert workers.corpus.db.scalar("SELECT count(*) FROM handled_updates") == 0
 
 
+def beat(store: WorkerStore, holder: str, at: float) -> None:
+    store.heartbeat({"holder": holder, "role": "webhook", "host": "h", "pid": 1,
+                     "started": stamp(at), "last_seen": stamp(at), "index_passages": 0,
+                     "store_passages": 0})  # fmt: skip
+
+
+def test_a_silent_workers_unhandled_updates_are_taken_over_once(
+    workers: WorkerStore, second: WorkerStore
+) -> None:
+    early, now = T0, T0 + 100
+    for u in range(1000, 1060):  # accepted by "dead", never handled
+        assert workers.claim_update(u, "dead", stamp(early), f'{{"update_id": {u}}}')
+    workers.claim_update(2000, "dead", stamp(early), '{"update_id": 2000}')
+    workers.finish_update(2000, stamp(early))  # handled before it died: stays done
+    workers.claim_update(3000, "alive", stamp(early), '{"update_id": 3000}')
+    workers.claim_update(4000, "dead", stamp(early))  # claimed by a poller: no JSON kept
+    beat(workers, "dead", early)
+    for n in range(8):
+        beat(workers, f"w{n}", now)
+    beat(workers, "alive", now)
+
+    # Eight workers look at once, from both "processes": each update goes to exactly one.
+    start = threading.Barrier(8)
+
+    def look(n: int) -> list[tuple[int, str]]:
+        start.wait()
+        return (workers, second)[n % 2].take_over_updates(f"w{n}", stamp(now), stamp(now - 10))
+
+    with ThreadPoolExecutor(8) as pool:
+        taken = [row for rows in pool.map(look, range(8)) for row in rows]
+    assert sorted(u for u, _ in taken) == list(range(1000, 1060))
+    assert all(body == f'{{"update_id": {u}}}' for u, body in taken)
+    # Taken: now held by live workers, so nobody takes them again.
+    assert workers.take_over_updates("w0", stamp(now + 1), stamp(now - 10)) == []
+
+
 def test_lease_is_held_by_one_and_moves_when_it_expires(
     workers: WorkerStore, second: WorkerStore
 ) -> None:

@@ -31,7 +31,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from sectorbot.bot.alerts.runtime import AlertsRuntime
 from sectorbot.bot.errors import SettingsError
@@ -45,9 +45,11 @@ from sectorbot.bot.telegram import feedback as telegram_feedback
 from sectorbot.bot.telegram import inline as telegram_inline
 from sectorbot.bot.telegram import language as telegram_language
 from sectorbot.bot.telegram import posts as telegram_posts
+from sectorbot.bot.telegram import webhook as telegram_webhook
 from sectorbot.bot.telegram import workers as telegram_workers
 from sectorbot.bot.telegram.reply import send
 from sectorbot.bot.telegram.state import CONTEXT_TYPES, App, BotData, Context
+from sectorbot.bot.telegram.updates import ScreenedUpdates
 from sectorbot.bot.workers.jobs import Jobs
 from sectorbot.corpus.database import database_errors
 from sectorbot.corpus.errors import StoreError
@@ -194,14 +196,17 @@ def build_application(
     builder = _builder(settings).concurrent_updates(CONCURRENCY).post_init(commands.publish_menus)
     if request is not None:
         builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    # Each polled update is read on its own: one the library rejects is skipped, not fatal.
+    fetch = get_updates_request or HTTPXRequest(connection_pool_size=1)
+    builder = builder.get_updates_request(ScreenedUpdates(fetch))
     app: App = builder.build()
     mode = "webhook" if settings.webhook_url else "polling"
     _share(app, service, settings, f"{mode}+jobs" if jobs else mode, alert_ticks, jobs)
     # Before every handler: an update another worker (or this one) took on is dropped.
     app.add_handler(telegram_workers.claim_handler(), group=telegram_workers.CLAIM_GROUP)
     app.add_handlers(_handlers(settings))
+    # After every handler: an update the webhook accepted is marked done.
+    app.add_handler(telegram_workers.done_handler(), group=telegram_workers.DONE_GROUP)
     app.add_error_handler(on_error)
     return app
 
@@ -268,14 +273,7 @@ def _serve(service: Service) -> None:
     app = build_application(service, settings, jobs=runs_jobs(settings))
     if settings.webhook_url:
         log.info("serving a webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=ALLOWED_KINDS,
-        )
+        asyncio.run(telegram_webhook.serve(app, settings, ALLOWED_KINDS))
     else:
         log.info("polling the Bot API for updates")
         app.run_polling(allowed_updates=ALLOWED_KINDS)

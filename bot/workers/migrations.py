@@ -67,3 +67,11 @@ def worker_tables(db: Database, d: Dialect) -> None:
 @MIGRATIONS.migration
 def m001_workers(db: Database, d: Dialect) -> None:
     worker_tables(db, d)
+
+
+@MIGRATIONS.migration
+def m002_update_bodies(db: Database, d: Dialect) -> None:
+    # A webhook worker stores the update it acknowledges (`body`, the raw JSON) and marks it
+    # `done` once handled: another worker answers what a dead one acknowledged but never did.
+    db.execute(f"ALTER TABLE handled_updates ADD COLUMN body {d.text}")
+    db.execute(f"ALTER TABLE handled_updates ADD COLUMN done {d.text}")

@@ -22,8 +22,15 @@ from sectorbot.corpus.dates import parse_stamp, stamp
 from sectorbot.corpus.store import Store
 
 _CLAIM = (
-    "INSERT INTO handled_updates (update_id, holder, claimed) VALUES (?, ?, ?) "
+    "INSERT INTO handled_updates (update_id, holder, claimed, body) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (update_id) DO NOTHING RETURNING update_id"
+)
+# Updates acknowledged and never handled whose holder stopped beating: this holder's now.
+_TAKE_OVER = (
+    "UPDATE handled_updates SET holder = ?, claimed = ? "
+    "WHERE done IS NULL AND body IS NOT NULL AND claimed < ? AND holder <> ? "
+    "AND holder NOT IN (SELECT holder FROM workers WHERE last_seen >= ?) "
+    "RETURNING update_id, body"
 )
 # Taken when nobody holds it, when it has expired, or renewed by its holder; RETURNING gives
 # a row only when this process holds it afterwards. SET sees the old row on both engines.
@@ -59,13 +66,37 @@ class WorkerStore:
 
     # updates ----------------------------------------------------------------------------
 
-    def claim_update(self, update_id: int, holder: str, when: str) -> bool:
-        """Take an update on; False when some process (this one included) already did."""
+    def claim_update(self, update_id: int, holder: str, when: str, body: str | None = None) -> bool:
+        """Take an update on; False when some process (this one included) already did.
+
+        With `body` (the update's JSON) the update is kept until `finish_update`, so another
+        worker can answer it if this one dies first (`take_over_updates`).
+        """
         # One statement: the primary key decides, whichever process inserts first, so it
         # needs no advisory lock and never waits behind the store's writers.
         with self.corpus.transaction(lock=None):
-            row = self.corpus.db.execute(_CLAIM, [update_id, holder, when]).fetchone()
+            row = self.corpus.db.execute(_CLAIM, [update_id, holder, when, body]).fetchone()
         return row is not None
+
+    def finish_update(self, update_id: int, when: str) -> None:
+        """Mark an update handled: nobody takes it over any more."""
+        with self.corpus.transaction(lock=None):
+            self.corpus.db.execute(
+                "UPDATE handled_updates SET done = ? WHERE update_id = ?", [when, update_id]
+            )
+
+    def take_over_updates(self, holder: str, when: str, dead_before: str) -> list[tuple[int, str]]:
+        """Claim for `holder` the updates that were acknowledged, never handled, and held by a
+        process whose last heartbeat (if any) is older than `dead_before`; (id, JSON) each.
+
+        Under the store's lock, so two workers taking over at once split nothing: the second
+        finds the rows held by the first, whose heartbeat is alive.
+        """
+        with self.corpus.transaction():
+            rows = self.corpus.db.execute(
+                _TAKE_OVER, [holder, when, dead_before, holder, dead_before]
+            ).fetchall()
+        return [(int(update_id), str(body)) for update_id, body in rows]
 
     # rate limits ------------------------------------------------------------------------
 
