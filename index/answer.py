@@ -180,7 +180,9 @@ def _question_vector(result: SearchResult) -> np.ndarray | None:
         return result.query_vector
     if result.sentences is None:
         return None
-    return result.sentences.embedder.encode_queries([result.english or result.query.text])[0]
+    embedder = result.sentences.embedder
+    asked = result.query.text if getattr(embedder, "multilingual", False) else ""
+    return embedder.encode_queries([asked or result.english or result.query.text])[0]
 
 
 def _dated(text: str, hit: Hit, result: SearchResult) -> bool:

@@ -52,7 +52,9 @@ class SearchResult:
     unknown_names: list[str] = field(default_factory=list)  # names the corpus never mentions
     language: str = "en"  # the question's language: en, uk or ru
     english: str = ""  # the question as searched: itself, or English terms for uk/ru
-    query_vector: np.ndarray | None = None  # of `english`, when the search embedded it
+    # Of the question as asked (a multilingual model) or of `english`, when the search
+    # embedded it.
+    query_vector: np.ndarray | None = None
     sentences: SentenceVectors | None = None  # where the composer gets sentence vectors
 
 
@@ -102,7 +104,9 @@ class Retriever:
         pool = CANDIDATES * (4 if query.has_filters else 1)
         pending: Future[list[tuple[int, float]]] | None = None
         if mode in ("hybrid", "dense") and query.text.strip():
-            qvec = self.vectors.embedder.encode_queries([english])[0]
+            embedder = self.vectors.embedder
+            asked = query.text if getattr(embedder, "multilingual", False) else english
+            qvec = embedder.encode_queries([asked])[0]
             # FAISS releases the GIL while it scans, so the lexical side runs beside it.
             pending = _search_pool().submit(self.vectors.search, qvec, pool)
         chunks: dict[int, StoredChunk] = {}

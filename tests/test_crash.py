@@ -285,7 +285,7 @@ def _delete(index_dir: Path, manifest: dict) -> None:
 
 
 def _other_model(index_dir: Path, manifest: dict) -> None:
-    other = {**manifest, "model": "intfloat/multilingual-e5-small|torch"}
+    other = {**manifest, "model": "all-MiniLM-L6-v2|torch"}
     (index_dir / "manifest.json").write_text(json.dumps(other))
 
 

