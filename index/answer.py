@@ -17,6 +17,8 @@ import numpy as np
 from sectorbot.corpus.text import NAME_RE
 from sectorbot.index.answer_types import carries, numbers_in, question_type
 from sectorbot.index.gazetteer import place_ids
+from sectorbot.index.lexical import search_keys, tokenize
+from sectorbot.index.lexicon import detect_language
 from sectorbot.index.query import STOPWORDS, Query, content_terms, stem
 from sectorbot.index.search import Hit, SearchResult
 from sectorbot.index.sentences import answer_spans, quotable
@@ -97,6 +99,9 @@ class Answer:
     # A refusal for the day, month or season the question names (in its words): no report
     # is from or about then; `sentences` hold what the reports say about other times.
     time_missing: str | None = None
+    # "uk", "ru" or "en" when every quoted sentence is in that language and the question in
+    # another: there is no offline translation, so the reader is told what they are reading.
+    quoted_in: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,6 +115,29 @@ def _coverage(terms: list[str], text: str) -> float:
     return sum(1 for t in terms if stem(t) in lowered) / len(terms)
 
 
+def _lemma_coverage(terms: list[str], text: str) -> float:
+    """Share of a Ukrainian or Russian question's words that the text contains in any
+    inflection: both read in dictionary form, as the lexical index reads them."""
+    keys = search_keys(terms)
+    if not keys:
+        return 0.0
+    words = set(tokenize(text))
+    found = sum(1 for key, prefix in keys
+                if key in words or (prefix and any(w.startswith(key) for w in words)))  # fmt: skip
+    return found / len(keys)
+
+
+def _best_coverage(result: SearchResult, text: str, digits: bool = True) -> float:
+    """Coverage by the question's words: for a Ukrainian or Russian question, the better of
+    its English rendering (English reports) and its own words (reports in its language)."""
+    if not result.english or result.english == result.query.text:
+        terms = result.query.terms if not digits else content_terms(result.query.text)
+        return _coverage([t for t in terms if digits or not t.isdigit()], text)
+    english = [t for t in content_terms(result.english) if digits or not t.isdigit()]
+    own = [t for t in content_terms(result.query.text) if digits or not t.isdigit()]
+    return max(_coverage(english, text), _lemma_coverage(own, text))
+
+
 # Words people type as search-engine operators; alone they ask nothing.
 SEARCH_OPERATORS = frozenset({"and", "or", "not", "near"})
 
@@ -119,8 +147,7 @@ def confidence(result: SearchResult) -> float:
     if not result.hits or not (set(result.query.terms) - SEARCH_OPERATORS or result.query_places):
         return 0.0  # nothing to look for: operators, punctuation or stopwords alone
     top = result.hits[:MAX_SOURCES]
-    terms = [t for t in result.query.terms if not t.isdigit()]
-    cover = max(_coverage(terms, h.chunk.title + " " + h.chunk.text) for h in top)
+    cover = max(_best_coverage(result, h.chunk.title + " " + h.chunk.text, False) for h in top)
     lexical_only = all(h.dense is None for h in top)  # then coverage stands in for cosine
     dense = 0.8 * cover if lexical_only else max((h.dense or 0.0) for h in top)
     place_hit = 0.0
@@ -239,7 +266,6 @@ def _sentence_vectors(result: SearchResult, hits: list[Hit]) -> dict[int, Any]:
 
 def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list[Candidate]:
     """Every quotable sentence of the given passages, scored against the question."""
-    terms = content_terms(result.english or result.query.text)
     asked = numbers_in(result.english or result.query.text)
     qvec = _question_vector(result)
     passages = [(rank, h) for rank, hit in enumerate(hits) for h in (hit, *hit.siblings)]
@@ -261,7 +287,7 @@ def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list
             meaning = float(sims[i]) if sims is not None else 0.0
             typed = carries(kind, text, place_ids(text) if kind == "place" else None, asked)
             dated = _dated(text, hit, result)
-            score = (W_MEANING * meaning + W_WORDS * _coverage(terms, text)
+            score = (W_MEANING * meaning + W_WORDS * _best_coverage(result, text)
                      + (W_TYPE if kind and typed else 0.0) + (W_DATE if dated else 0.0)
                      + W_PASSAGE * standing[rank])  # fmt: skip
             start = hit.chunk.char_start
@@ -421,6 +447,14 @@ def _with_both_sides(
     return chosen
 
 
+def _quoted_in(answer: Answer) -> str | None:
+    """The one language of the quoted sentences, when none is in the question's language."""
+    languages = {detect_language(s.text) for s in answer.sentences}
+    if not languages or answer.language in languages:
+        return None
+    return detect_language(answer.sentences[0].text)
+
+
 def _source(n: int, hit: Hit) -> Source:
     c = hit.chunk
     return Source(n, c.title, c.source, (c.published or "")[:10] or None, c.url,
@@ -437,6 +471,7 @@ def _cite(answer: Answer, chosen: list[tuple[AnswerSentence, Hit]], result: Sear
         sentence.citations = [numbers[doc]]
         answer.sentences.append(sentence)
     answer.disagreement = {s.stance for s in answer.sentences} >= {"claim", "denial"}
+    answer.quoted_in = _quoted_in(answer)
     cited = set(numbers)
     rest = [h for h in result.hits if h.chunk.document_id not in cited]
     answer.more = [_source(len(numbers) + i + 1, h) for i, h in enumerate(rest[:MAX_SOURCES])]
