@@ -86,7 +86,7 @@ def build(size: int, folder: Path) -> Service:
     for rows in service.store.iter_chunk_texts([int(i) for i in ids], batch=2000):
         spans, sentences = sentence_texts([text for _, text in rows])
         writer.add([cid for cid, _ in rows], spans, stand_ins(sentence_pool, len(sentences), rng))
-    service.vectors._commit(index, ids, writer, generation)
+    service.vectors._commit(index, ids, writer)
     return service
 
 

@@ -31,6 +31,12 @@ FAMILY_PREFIXES = {
     "bge": ("Represent this sentence for searching relevant passages: ", ""),
 }
 
+# Cosines below which a family's models put texts that have nothing in common. e5 packs every
+# pair of texts into about 0.7-0.95 (unrelated question and report: up to 0.83 on the sample
+# corpus, bench/bench_alerts.py); the composer's thresholds read cosines on the wider scale
+# of models such as MiniLM, so e5 cosines are stretched from this floor (`Embedder.stretch`).
+FAMILY_FLOORS = {"e5": 0.75}
+
 
 def resolve_model(name: str) -> str:
     """A local path for the bundled default; other names and paths pass through."""
@@ -72,6 +78,19 @@ class Embedder:
     def model_id(self) -> str:
         """What the index manifest records: vectors from another id are not comparable."""
         return f"{self.model_name}|{self.backend}"
+
+    @property
+    def cosine_floor(self) -> float:
+        lowered = Path(self.model_name).name.lower()
+        for family, floor in FAMILY_FLOORS.items():
+            if lowered in bundled_e5.NAMES or family in lowered.replace("/", "-").split("-"):
+                return floor
+        return 0.0
+
+    def stretch(self, cosine: float | np.ndarray) -> float | np.ndarray:
+        """A cosine on a common scale: 0 at this model's floor, 1 for identical texts."""
+        floor = self.cosine_floor
+        return cosine if not floor else (cosine - floor) / (1.0 - floor)
 
     @property
     def multilingual(self) -> bool:

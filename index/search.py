@@ -12,12 +12,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from sectorbot.corpus.store import Store, StoredChunk
-from sectorbot.corpus.text import NAME_RE
+from sectorbot.corpus.text import CYRILLIC_RE, NAME_RE
 from sectorbot.index.gazetteer import Gazetteer
 from sectorbot.index.lexical import LexicalIndex, search_keys
 from sectorbot.index.lexicon import detect_language, to_english
@@ -56,6 +56,11 @@ class SearchResult:
     # embedded it.
     query_vector: np.ndarray | None = None
     sentences: SentenceVectors | None = None  # where the composer gets sentence vectors
+
+    def stretch(self, cosine: Any) -> Any:
+        """A cosine of this search's model on the scale the composer's thresholds read."""
+        embedder = self.sentences.embedder if self.sentences is not None else None
+        return embedder.stretch(cosine) if hasattr(embedder, "stretch") else cosine
 
 
 @lru_cache(maxsize=1)
@@ -229,6 +234,13 @@ class Retriever:
                 hit = hits.setdefault(cid, Hit(chunks[cid]))
                 hit.lexical = score
                 hit.score += 1.0 / (RRF_K + rank + 1)
+        latin_question = not CYRILLIC_RE.search(query.text)
+        for rank, (cid, _) in enumerate(dense):
+            hit = hits.get(cid)
+            if hit is not None and latin_question and hit.lexical is None and is_cyrillic(hit):
+                # BM25 over an English question's words cannot see a Ukrainian or Russian
+                # report; its dense rank stands in for the lexical rank it could not earn.
+                hit.score += 1.0 / (RRF_K + rank + 1)
         newest = self.newest_date()
         for hit in hits.values():
             hit.places = set(self.place_counts(hit.chunk))
@@ -247,6 +259,15 @@ class Retriever:
             return min(date.today(), date.fromisoformat(newest[:10])) if newest else date.today()
         except ValueError:
             return date.today()
+
+
+def is_cyrillic(hit: Hit) -> bool:
+    """The passage is Ukrainian or Russian: its report says so, or its letters do."""
+    lang = (hit.chunk.lang or "").lower()[:2]
+    if lang:
+        return lang in ("uk", "ru")
+    letters = hit.chunk.text[:400]
+    return len(CYRILLIC_RE.findall(letters)) > len(letters) // 3
 
 
 def _boost(hit: Hit, query: Query, places: set[str], newest: str | None) -> float:

@@ -121,3 +121,109 @@ def test_a_city_and_its_adjective_meet_through_the_prefix() -> None:
     (key,) = search_keys(["Покровськ"])
     assert key[1] and all(t.startswith(key[0]) for t in tokenize("Покровському Покровська"))
     assert lemma("Pokrovsk") == "Pokrovsk" and lemma("штурмів") == "штурм"
+
+
+# ------------------------------------------------------- Ukrainian and Russian reports, end to end
+
+SHARED = ROOT.parent / "shared"
+UKRU_REPORTS = SHARED / "data" / "ukru_reports.jsonl"
+UKRU_QUESTIONS = SHARED / "eval" / "ukru_questions.jsonl"
+# A few reports of the shared Ukrainian and Russian set (read from ../shared at run time).
+PICKED = ("ukru:06239-pokrovsk-1076-ditei", "ukru:rbc-dobropillia-karta-fakty",
+          "ukru:novostidn-bilytske-obstril", "ukru:censor-prymusova-evakuatsiia-ditei")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ukru_service(tmp_path_factory: pytest.TempPathFactory):
+    import json
+
+    from sectorbot.bot.service import Service
+    from sectorbot.bot.settings import Settings
+
+    if not UKRU_REPORTS.exists():
+        pytest.skip("../shared/data/ukru_reports.jsonl is not beside the repository")
+    folder = tmp_path_factory.mktemp("ukru")
+    lines = [line for line in UKRU_REPORTS.read_text(encoding="utf-8").splitlines()
+             if json.loads(line)["id"] in PICKED]  # fmt: skip
+    assert len(lines) == len(PICKED)
+    (folder / "ukru.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    service = Service(Settings(data_dir=folder / "data"))
+    assert service.ingest([str(folder / "ukru.jsonl")]).ok
+    service.reindex()
+    yield service
+    service.close()
+
+
+def test_a_ukrainian_question_quotes_the_reports_own_sentence(ukru_service) -> None:
+    answer = ukru_service.ask("Скільки людей загинуло під час обстрілу Білицького 16 лютого?")
+    assert answer.answered and answer.language == "uk" and answer.quoted_in is None
+    assert "двоє людей" in answer.sentences[0].text
+    assert answer.sources[0].ext_id.endswith("novostidn-bilytske-obstril")
+
+
+def test_an_english_question_is_told_the_quote_is_ukrainian(ukru_service) -> None:
+    from sectorbot.bot.render import render_text
+
+    answer = ukru_service.ask("How far is Dobropillia from Kramatorsk?")
+    assert answer.answered and answer.language == "en" and answer.quoted_in == "uk"
+    assert "80 кілометр" in " ".join(s.text for s in answer.sentences)
+    shown = render_text(answer)
+    assert "the report is in Ukrainian" in shown and "Sources:" in shown
+    russian = render_text(
+        ukru_service.ask("Сколько детей оставалось в Покровске по данным полиции?")
+    )
+    assert "Источники:" in russian or "Джерела" not in russian
+
+
+def test_eval_reads_the_shared_set_and_reports_by_language(ukru_service, tmp_path: Path) -> None:
+    import json
+
+    from sectorbot.index.evaluate import evaluate, format_table, load_questions
+
+    picked = [line for line in UKRU_QUESTIONS.read_text(encoding="utf-8").splitlines()
+              if set(json.loads(line).get("gold", [])) & set(PICKED)]  # fmt: skip
+    (tmp_path / "q.jsonl").write_text("\n".join(picked) + "\n", encoding="utf-8")
+    questions = load_questions(tmp_path / "q.jsonl")
+    assert len(questions) == 2 * len(PICKED) and all(q["ids"] and q["answer"] for q in questions)
+    report = evaluate(ukru_service, questions)
+    groups = report["languages"]
+    assert {"question uk", "question en", "report uk"} <= set(groups)
+    assert groups["question uk"]["cited@5"] >= 0.75 and groups["report uk"]["n"] == len(questions)
+    assert "hybrid, question uk" in format_table(report)
+
+
+@pytest.mark.parametrize(
+    ("question", "window"),
+    [
+        ("Скільки штурмів відбили у середині грудня 2025?", ("2025-12-11", "2025-12-22")),
+        ("Сколько атак было в начале ноября 2025 года?", ("2025-11-01", "2025-11-12")),
+        ("How many assaults in late October 2025?", ("2025-10-21", "2025-11-02")),
+        ("Що сталося 15 грудня 2025 року?", ("2025-12-14", "2025-12-17")),
+    ],
+)
+def test_parts_of_a_month_and_named_days(question: str, window: tuple[str, str]) -> None:
+    from datetime import date
+
+    from sectorbot.index.query import parse_query
+
+    assert parse_query(question, date(2026, 3, 1)).window == window
+
+
+@pytest.mark.parametrize(
+    ("kind", "sentence", "carried"),
+    [
+        ("count", "На Покровському напрямку ворог здійснив 47 штурмових дій.", True),
+        ("count", "Це сталося 15 грудня 2025 року.", False),
+        ("distance", "Новогродівка розташована за 10 км від Покровська.", True),
+        ("distance", "Новогродовка находится в полутора километрах.", True),
+        ("duration", "Оборона міста тривала півтора місяця.", True),
+        ("date", "Удар стався 15 грудня 2025 року.", True),
+        ("date", "В середине декабря атаки усилились.", True),
+        ("unit", "Оборону тримала 155-та окрема механізована бригада.", True),
+        ("unit", "Оборону тримали місцеві мешканці.", False),
+    ],
+)
+def test_answer_types_in_ukrainian_and_russian(kind: str, sentence: str, carried: bool) -> None:
+    from sectorbot.index.answer_types import carries
+
+    assert carries(kind, sentence) is carried
