@@ -16,7 +16,7 @@ import numpy as np
 
 from sectorbot.corpus.text import CYRILLIC_RE, NAME_RE
 from sectorbot.index.answer_types import carries, numbers_in, question_type
-from sectorbot.index.gazetteer import place_ids
+from sectorbot.index.gazetteer import Gazetteer, place_ids
 from sectorbot.index.lexical import search_keys, tokenize
 from sectorbot.index.lexicon import detect_language
 from sectorbot.index.query import STOPWORDS, Query, content_terms, stem
@@ -121,6 +121,18 @@ def _coverage(terms: list[str], text: str) -> float:
     return sum(1 for t in terms if stem(t) in lowered) / len(terms)
 
 
+def _place_coverage(terms: list[str], text: str, asked: set[str]) -> float:
+    """Share of an English question's words found in a Ukrainian or Russian text: numbers
+    as written, and place names through the gazetteer, whatever the spelling."""
+    present = place_ids(text) & asked
+    gazetteer = Gazetteer.default()
+    found = 0
+    for term in terms:
+        place = gazetteer.resolve(term)
+        found += bool(place is not None and place.id in present) or term in text
+    return found / len(terms)
+
+
 def _lemma_coverage(terms: list[str], text: str) -> float:
     """Share of a Ukrainian or Russian question's words that the text contains in any
     inflection: both read in dictionary form, as the lexical index reads them."""
@@ -135,10 +147,14 @@ def _lemma_coverage(terms: list[str], text: str) -> float:
 
 def _best_coverage(result: SearchResult, text: str, digits: bool = True) -> float:
     """Coverage by the question's words: for a Ukrainian or Russian question, the better of
-    its English rendering (English reports) and its own words (reports in its language)."""
+    its English rendering (English reports) and its own words (reports in its language); for
+    an English question and a Ukrainian or Russian text, its place names in any spelling."""
     if not result.english or result.english == result.query.text:
         terms = result.query.terms if not digits else content_terms(result.query.text)
-        return _coverage([t for t in terms if digits or not t.isdigit()], text)
+        terms = [t for t in terms if digits or not t.isdigit()]
+        if result.query_places and _mostly_cyrillic(text) and terms:
+            return _place_coverage(terms, text, result.query_places)
+        return _coverage(terms, text)
     english = [t for t in content_terms(result.english) if digits or not t.isdigit()]
     own = [t for t in content_terms(result.query.text) if digits or not t.isdigit()]
     return max(_coverage(english, text), _lemma_coverage(own, text))
@@ -161,12 +177,9 @@ def confidence(result: SearchResult) -> float:
         # Asking about a place that none of the best passages mention is a strong sign the
         # corpus does not cover the question (a road or landmark may be described in words).
         place_hit = 1.0 if any(result.query_places & h.places for h in top) else -2.5
-    if not CYRILLIC_RE.search(result.query.text) and is_cyrillic(top[0]):
-        # An English question whose best passage is Ukrainian or Russian: its words cannot
-        # be counted in that text, so meaning and places decide (cover counts what it can).
-        score = 0.8 * dense + 0.1 * cover + 0.1 * place_hit
-    else:
-        score = 0.55 * dense + 0.35 * cover + 0.1 * place_hit
+    if not lexical_only and not CYRILLIC_RE.search(result.query.text) and is_cyrillic(top[0]):
+        dense += CROSS_LANGUAGE_GAP  # an English question, a Ukrainian or Russian report
+    score = 0.55 * dense + 0.35 * cover + 0.1 * place_hit
     score -= min(0.4, UNKNOWN_NAME_PENALTY * len(result.unknown_names))
     return round(min(1.0, max(0.0, score)), 3)
 
