@@ -234,7 +234,7 @@ class Retriever:
                 hit = hits.setdefault(cid, Hit(chunks[cid]))
                 hit.lexical = score
                 hit.score += 1.0 / (RRF_K + rank + 1)
-        latin_question = not CYRILLIC_RE.search(query.text)
+        latin_question = not CYRILLIC_RE.search(query.text) and bool(lexical)
         for rank, (cid, _) in enumerate(dense):
             hit = hits.get(cid)
             if hit is not None and latin_question and hit.lexical is None and is_cyrillic(hit):

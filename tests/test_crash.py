@@ -293,7 +293,7 @@ DAMAGE = {
     "truncated": (_truncate, "is corrupt (checksum differs)"),
     "garbled": (_garble, "is corrupt (checksum differs)"),
     "deleted": (_delete, "is missing"),
-    "other model": (_other_model, "index was built with intfloat/multilingual-e5-small|torch"),
+    "other model": (_other_model, "index was built with all-MiniLM-L6-v2|torch"),
 }
 
 
