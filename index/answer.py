@@ -480,11 +480,11 @@ def _with_both_sides(
 
 
 def _quoted_in(answer: Answer) -> str | None:
-    """The one language of the quoted sentences, when none is in the question's language."""
+    """The one language of all the quoted sentences, when it is not the question's."""
     languages = {detect_language(s.text) for s in answer.sentences}
-    if not languages or answer.language in languages:
-        return None
-    return detect_language(answer.sentences[0].text)
+    if len(languages) != 1 or answer.language in languages:
+        return None  # none quoted, some in the reader's language, or a mix of languages
+    return languages.pop()
 
 
 def _source(n: int, hit: Hit) -> Source:

@@ -227,3 +227,23 @@ def test_answer_types_in_ukrainian_and_russian(kind: str, sentence: str, carried
     from sectorbot.index.answer_types import carries
 
     assert carries(kind, sentence) is carried
+
+
+@pytest.mark.parametrize(
+    ("keyword", "post", "hit"),
+    [
+        ("штурм", "Ворог продовжує спроби штурму Покровська.", True),
+        ("штурм", "За добу відбито 40 штурмів на напрямку.", True),
+        ("евакуація", "Триває примусова евакуація дітей.", True),
+        ("евакуація", "Оголошено про початок евакуації з Білицького.", True),
+        ("эвакуация", "Власти объявили об эвакуации семей с детьми.", True),
+        ("евакуація", "Місто залишається без світла.", False),
+    ],
+)
+def test_alert_keywords_match_ukrainian_and_russian_inflections(
+    keyword: str, post: str, hit: bool
+) -> None:
+    from sectorbot.bot.alerts.match import KeywordIndex
+    from sectorbot.corpus.text import fold
+
+    assert bool(KeywordIndex([fold(keyword)]).find(fold(post))) is hit
