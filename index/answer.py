@@ -19,7 +19,7 @@ from sectorbot.index.answer_types import carries, numbers_in, question_type
 from sectorbot.index.gazetteer import Gazetteer, place_ids
 from sectorbot.index.lexical import search_keys, tokenize
 from sectorbot.index.lexicon import detect_language
-from sectorbot.index.query import STOPWORDS, Query, content_terms, stem
+from sectorbot.index.query import MONTHS, STOPWORDS, Query, content_terms, stem
 from sectorbot.index.search import Hit, SearchResult, is_cyrillic
 from sectorbot.index.sentences import answer_spans, quotable
 
@@ -238,14 +238,24 @@ def _question_vector(result: SearchResult) -> np.ndarray | None:
 
 def _dated(text: str, hit: Hit, result: SearchResult) -> bool:
     """The report was published in the window the question names, or, undated, the
-    sentence names the window's year."""
+    sentence names the window's year (and, for a named day, its month: "станом на 28
+    жовтня 2024" does not answer for 1 December 2024)."""
     window = result.query.window
     if window is None:
         return False
     published = (hit.chunk.published or "")[:10]
     if published:
         return window[0] <= published <= window[1]
-    return window[0][:4] in text or window[1][:4] in text
+    if not (window[0][:4] in text or window[1][:4] in text):
+        return False
+    return result.query.named != "day" or _names_month(text, int(result.query.day[5:7]))
+
+
+def _names_month(text: str, month: int) -> bool:
+    """The text names the month in English, Ukrainian or Russian (any case of it)."""
+    lowered = text.lower()
+    stems = [k for k, n in MONTHS.items() if n == month and len(k) >= 3]
+    return any(re.search(rf"(?<![^\W\d_]){re.escape(stem)}", lowered) for stem in stems)
 
 
 def _about(text: str, query: Query, hit: Hit) -> bool:
