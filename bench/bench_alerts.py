@@ -158,7 +158,7 @@ def calibrate(service: Service) -> dict[str, Any]:
                 "false_specific": f"{sum(v >= x for v in off_specific)}/{len(off_specific)}",
                 "false_all": f"{sum(v >= x for v in off_all)}/{len(off_all)}",
             }
-            for x in np.arange(0.28, 0.44, 0.02)
+            for x in np.arange(t - 0.06, t + 0.061, 0.02)
         ],
     }
 

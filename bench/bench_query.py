@@ -12,7 +12,8 @@ Run from the repository root:  .venv/bin/python -m bench.bench_query [--sizes 10
   vectors say; the SQLite store holds the full generated text and the sentence table the
   real spans of every passage, written by the same code a reindex uses.
 * Reindex throughput: a full `VectorIndex.reindex` (passage and sentence vectors) against
-  `SentenceTransformer.encode` of the passages alone at the same batch size. Incremental:
+  `SentenceTransformer.encode` of the passages alone (with the model's passage prefix) at
+  the same batch size. Incremental:
   +1% documents against a full rebuild.
 * Size: the index directory's files per corpus size, and the process's resident memory
   (anonymous and file-backed: the sentence vectors are memory-mapped) after the runs.
@@ -86,7 +87,7 @@ def build(size: int, folder: Path) -> Service:
     for rows in service.store.iter_chunk_texts([int(i) for i in ids], batch=2000):
         spans, sentences = sentence_texts([text for _, text in rows])
         writer.add([cid for cid, _ in rows], spans, stand_ins(sentence_pool, len(sentences), rng))
-    service.vectors._commit(index, ids, writer, generation)
+    service.vectors._commit(index, ids, writer)
     return service
 
 
@@ -169,11 +170,10 @@ def reindex_costs(folder: Path, docs: int = 1000) -> dict[str, Any]:
         service.store.upsert_document(doc)
     texts = [t for batch in service.store.iter_chunk_texts(service.store.chunk_ids())
              for _, t in batch]  # fmt: skip
-    model = service.embedder.model
-    batch = service.embedder.batch_size
-    model.encode(texts[:64], batch_size=batch)  # warm up
+    embedder = service.embedder
+    embedder.encode_passages(texts[:64])  # warm up
     started = time.perf_counter()
-    model.encode(texts, batch_size=batch, normalize_embeddings=True)
+    embedder.encode_passages(texts)  # the model's own encode, with its passage prefix
     raw = time.perf_counter() - started
     full = service.reindex(full=True)
     sentences = full.sentences

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sectorbot.bot.i18n import N_
+from sectorbot.bot.i18n import N_, _, language
 from sectorbot.index.answer import Answer, Source
 
 if TYPE_CHECKING:
@@ -22,10 +22,25 @@ def source_line(s: Source) -> str:
     return f"[{s.n}] " + " — ".join(parts) + (f"\n    {s.url}" if s.url else "")
 
 
-# Marked for translation: Telegram shows them in the chat's language (bot/telegram_render.py).
+# Marked for translation: Telegram shows them in the chat's language (bot/telegram/render.py).
 DIGEST_LEAD = N_("The newest reports on this place, newest first:")
 TYPE_MISSING_LEAD = N_("None of these reports states that exactly; the closest they come:")
 TIME_MISSING_LEAD = N_("The reports I have don't say that for {when}. What they do say:")
+
+
+# Said when every quoted sentence is in another language than the question (no offline
+# translation exists): the sentences stay as their report wrote them.
+QUOTED_IN = {
+    "uk": N_("Quoted as written: the report is in Ukrainian."),
+    "ru": N_("Quoted as written: the report is in Russian."),
+    "en": N_("Quoted as written: the report is in English."),
+}
+
+
+def quoted_note(answer: Answer) -> str | None:
+    """A message id saying which language the quoted report is in, when it is not the
+    reader's."""
+    return QUOTED_IN.get(answer.quoted_in or "")
 
 
 def lead_line(answer: Answer) -> str | None:
@@ -45,10 +60,16 @@ def near_miss(answer: Answer) -> bool:
 
 
 def render_text(answer: Answer) -> str:
+    """The answer for the terminal: its own lines in the question's language."""
+    with language(answer.language):
+        return _render_text(answer)
+
+
+def _render_text(answer: Answer) -> str:
     if not answer.answered and not near_miss(answer):
-        return REFUSAL
+        return _(REFUSAL)
     lead = lead_line(answer)
-    lines = [lead.format(when=answer.time_missing)] if lead else []
+    lines = [_(lead).format(when=answer.time_missing)] if lead else []
     if answer.disagreement:
         lines.append("Sources disagree:")
     for sentence in answer.sentences:
@@ -57,8 +78,10 @@ def render_text(answer: Answer) -> str:
         lines.append(f"- {label}{sentence.text} {cites}")
     if answer.notice:
         lines.append(answer.notice)
+    if note := quoted_note(answer):
+        lines.append(_(note))
     lines.append("")
-    lines.append("Sources:")
+    lines.append(_("Sources") + ":")
     lines.extend(source_line(s) for s in answer.sources)
     return "\n".join(lines)
 

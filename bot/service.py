@@ -163,6 +163,10 @@ class Service:
             return None
         return self.ingest([str(SAMPLE_DIR)])
 
+    def language_of(self, ref: str) -> tuple[str | None, str] | None:
+        """(language, title) of the report with this id or URL, for `eval`'s breakdown."""
+        return self.store.language_of(ref)
+
     def is_empty(self) -> bool:
         """Whether the store holds no report at all."""
         return self.store.document_count() == 0

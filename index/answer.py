@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from sectorbot.corpus.text import NAME_RE
+from sectorbot.corpus.text import CYRILLIC_RE, NAME_RE
 from sectorbot.index.answer_types import carries, numbers_in, question_type
-from sectorbot.index.gazetteer import place_ids
-from sectorbot.index.query import STOPWORDS, Query, content_terms, stem
-from sectorbot.index.search import Hit, SearchResult
+from sectorbot.index.gazetteer import Gazetteer, place_ids
+from sectorbot.index.lexical import search_keys, tokenize
+from sectorbot.index.lexicon import detect_language
+from sectorbot.index.query import MONTHS, STOPWORDS, Query, content_terms, stem
+from sectorbot.index.search import Hit, SearchResult, is_cyrillic
 from sectorbot.index.sentences import answer_spans, quotable
 
 # Calibrated on tests/eval/sample_questions.jsonl (see docs/quality.md).
@@ -44,6 +46,12 @@ MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "
 # A lead sentence this far from the question in meaning (cosine) is a weak match; on the dev
 # halves one right answer and two wrong ones led under 0.43; 0.41 keeps the right one (at 0.419).
 WEAK_LEAD = 0.41
+# e5 puts a question and a sentence that says the same in another language (English and
+# Ukrainian or Russian) about this much lower, on the stretched scale, than in one language
+# (dev halves of the shared Ukrainian and Russian set: a right lead across languages at
+# 0.35, the same fact asked in the report's language at 0.55), and the question's words
+# cannot be counted in the other alphabet; a sentence in the other alphabet gets it back.
+CROSS_LANGUAGE_GAP = 0.15
 WEAK_LEAD_PENALTY = 0.15
 CLAIM_RE = re.compile(
     r"\b(captur\w*|took|taken|seiz\w*|liberat\w*|fell to|fall of|"
@@ -97,6 +105,9 @@ class Answer:
     # A refusal for the day, month or season the question names (in its words): no report
     # is from or about then; `sentences` hold what the reports say about other times.
     time_missing: str | None = None
+    # "uk", "ru" or "en" when every quoted sentence is in that language and the question in
+    # another: there is no offline translation, so the reader is told what they are reading.
+    quoted_in: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,6 +121,45 @@ def _coverage(terms: list[str], text: str) -> float:
     return sum(1 for t in terms if stem(t) in lowered) / len(terms)
 
 
+def _place_coverage(terms: list[str], text: str, asked: set[str]) -> float:
+    """Share of an English question's words found in a Ukrainian or Russian text: numbers
+    as written, and place names through the gazetteer, whatever the spelling."""
+    present = place_ids(text) & asked
+    gazetteer = Gazetteer.default()
+    found = 0
+    for term in terms:
+        place = gazetteer.resolve(term)
+        found += bool(place is not None and place.id in present) or term in text
+    return found / len(terms)
+
+
+def _lemma_coverage(terms: list[str], text: str) -> float:
+    """Share of a Ukrainian or Russian question's words that the text contains in any
+    inflection: both read in dictionary form, as the lexical index reads them."""
+    keys = search_keys(terms)
+    if not keys:
+        return 0.0
+    words = set(tokenize(text))
+    found = sum(1 for key, prefix in keys
+                if key in words or (prefix and any(w.startswith(key) for w in words)))  # fmt: skip
+    return found / len(keys)
+
+
+def _best_coverage(result: SearchResult, text: str, digits: bool = True) -> float:
+    """Coverage by the question's words: for a Ukrainian or Russian question, the better of
+    its English rendering (English reports) and its own words (reports in its language); for
+    an English question and a Ukrainian or Russian text, its place names in any spelling."""
+    if not result.english or result.english == result.query.text:
+        terms = result.query.terms if not digits else content_terms(result.query.text)
+        terms = [t for t in terms if digits or not t.isdigit()]
+        if result.query_places and _mostly_cyrillic(text) and terms:
+            return _place_coverage(terms, text, result.query_places)
+        return _coverage(terms, text)
+    english = [t for t in content_terms(result.english) if digits or not t.isdigit()]
+    own = [t for t in content_terms(result.query.text) if digits or not t.isdigit()]
+    return max(_coverage(english, text), _lemma_coverage(own, text))
+
+
 # Words people type as search-engine operators; alone they ask nothing.
 SEARCH_OPERATORS = frozenset({"and", "or", "not", "near"})
 
@@ -119,15 +169,16 @@ def confidence(result: SearchResult) -> float:
     if not result.hits or not (set(result.query.terms) - SEARCH_OPERATORS or result.query_places):
         return 0.0  # nothing to look for: operators, punctuation or stopwords alone
     top = result.hits[:MAX_SOURCES]
-    terms = [t for t in result.query.terms if not t.isdigit()]
-    cover = max(_coverage(terms, h.chunk.title + " " + h.chunk.text) for h in top)
+    cover = max(_best_coverage(result, h.chunk.title + " " + h.chunk.text, False) for h in top)
     lexical_only = all(h.dense is None for h in top)  # then coverage stands in for cosine
-    dense = 0.8 * cover if lexical_only else max((h.dense or 0.0) for h in top)
+    dense = 0.8 * cover if lexical_only else result.stretch(max((h.dense or 0.0) for h in top))
     place_hit = 0.0
     if result.query_places:
         # Asking about a place that none of the best passages mention is a strong sign the
         # corpus does not cover the question (a road or landmark may be described in words).
         place_hit = 1.0 if any(result.query_places & h.places for h in top) else -2.5
+    if not lexical_only and not CYRILLIC_RE.search(result.query.text) and is_cyrillic(top[0]):
+        dense += CROSS_LANGUAGE_GAP  # an English question, a Ukrainian or Russian report
     score = 0.55 * dense + 0.35 * cover + 0.1 * place_hit
     score -= min(0.4, UNKNOWN_NAME_PENALTY * len(result.unknown_names))
     return round(min(1.0, max(0.0, score)), 3)
@@ -180,19 +231,31 @@ def _question_vector(result: SearchResult) -> np.ndarray | None:
         return result.query_vector
     if result.sentences is None:
         return None
-    return result.sentences.embedder.encode_queries([result.english or result.query.text])[0]
+    embedder = result.sentences.embedder
+    asked = result.query.text if getattr(embedder, "multilingual", False) else ""
+    return embedder.encode_queries([asked or result.english or result.query.text])[0]
 
 
 def _dated(text: str, hit: Hit, result: SearchResult) -> bool:
     """The report was published in the window the question names, or, undated, the
-    sentence names the window's year."""
+    sentence names the window's year (and, for a named day, its month: "станом на 28
+    жовтня 2024" does not answer for 1 December 2024)."""
     window = result.query.window
     if window is None:
         return False
     published = (hit.chunk.published or "")[:10]
     if published:
         return window[0] <= published <= window[1]
-    return window[0][:4] in text or window[1][:4] in text
+    if not (window[0][:4] in text or window[1][:4] in text):
+        return False
+    return result.query.named != "day" or _names_month(text, int(result.query.day[5:7]))
+
+
+def _names_month(text: str, month: int) -> bool:
+    """The text names the month in English, Ukrainian or Russian (any case of it)."""
+    lowered = text.lower()
+    stems = [k for k, n in MONTHS.items() if n == month and len(k) >= 3]
+    return any(re.search(rf"(?<![^\W\d_]){re.escape(stem)}", lowered) for stem in stems)
 
 
 def _about(text: str, query: Query, hit: Hit) -> bool:
@@ -237,8 +300,8 @@ def _sentence_vectors(result: SearchResult, hits: list[Hit]) -> dict[int, Any]:
 
 def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list[Candidate]:
     """Every quotable sentence of the given passages, scored against the question."""
-    terms = content_terms(result.english or result.query.text)
     asked = numbers_in(result.english or result.query.text)
+    latin_question = not CYRILLIC_RE.search(result.query.text)
     qvec = _question_vector(result)
     passages = [(rank, h) for rank, hit in enumerate(hits) for h in (hit, *hit.siblings)]
     # How the passage's report ranked carries context a single sentence lacks.
@@ -249,7 +312,8 @@ def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list
     seen: set[tuple[int, int]] = set()  # neighbouring passages overlap
     for rank, hit in passages:
         spans, vecs = vectors[hit.chunk.id]
-        sims = vecs @ qvec if vecs is not None and qvec is not None and len(spans) else None
+        sims = (result.stretch(vecs @ qvec) if vecs is not None and qvec is not None and len(spans)
+                else None)  # fmt: skip
         for i, (s, e) in enumerate(spans):
             key = (hit.chunk.document_id, hit.chunk.char_start + s)
             if key in seen:
@@ -257,9 +321,11 @@ def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list
             seen.add(key)
             text = quotable(hit.chunk.text[s:e])
             meaning = float(sims[i]) if sims is not None else 0.0
+            if sims is not None and latin_question == _mostly_cyrillic(text):
+                meaning += CROSS_LANGUAGE_GAP
             typed = carries(kind, text, place_ids(text) if kind == "place" else None, asked)
             dated = _dated(text, hit, result)
-            score = (W_MEANING * meaning + W_WORDS * _coverage(terms, text)
+            score = (W_MEANING * meaning + W_WORDS * _best_coverage(result, text)
                      + (W_TYPE if kind and typed else 0.0) + (W_DATE if dated else 0.0)
                      + W_PASSAGE * standing[rank])  # fmt: skip
             start = hit.chunk.char_start
@@ -269,6 +335,10 @@ def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list
             about = result.query.named in PRECISE and _about(text, result.query, hit)
             found.append(Candidate(score, meaning, typed, dated, rank, sentence, hit, about))
     return found
+
+
+def _mostly_cyrillic(text: str) -> bool:
+    return len(CYRILLIC_RE.findall(text)) > len(text) // 3
 
 
 def _refuse(answer: Answer, result: SearchResult) -> Answer:
@@ -419,6 +489,14 @@ def _with_both_sides(
     return chosen
 
 
+def _quoted_in(answer: Answer) -> str | None:
+    """The one language of all the quoted sentences, when it is not the question's."""
+    languages = {detect_language(s.text) for s in answer.sentences}
+    if len(languages) != 1 or answer.language in languages:
+        return None  # none quoted, some in the reader's language, or a mix of languages
+    return languages.pop()
+
+
 def _source(n: int, hit: Hit) -> Source:
     c = hit.chunk
     return Source(n, c.title, c.source, (c.published or "")[:10] or None, c.url,
@@ -435,6 +513,7 @@ def _cite(answer: Answer, chosen: list[tuple[AnswerSentence, Hit]], result: Sear
         sentence.citations = [numbers[doc]]
         answer.sentences.append(sentence)
     answer.disagreement = {s.stance for s in answer.sentences} >= {"claim", "denial"}
+    answer.quoted_in = _quoted_in(answer)
     cited = set(numbers)
     rest = [h for h in result.hits if h.chunk.document_id not in cited]
     answer.more = [_source(len(numbers) + i + 1, h) for i, h in enumerate(rest[:MAX_SOURCES])]

@@ -12,26 +12,45 @@ import re
 from sectorbot.corpus.text import NAME_RE
 
 NUMBER = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|" \
-    r"dozens?|hundreds?|thousands?|half|a third|one-third)"  # fmt: skip
+    r"dozens?|hundreds?|thousands?|half|a third|one-third|" \
+    r"півтор[аи]|полтора|полутора|один|одна|одного|два|дві|две|двох|двух|три|трьох|трех|" \
+    r"чотир\w*|четыр\w*|п'ять|пять|шість|шесть|сім|семь|вісім|восемь|дев'ять|девять|" \
+    r"десять|десятк\w*|сотн\w*|тисяч\w*|тысяч\w*|кільк\w+|несколько|кілька)"  # fmt: skip
+# Ukrainian and Russian units inflect: "10 км", "півтора кілометра", "сорока километров".
 DISTANCE_RE = re.compile(
-    rf"\b{NUMBER}(?:\s|-)?(?:km|kilomet\w*|miles?|metres?|meters?|m)\b", re.IGNORECASE
-)
+    rf"(?<![\w]){NUMBER}(?:\s|-)?(?:km|kilomet\w*|miles?|metres?|meters?|m|км|кілометр\w*|"
+    r"километр\w*|метр\w*|м)(?![\w])", re.IGNORECASE,
+)  # fmt: skip
 DURATION_RE = re.compile(
-    rf"\b{NUMBER}[\s-]+(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b",
+    rf"(?<![\w]){NUMBER}[\s-]+(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
+    r"секунд\w*|хвилин\w*|минут\w*|годин\w*|час\w*|діб|доб[аиу]|сут\w*|дн\w*|день|"
+    r"тиж\w*|тижн\w*|недел\w*|місяц\w*|месяц\w*|рок\w*|лет|год[аы]?)(?![\w])",
     re.IGNORECASE,
-)
+)  # fmt: skip
 COUNT_RE = re.compile(rf"\b{NUMBER}\b", re.IGNORECASE)
 MONTH_NAMES = (
     r"January|February|March|April|May|June|July|August|September|October|November|December"
 )
+# Month names in the genitive, as a day is written in Ukrainian ("15 грудня") and Russian
+# ("15 декабря"); "в середине декабря", "у середині грудня" name a part of a month.
+CYRILLIC_MONTHS = (
+    r"січня|лютого|березня|квітня|травня|червня|липня|серпня|вересня|жовтня|листопада|грудня|"
+    r"января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
+)
 DATE_RE = re.compile(
     rf"\b(?:(?:{MONTH_NAMES})(?:\s+\d{{1,2}})?,?\s+(?:19|20)\d\d|\d{{1,2}}\s+(?:{MONTH_NAMES})|"
     rf"(?:{MONTH_NAMES})\s+\d{{1,2}}|(?:since|in|by|until|from)\s+(?:{MONTH_NAMES}|(?:19|20)\d\d)|"
-    r"(?:on|last)\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday))\b"
+    r"(?:on|last)\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday))\b|"
+    rf"(?<![\w])(?:\d{{1,2}}(?:-?(?:го|е|ого))?\s+(?:{CYRILLIC_MONTHS})|(?:{CYRILLIC_MONTHS})"
+    r"\s+(?:19|20)\d\d|(?:середин\w+|початку|кінці|начале|конце)\s+"
+    rf"(?:{CYRILLIC_MONTHS}))(?![\w])",
+    re.IGNORECASE,
 )
 UNIT_RE = re.compile(
     r"\b(?:\d+(?:st|nd|rd|th)\b|brigade|regiment|battalion|corps|division|detachment|"
-    r"group of forces|center|centre|unit)",
+    r"group of forces|center|centre|unit)|(?<![\w])(?:\d+-(?:[аийяеої]|ша|ий|та|го|ої)\b|"
+    r"бригад|полк|батальйон|батальон|корпус|дивізі|дивизи|угрупован|группировк|загін|отряд|"
+    r"підрозділ|подразделени)",
     re.IGNORECASE,
 )
 YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")

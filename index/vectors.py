@@ -41,7 +41,7 @@ from sectorbot.corpus.text import format_size, one_line
 from sectorbot.index.embedding import Embedder
 from sectorbot.index.errors import SearchIndexError
 from sectorbot.index.sentence_table import SentenceTable, SentenceTableProblem, TableWriter
-from sectorbot.index.sentences import embed_unique, sentence_texts
+from sectorbot.index.sentences import SPANS_VERSION, Entry, passages_and_sentences
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
@@ -364,8 +364,9 @@ class VectorIndex:
             lacking = [i for i in new if i not in vectors] if embed else []
             split = [i for i in part if i in sentences] if writer is not None else []
             texts = self._texts(sorted({*lacking, *split}))
+            fresh_sentences: dict[int, Entry] = {}
             if lacking:
-                fresh = self._embed(lacking, texts)
+                fresh, fresh_sentences = self._embed(lacking, texts)
                 vectors.update(fresh)
                 embedded += len(fresh)
             keep = [i for i in new if i in vectors]
@@ -377,18 +378,21 @@ class VectorIndex:
             # for its vector gets them when it joins).
             split = [i for i in split if (i in vectors or i not in passages) and i in texts]
             if split and writer is not None:
-                self._write_sentences(writer, split, texts, reembed)
+                self._write_sentences(writer, split, texts, reembed, fresh_sentences)
             if progress:
                 progress(min(start + batch, len(todo)), len(todo))
         return np.asarray(added, dtype=np.int64), embedded
 
     def _write_sentences(
-        self, writer: TableWriter, ids: list[int], texts: dict[int, str], reembed: bool
-    ) -> None:
-        """The sentences of these passages into the table: from the store where it has them,
-        else embedded and kept in the store for the next process."""
-        model = self.embedder.model_id
-        stored = {} if reembed else self.store.vectors.stored_sentences(ids, model)
+        self, writer: TableWriter, ids: list[int], texts: dict[int, str], reembed: bool,
+        fresh: dict[int, Entry],
+    ) -> None:  # fmt: skip
+        """The sentences of these passages into the table: from the passages' own forward
+        pass when they were just embedded, else from the store where it has them, else
+        embedded (one pass per passage) and kept in the store for the next process."""
+        model = self._sentence_key()
+        stored = {} if reembed else self.store.vectors.stored_sentences(
+            [i for i in ids if i not in fresh], model)  # fmt: skip
         found = [i for i in ids if i in stored]
         if found:
             spans = [np.frombuffer(stored[i][0], dtype=np.int32).reshape(-1, 2).tolist()
@@ -400,12 +404,16 @@ class VectorIndex:
                 writer.add(found, pairs, np.concatenate(rows))
             else:
                 found = []
-        lacking = [i for i in ids if i not in set(found)]
+        lacking = [i for i in ids if i not in set(found) and i not in fresh]
+        if lacking:
+            _, spans, blocks = passages_and_sentences(self.embedder, [texts[i] for i in lacking])
+            fresh = {**fresh, **dict(zip(lacking, zip(spans, blocks, strict=True), strict=True))}
+        lacking = [i for i in ids if i in fresh]
         if not lacking:
             return
-        spans, words = sentence_texts([texts[i] for i in lacking])
-        vectors = embed_unique(self.embedder, words).astype(np.float16)
-        writer.add(lacking, spans, vectors)
+        spans = [fresh[i][0] for i in lacking]
+        vectors = np.concatenate([fresh[i][1] for i in lacking]).astype(np.float16)
+        writer.add(lacking, spans, vectors.reshape(-1, self.embedder.dim))
         self._sentences_embedded += len(vectors)
         keep, row = [], 0
         for cid, sp in zip(lacking, spans, strict=True):
@@ -430,19 +438,27 @@ class VectorIndex:
         vectors = {i: np.frombuffer(raw, dtype=np.float32) for i, raw in found.items()}
         return {i: v for i, v in vectors.items() if v.shape == (self.embedder.dim,)}
 
-    def _embed(self, ids: list[int], texts: dict[int, str]) -> dict[int, np.ndarray]:
-        """Embed these passages and keep their vectors in the store."""
+    def _sentence_key(self) -> str:
+        """What stored sentence vectors are kept under: the model, and how they were made."""
+        return f"{self.embedder.model_id}|s{SPANS_VERSION}"
+
+    def _embed(
+        self, ids: list[int], texts: dict[int, str]
+    ) -> tuple[dict[int, np.ndarray], dict[int, Entry]]:
+        """Embed these passages (their sentences from the same pass) and keep the passage
+        vectors in the store."""
         rows = [(cid, texts[cid]) for cid in ids if cid in texts]
         if not rows:
-            return {}
-        matrix = self.embedder.encode_passages([text for _, text in rows])
+            return {}, {}
+        matrix, spans, blocks = passages_and_sentences(self.embedder, [t for _, t in rows])
         vectors = {cid: matrix[n] for n, (cid, _) in enumerate(rows)}
+        sentences = {cid: (spans[n], blocks[n]) for n, (cid, _) in enumerate(rows)}
         self.store.vectors.store_vectors(
             [(cid, v.astype(np.float32).tobytes()) for cid, v in vectors.items()],
             self.embedder.model_name,
             self.embedder.backend,
         )
-        return vectors
+        return vectors, sentences
 
     def _writer(self) -> TableWriter | None:
         """Where a build writes sentence vectors; none for an index kept in memory only

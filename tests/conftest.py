@@ -29,7 +29,7 @@ SAMPLE = ROOT / "corpus" / "sample"
 FAST = os.environ.get("SECTORBOT_TESTS") == "fast"
 PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 # Fixtures that build an index with the real model: a test that uses one needs the model.
-MODEL_FIXTURES = {"sample_service", "sample_service_dir", "small_data"}
+MODEL_FIXTURES = {"sample_service", "sample_service_dir", "small_data", "embedder", "ukru_service"}
 # A model path that cannot load: processes a fast-lane test starts fail instead of loading.
 NO_MODEL = "/nonexistent/fast-lane-has-no-embedding-model"
 

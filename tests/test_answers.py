@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from sectorbot.bot.i18n import _, language
 from sectorbot.bot.render import DIGEST_LEAD, render_text
 from sectorbot.bot.service import Service
 from sectorbot.index.answer_types import carries, numbers_in, question_type
@@ -98,7 +99,12 @@ def test_a_place_digest_in_ukrainian_is_newest_first(sample_service: Service) ->
     assert answer.answered and answer.digest and answer.language == "uk"
     dates = [s.date for s in answer.sources]
     assert dates == sorted(dates, reverse=True) and len(dates) >= 3
-    assert render_text(answer).startswith(DIGEST_LEAD)
+    # The terminal writes its own lines in the question's language; quotes stay as written.
+    shown = render_text(answer)
+    assert shown.startswith("Найновіші звіти про це місце, від найновішого:")
+    assert "Джерела:" in shown
+    with language("en"):
+        assert _(DIGEST_LEAD) == DIGEST_LEAD  # the message id is the English line
 
 
 def test_a_time_no_report_covers_is_refused(sample_service: Service) -> None:
@@ -135,7 +141,10 @@ def test_a_named_time_no_report_is_from_gets_the_near_miss_form(
     assert answer.sentences and answer.sources  # what the reports do say, with sources
     assert all(s.date and not s.date.startswith("2023") for s in answer.sources)
     text = render_text(answer)
-    assert text.startswith(f"The reports I have don't say that for {answer.time_missing}.")
+    lead = "The reports I have don't say that for {when}."
+    if answer.language == "uk":
+        lead = "Звіти, які я маю, не кажуть цього про названий час ({when})."
+    assert text.startswith(lead.format(when=answer.time_missing))
     assert "[1]" in text
 
 

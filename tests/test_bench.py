@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 # Each benchmark with the smallest arguments that still go through all of its code.
 SMOKE = {
     "bench_ingest": (["--sizes", "20", "--repeat", "1"], "ingest.json"),
+    "bench_morphology": ([], "morphology.json"),  # small already: the shared reports' words
     "bench_backends": (["--sizes", "20", "--repeat", "1", "--answers", "10"], "backends.json"),
     "bench_coldstart": (
         ["--embed-docs", "5", "--sizes", "50", "--backends", "sqlite"],

@@ -286,7 +286,7 @@ def _delete(index_dir: Path, manifest: dict) -> None:
 
 
 def _other_model(index_dir: Path, manifest: dict) -> None:
-    other = {**manifest, "model": "intfloat/multilingual-e5-small|torch"}
+    other = {**manifest, "model": "all-MiniLM-L6-v2|torch"}
     (index_dir / "manifest.json").write_text(json.dumps(other))
 
 
@@ -294,7 +294,7 @@ DAMAGE = {
     "truncated": (_truncate, "is corrupt (checksum differs)"),
     "garbled": (_garble, "is corrupt (checksum differs)"),
     "deleted": (_delete, "is missing"),
-    "other model": (_other_model, "index was built with intfloat/multilingual-e5-small|torch"),
+    "other model": (_other_model, "index was built with all-MiniLM-L6-v2|torch"),
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 from sectorbot.bot.service import Service
 from sectorbot.corpus.models import Document
 from sectorbot.index import sentence_table
-from sectorbot.index.sentences import answer_spans, quotable
+from sectorbot.index.sentences import answer_spans, passages_and_sentences, quotable
 from sectorbot.index.vectors import IndexProblem, VectorIndex, _ids_of, fingerprint
 
 QUESTION = (
@@ -32,9 +32,12 @@ def test_reindex_stores_the_vectors_of_every_quotable_sentence(sample_service: S
     for chunk in chunks.values():
         spans, vectors = table.lookup(chunk.id)
         assert spans == answer_spans(chunk.text) and len(spans) == len(vectors)
-        fresh = svc.embedder.encode_passages([quotable(chunk.text[s:e]) for s, e in spans])
+        _, _, (fresh,) = passages_and_sentences(svc.embedder, [chunk.text])
         cosines = np.sum(fresh * vectors, axis=1)  # stored in half precision
         assert np.all(cosines > 0.999)
+        # Taken from the passage's tokens, each still reads like the sentence on its own.
+        alone = svc.embedder.encode_passages([quotable(chunk.text[s:e]) for s, e in spans])
+        assert np.all(np.sum(alone * vectors, axis=1) > 0.75)
 
 
 def test_answers_read_stored_vectors_and_fall_back_to_embedding(sample_service: Service) -> None:

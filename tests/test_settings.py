@@ -14,7 +14,7 @@ def test_defaults_and_environment() -> None:
     s = load_settings({"SECTORBOT_ADMIN_IDS": "1, 22 333", "SECTORBOT_DATA_DIR": "/x"}, None)
     assert s.admin_ids == frozenset({1, 22, 333})
     assert s.db_path == Path("/x/sectorbot.db")
-    assert s.embedding_model == "all-MiniLM-L6-v2"
+    assert s.embedding_model == "multilingual-e5-small"
     assert s.telegram_bot_token is None
 
 

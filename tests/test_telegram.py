@@ -318,7 +318,7 @@ async def test_commands_and_bad_questions(fake: FakeBotAPI, sample_service: Serv
         assert "RFE/RL" in latest.plain_text and len(links(latest)) >= 5
         about = await say(fake, BOB, BOB, "/about")
         assert "Reports: 47" in about.plain_text and "2024-02-14 to 2025-12-02" in about.plain_text
-        assert "all-MiniLM-L6-v2" in about.plain_text and "built 20" in about.plain_text
+        assert "multilingual-e5-small" in about.plain_text and "built 20" in about.plain_text
 
         usage = await say(fake, BOB, BOB, "/ask")
         assert "/ask" in usage.plain_text

@@ -1,6 +1,6 @@
 """Alert messages as Telegram HTML: one block per report, gathered into digest messages.
 
-Everything a report wrote goes through `telegram_render.escape`; the matched labels are
+Everything a report wrote goes through `markup.escape`; the matched labels are
 stored escaped already. A digest is cut between blocks so that each message stays under
 Telegram's limit and carries whole alerts, which is what lets the sender mark exactly the
 alerts of an accepted message as sent.

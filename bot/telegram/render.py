@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from sectorbot.bot.i18n import N_, _, current
 from sectorbot.bot.markup import bold, escape, shorten
-from sectorbot.bot.render import REFUSAL, lead_line, near_miss
+from sectorbot.bot.render import REFUSAL, lead_line, near_miss, quoted_note
 from sectorbot.index.answer import Answer, Source
 from sectorbot.index.claims import ClaimCheck
 
@@ -103,6 +103,8 @@ def render_answer(answer: Answer) -> str:
         lines.append(f"• {prefix}{escape(sentence.text)} {_cites(sentence.citations)}")
     if answer.notice:
         lines += ["", f"<i>{escape(_notice(answer.notice))}</i>"]
+    if note := quoted_note(answer):
+        lines += ["", f"<i>{escape(_(note))}</i>"]
     lines += ["", bold(_("Sources"))]
     for s in answer.sources:
         lines.append(f"[{s.n}] {_byline(s.publisher, s.date)} — {source_link(s.url, s.title)}")
