@@ -225,7 +225,7 @@ class Service:
         took = time.perf_counter() - started
         try:  # counted in the store, so `stats` sees every worker's questions
             self.feedback.record_time(stamp(), took, refused=not answer.answered)
-        except (*database_errors(), StoreError) as exc:  # the answer matters more
+        except (*database_errors(), StoreError) as exc:  # type: ignore[misc]  # a tuple at run time
             log.warning("answer time not recorded: %s", one_line(str(exc)))
         return answer
 

@@ -248,7 +248,8 @@ def _dated(text: str, hit: Hit, result: SearchResult) -> bool:
         return window[0] <= published <= window[1]
     if not (window[0][:4] in text or window[1][:4] in text):
         return False
-    return result.query.named != "day" or _names_month(text, int(result.query.day[5:7]))
+    day = result.query.day
+    return result.query.named != "day" or day is None or _names_month(text, int(day[5:7]))
 
 
 def _names_month(text: str, month: int) -> bool:
@@ -270,7 +271,7 @@ def _about(text: str, query: Query, hit: Hit) -> bool:
             day = int(query.day[8:])
             named = re.search(rf"\b(?:{day}(?:st|nd|rd|th)?\s+{name}|{name}\s+{day})\b", lowered)
         else:
-            named = not query.day and re.search(rf"\b{name}\b", lowered)
+            named = None if query.day else re.search(rf"\b{name}\b", lowered)
         if named and (str(year) in text or _soon_after(published, query.window[1])):
             return True
     return False

@@ -81,7 +81,7 @@ class _Reader:
         self.at = 0
 
     def ints(self, fmt: str) -> tuple:
-        values = struct.unpack_from("<" + fmt, self.raw, self.at)
+        values = struct.unpack_from("<" + fmt, self.raw, self.at)  # type: ignore[arg-type]  # numpy buffers unpack
         self.at += struct.calcsize("<" + fmt)
         return values
 
@@ -279,7 +279,7 @@ def _tokenizer(image: Image) -> Any:  # a tokenizers.Tokenizer, imported lazily
     from tokenizers.models import Unigram
 
     tok = Tokenizer(Unigram(image.pieces, unk_id=image.specials["unk"], byte_fallback=False))
-    steps = []
+    steps: list[Any] = []
     if image.removed:
         steps.append(normalizers.Replace(Regex(_char_class(image.removed)), ""))
     if image.spaces:

@@ -363,6 +363,8 @@ class LexicalIndex:
         if not slices:
             return np.zeros(0, np.int32), np.zeros(0, np.float64)
         segment, lo, hi = slices[0]
+        docs: np.ndarray
+        tf: np.ndarray
         if len(slices) == 1 and segment.unique(key):
             docs, tf = segment.docs[lo:hi], segment.tfs[lo:hi].astype(np.float64)
         else:  # a stem spanning several words, or a word in both segments: add up per passage

@@ -60,7 +60,8 @@ class SearchResult:
     def stretch(self, cosine: Any) -> Any:
         """A cosine of this search's model on the scale the composer's thresholds read."""
         embedder = self.sentences.embedder if self.sentences is not None else None
-        return embedder.stretch(cosine) if hasattr(embedder, "stretch") else cosine
+        stretch = getattr(embedder, "stretch", None)
+        return stretch(cosine) if stretch is not None else cosine
 
 
 @lru_cache(maxsize=1)
@@ -236,11 +237,11 @@ class Retriever:
                 hit.score += 1.0 / (RRF_K + rank + 1)
         latin_question = not CYRILLIC_RE.search(query.text) and bool(lexical)
         for rank, (cid, _) in enumerate(dense):
-            hit = hits.get(cid)
-            if hit is not None and latin_question and hit.lexical is None and is_cyrillic(hit):
+            seen = hits.get(cid)
+            if seen is not None and latin_question and seen.lexical is None and is_cyrillic(seen):
                 # BM25 over an English question's words cannot see a Ukrainian or Russian
                 # report; its dense rank stands in for the lexical rank it could not earn.
-                hit.score += 1.0 / (RRF_K + rank + 1)
+                seen.score += 1.0 / (RRF_K + rank + 1)
         newest = self.newest_date()
         for hit in hits.values():
             hit.places = set(self.place_counts(hit.chunk))

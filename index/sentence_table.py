@@ -148,7 +148,8 @@ class TableWriter:
         lo, hi = table.offsets[positions], table.offsets[positions + 1]
         self.ids.append(table.ids[positions])
         self.counts.append(hi - lo)
-        rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)] or [[]])
+        ranges = [np.arange(a, b) for a, b in zip(lo, hi, strict=True)]
+        rows = np.concatenate(ranges) if ranges else np.zeros(0, dtype=np.int64)
         rows = rows.astype(np.int64)
         self.spans.append(table.spans[rows])
         self.copied += len(rows)

@@ -174,7 +174,7 @@ class SentenceVectors:
     def get(self, chunks: list[Any]) -> dict[int, Entry]:
         """Spans and vectors for each passage; those not stored embedded in one batch."""
         found: dict[int, Entry] = {}
-        missing = []
+        missing: list[Any] = []
         table = self.table()
         with self._lock:
             for chunk in chunks:

@@ -202,6 +202,8 @@ class VectorIndex:
         """Map the sentence table the manifest names, or raise IndexProblem saying why not."""
         if not manifest.sentences:
             raise IndexProblem("sentence vectors are not stored yet")
+        if self.directory is None:
+            raise IndexProblem("an index kept in memory has no sentence file")
         path = self.directory / manifest.sentences
         if not path.exists():
             raise IndexProblem(f"sentence file {manifest.sentences} is missing")
@@ -291,9 +293,9 @@ class VectorIndex:
             if self.directory is not None:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 _check_room(self.directory, len(wanted), self.embedder.dim)
-            new_index = self._empty() if full else faiss.clone_index(base)
+            new_index = self._empty() if full or base is None else faiss.clone_index(base)
             if len(stale):
-                new_index.remove_ids(stale)
+                new_index.remove_ids(stale)  # type: ignore[arg-type]  # faiss takes id arrays
             writer = self._writer()
             self._sentences_embedded = 0
             try:
@@ -395,12 +397,12 @@ class VectorIndex:
             [i for i in ids if i not in fresh], model)  # fmt: skip
         found = [i for i in ids if i in stored]
         if found:
-            spans = [np.frombuffer(stored[i][0], dtype=np.int32).reshape(-1, 2).tolist()
-                     for i in found]  # fmt: skip
+            kept = [np.frombuffer(stored[i][0], dtype=np.int32).reshape(-1, 2).tolist()
+                    for i in found]  # fmt: skip
             rows = [np.frombuffer(stored[i][1], dtype=np.float16).reshape(-1, self.embedder.dim)
                     for i in found]  # fmt: skip
-            if all(len(sp) == len(r) for sp, r in zip(spans, rows, strict=True)):
-                pairs = [[(a, b) for a, b in sp] for sp in spans]
+            if all(len(sp) == len(r) for sp, r in zip(kept, rows, strict=True)):
+                pairs: list[list[tuple[int, int]]] = [[(a, b) for a, b in sp] for sp in kept]
                 writer.add(found, pairs, np.concatenate(rows))
             else:
                 found = []
@@ -563,11 +565,13 @@ def _ids_of(index: faiss.Index) -> np.ndarray:
     if isinstance(index, faiss.IndexIDMap):
         return faiss.vector_to_array(index.id_map).astype(np.int64)
     ivf = faiss.extract_index_ivf(index)
+    invlists = ivf.invlists
+    assert invlists is not None  # an index that holds vectors has its lists
     ids = []
     for list_no in range(ivf.nlist):
-        size = ivf.invlists.list_size(list_no)
+        size = invlists.list_size(list_no)
         if size:
-            ptr = ivf.invlists.get_ids(list_no)
+            ptr = invlists.get_ids(list_no)
             ids.append(faiss.rev_swig_ptr(ptr, size).copy())
     return np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, dtype=np.int64)
 
@@ -577,8 +581,9 @@ def _vectors_of(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(index, faiss.IndexIDMap2):
         vectors = index.index.reconstruct_n(0, index.ntotal)
         return vectors, ids
-    vectors = np.vstack([index.reconstruct(int(i)) for i in ids]) if len(ids) else None
-    return vectors, ids
+    if not len(ids):
+        return np.zeros((0, index.d), dtype=np.float32), ids
+    return np.vstack([index.reconstruct(int(i)) for i in ids]), ids
 
 
 def _flat_from(vectors: np.ndarray, ids: np.ndarray) -> faiss.Index:
@@ -597,5 +602,5 @@ def build_ivf(vectors: np.ndarray, ids: np.ndarray, nlist: int | None = None) ->
     ivf.train(sample)
     ivf.add_with_ids(vectors, ids)
     # A hash-table direct map keeps remove_ids and reconstruct working for incremental updates.
-    ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+    ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]  # not in the stubs
     return ivf

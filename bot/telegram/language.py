@@ -42,7 +42,7 @@ async def language_for(update: object, context: Context) -> str:
     chat = update.effective_chat
     try:
         chosen = await chat_choice(context, chat.id) if chat is not None else None
-    except (*database_errors(), StoreError):
+    except (*database_errors(), StoreError):  # type: ignore[misc]  # a tuple at run time
         # The store is unreachable: answer anyway (the error handler too) in the person's
         # own Telegram language; the failure itself is reported where it stops the handler.
         chosen = None
