@@ -176,7 +176,13 @@ class Service:
     def ensure_index(self, progress: Progress | None = None) -> str | None:
         """Load or repair the indexes; a one-line notice when something had to be fixed."""
         notice = self.vectors.ensure(progress)
-        if notice:
+        if notice and notice.startswith("index built"):  # a first build: routine, not a repair
+            log.info("%s", notice)
+            if self.store.dialect == "postgresql":
+                # On PostgreSQL every process builds its index from the stored vectors into
+                # a private folder at start: saying so on every `ask` would be noise.
+                notice = None
+        elif notice:
             log.warning("%s", notice)
         lexical = self.retriever.lexical_index.refresh()  # logs its own notice
         return "; ".join(n for n in (notice, lexical) if n) or None

@@ -47,7 +47,8 @@ class SQLiteSnapshot(DatabaseFile):
     """A copy of a SQLite store, nobody else writing it."""
 
     def passage_vectors(self) -> Iterator[tuple[Any, ...]]:
-        """(document id, ordinal, model, backend, vector), in document and passage order."""
+        """(document id, ordinal, model, backend, vector, sentence model, spans, sentence
+        vectors), in document and passage order."""
         if not self.has_table("chunk_vectors"):
             return
         with self.connect() as conn:
@@ -87,7 +88,8 @@ class PostgresSnapshot:
             cursor.itersize = STREAM_ROWS
             cursor.execute(PASSAGE_VECTORS)
             for row in cursor:
-                yield (*row[:4], bytes(row[4]))
+                sentences = (row[5], bytes(row[6]), bytes(row[7])) if row[5] else (None,) * 3
+                yield (*row[:4], bytes(row[4]), *sentences)
 
     def rows(self, table: str, order_by_id: bool) -> Iterator[dict[str, Any]]:
         from psycopg.rows import dict_row

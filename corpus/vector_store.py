@@ -15,9 +15,14 @@ from sectorbot.corpus.health import Check
 
 # Every stored passage vector with where its passage sits, in document and passage order:
 # what an export carries, read by either backend's snapshot.
+# What an export carries of each passage: its vector and, where kept, its sentences' spans
+# and vectors (model key, spans, vectors), in document and passage order.
 PASSAGE_VECTORS = (
-    "SELECT c.document_id, c.ordinal, v.model, v.backend, v.vector FROM chunk_vectors v "
-    "JOIN chunks c ON c.id = v.chunk_id ORDER BY c.document_id, c.ordinal"
+    "SELECT c.document_id, c.ordinal, v.model, v.backend, v.vector, "
+    "s.model, s.spans, s.vectors FROM chunk_vectors v "
+    "JOIN chunks c ON c.id = v.chunk_id "
+    "LEFT JOIN chunk_sentences s ON s.chunk_id = v.chunk_id "
+    "ORDER BY c.document_id, c.ordinal"
 )
 
 

@@ -95,9 +95,11 @@ def test_sqlite_to_postgresql_keeps_everything_and_answers_the_same(
     moved = Service(Settings(data_dir=new, database_url=postgres_url))
     try:
         assert moved.store.dialect == "postgresql"
-        # The vectors came with the export: the new store's index embeds nothing.
+        # The vectors came with the export, the sentences' too: the new index embeds nothing.
         assert moved.store.vectors.vector_count() == moved.store.chunk_count()
-        assert moved.vectors.reindex().embedded == 0
+        assert moved.store.vectors.sentence_count() == moved.store.chunk_count()
+        rebuilt = moved.vectors.reindex(full=True)
+        assert (rebuilt.embedded, rebuilt.sentences) == (0, 0)
         for question in QUESTIONS[:3]:
             mine, theirs = moved.ask(question), sample_service.ask(question)
             assert mine.answered == theirs.answered, question

@@ -4,6 +4,7 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +109,29 @@ def test_vectors_of_another_model_are_not_used(store: Store, tmp_path: Path) -> 
     stored = store.vectors.stored_vectors(chunk_ids, "all-MiniLM-L6-v2", "torch")
     assert set(stored) == set(chunk_ids)
     assert all(v != foreign for v in stored.values())
+
+
+def test_a_first_build_is_routine_and_quiet_on_postgresql(
+    hash_embedder: HashEmbedder,
+    database_target: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first = Service(settings_for(database_target, tmp_path / "one"))
+    try:
+        first.store.upsert_document(report(*REPORTS[0]))
+        first.reindex()
+    finally:
+        first.close()
+    later = Service(settings_for(database_target, tmp_path / "two"))
+    try:
+        with caplog.at_level(logging.INFO, logger="sectorbot.bot.service"):
+            notice = later.ensure_index()
+    finally:
+        later.close()
+    on_postgresql = database_target.startswith("postgresql://")
+    # SQLite: the index files are there already; PostgreSQL: built in memory from the store.
+    assert notice is None
+    built = [r for r in caplog.records if "index built" in r.getMessage()]
+    assert [r.levelno for r in built] == ([logging.INFO] if on_postgresql else [])
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

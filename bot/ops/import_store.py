@@ -52,6 +52,15 @@ class ImportStore:
             rows = list(zip(ids, vectors, strict=True))
             self.store.vectors.store_vectors(rows, model, backend)
 
+    def keep_sentences(
+        self, doc_id: int, model: str, spans: list[bytes], vectors: list[bytes]
+    ) -> None:
+        """Keep the passages' sentence spans and vectors, on the same one-for-one terms."""
+        ids = self.store.passage_ids(doc_id)
+        if len(ids) == len(spans):
+            rows = list(zip(ids, spans, vectors, strict=True))
+            self.store.vectors.store_sentences(rows, model)
+
     def insert_if_new(self, table: str, row: dict[str, Any]) -> bool | None:
         """Insert a row unless one with the same key is there; None if no column fits."""
         return self.store.db.insert_if_new(table, row)

@@ -106,7 +106,16 @@ def _vectors_field(rows: list[tuple[Any, ...]]) -> dict[str, Any] | None:
     if len({(r[2], r[3]) for r in rows}) != 1:
         return None
     passages = [base64.b64encode(r[4]).decode("ascii") for r in rows]
-    return {"vectors": {"model": rows[0][2], "backend": rows[0][3], "passages": passages}}
+    field: dict[str, Any] = {"model": rows[0][2], "backend": rows[0][3], "passages": passages}
+    # The quotable sentences too, when every passage has them from one model: an import
+    # then embeds nothing at all.
+    if all(r[5] for r in rows) and len({r[5] for r in rows}) == 1:
+        field["sentences"] = {
+            "model": rows[0][5],
+            "spans": [base64.b64encode(r[6]).decode("ascii") for r in rows],
+            "vectors": [base64.b64encode(r[7]).decode("ascii") for r in rows],
+        }
+    return {"vectors": field}
 
 
 def export_header(counts: dict[str, int]) -> dict[str, Any]:
@@ -308,13 +317,33 @@ def _import_document(store: ImportStore, record: dict[str, Any]) -> str:
         meta=_meta_field(record),
     )
     vectors = _parse_vectors(record.get("vectors"))  # a bad field fails the line up front
+    sentences = _parse_sentences(record.get("vectors"))
     status, doc_id = store.upsert_document(doc)
     if status == "added":
         fetched = record.get("fetched")
         store.settle(doc_id, fetched if isinstance(fetched, str) else None)
     if status != "unchanged" and vectors:
         store.keep_vectors(doc_id, *vectors)
+        if sentences:
+            store.keep_sentences(doc_id, *sentences)
     return status
+
+
+def _parse_sentences(field: Any) -> tuple[str, list[bytes], list[bytes]] | None:
+    """The sentence spans and vectors an export line carries: (model, spans, vectors)."""
+    if not isinstance(field, dict) or field.get("sentences") is None:
+        return None
+    part = field["sentences"]
+    model, spans, vectors = part.get("model"), part.get("spans"), part.get("vectors")
+    if not (isinstance(model, str) and isinstance(spans, list) and isinstance(vectors, list)):
+        raise LineError("field 'vectors.sentences' needs model, spans and vectors")
+    if len(spans) != len(vectors):
+        raise LineError("sentence spans and vectors of different counts")
+    try:
+        decoded = [base64.b64decode(x, validate=True) for x in (*spans, *vectors)]
+    except (ValueError, TypeError):
+        raise LineError("a sentence vector that is not base64") from None
+    return model, decoded[: len(spans)], decoded[len(spans) :]
 
 
 def _parse_vectors(field: Any) -> tuple[str, str, list[bytes]] | None:
