@@ -392,7 +392,7 @@ def main() -> None:
     report(out)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    print(f"\nwritten to {RESULTS}")
 
 
 def report(out: dict[str, Any]) -> None:

@@ -165,7 +165,7 @@ def main() -> None:
     print(table(result))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    print(f"\nwritten to {RESULTS}")
 
 
 if __name__ == "__main__":
