@@ -169,7 +169,7 @@ class Service:
 
     def is_empty(self) -> bool:
         """Whether the store holds no report at all."""
-        return self.store.document_count() == 0
+        return not self.store.has_documents()
 
     # index -----------------------------------------------------------------------------
 

@@ -251,6 +251,10 @@ class Store:
     def document_count(self) -> int:
         return int(self.db.scalar("SELECT count(*) FROM documents") or 0)
 
+    def has_documents(self) -> bool:
+        """Whether any report is stored (without counting them all)."""
+        return self.db.scalar("SELECT 1 FROM documents LIMIT 1") is not None
+
     def newest_published(self) -> str | None:
         """The publication date of the newest dated report."""
         value = self.db.scalar("SELECT max(published) FROM documents")

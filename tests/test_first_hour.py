@@ -227,3 +227,28 @@ def test_a_container_without_a_token_stops_with_one_line(tmp_path: Path) -> None
     (line,) = done.stderr.strip().splitlines()
     assert "TELEGRAM_BOT_TOKEN is empty or not set" in line and "docker/.env" in line
     assert not (tmp_path / "data" / "sectorbot.db").exists()  # nothing was loaded
+
+
+async def test_an_empty_store_says_so_beside_i_dont_know(
+    hash_embedder: object, tmp_path: Path
+) -> None:
+    from sectorbot.bot.cli.terminal import handle_line
+    from sectorbot.bot.service import Service
+    from sectorbot.bot.settings import Settings
+    from tests.test_telegram import ADMIN, ALICE, running, say
+
+    service = Service(Settings(data_dir=tmp_path / "empty"))
+    try:
+        service.ensure_index()
+        line = handle_line(service, "What happened in Myrnohrad?")
+        assert line is not None and line.startswith("I don't know")
+        assert line.endswith("add some with `sectorbot ingest PATH|URL`.")
+        with FakeBotAPI() as fake:
+            fake.add_private_chat(ADMIN, "Ada", "ada")
+            fake.add_private_chat(ALICE, "Alice", "alice", language_code="uk")
+            async with running(fake, service):
+                reply = await say(fake, ALICE, ALICE, "Що сталося в Мирнограді?")
+            assert "У мене ще немає жодного повідомлення" in (reply.plain_text or "")
+            assert fake.rejected == []
+    finally:
+        service.close()

@@ -12,6 +12,7 @@ from sectorbot.index.errors import QueryError
 if TYPE_CHECKING:
     from sectorbot.bot.service import Service
 
+NO_REPORTS = "The store holds no reports yet: add some with `sectorbot ingest PATH|URL`."
 HELP = """Ask anything about the Pokrovsk sector. Commands:
   /sources [query]   reports I have (matching a query, or the newest)
   /latest            the newest reports
@@ -33,7 +34,11 @@ def handle_line(service: Service, line: str) -> str | None:
         return render_documents(service.latest())
     if command == "/about":
         return "\n".join(f"{k}: {v}" for k, v in asdict(service.about()).items())
-    return render_text(service.ask(text))
+    answer = service.ask(text)
+    reply = render_text(answer)
+    if not answer.answered and service.is_empty():
+        reply += "\n" + NO_REPORTS
+    return reply
 
 
 def run_terminal_chat(service: Service) -> None:

@@ -38,6 +38,10 @@ MAX_QUESTION = 1000  # characters; longer is almost always a paste, not a questi
 EXAMPLE = N_("Who captured the lithium deposit near Shevchenko?")
 EXPIRED = N_("That answer has expired. Please ask the question again.")
 NEWEST = N_("The newest reports")
+NO_REPORTS = N_(
+    "I hold no reports yet: an admin adds them with /ingest, by forwarding posts to me, "
+    "or with `sectorbot ingest` on the server."
+)
 
 
 @functools.lru_cache(maxsize=8)
@@ -120,10 +124,14 @@ async def _answer(update: Update, context: Context, question: str) -> None:
     if answer.answered:
         # Recorded in the store so that votes count even after a restart empties the cache.
         key = await asyncio.to_thread(data.service.record_answer, answer)
+    empty = not answer.answered and await asyncio.to_thread(data.service.is_empty)
     with language(await _reader_language(context, message.chat_id, answer.language)):
         if answer.answered:
             keyboard = _answer_keyboard(data.answers.put(answer, key))
-        await reply(message, render_answer(answer), keyboard)
+        text = render_answer(answer)
+        if empty:  # "I don't know" alone would hide that nothing was ever added
+            text += "\n\n" + escape(_(NO_REPORTS))
+        await reply(message, text, keyboard)
 
 
 async def _reader_language(context: Context, chat_id: int, asked: str) -> str:
