@@ -87,3 +87,4 @@ def configure(level: str = "INFO", fmt: str = "plain") -> None:
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     # The job queue's scheduler says INFO for every round of every job: several lines a tick.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("pymorphy3").setLevel(logging.WARNING)  # "loading dictionaries" twice
