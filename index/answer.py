@@ -41,6 +41,10 @@ TIME_MISSING_PENALTY = 0.4
 # a year is not (reports say "this year", "last spring"), so it only lowers confidence.
 PRECISE = ("day", "month", "season")
 LOOKBACK_DAYS = 92  # a report this soon after the asked time may name it without its year
+# An answer whose newest quoted report is this much older than the newest report held says
+# so: a quarter is longer than the sector's front or population figures stay current, and
+# shorter gaps would flag nearly every answer that quotes a report from last month.
+STALE_DAYS = 90
 MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august",
                "september", "october", "november", "december"]  # fmt: skip
 # A lead sentence this far from the question in meaning (cosine) is a weak match; on the dev
@@ -65,6 +69,11 @@ DENIAL_RE = re.compile(
     r"неправд\w*)",
     re.IGNORECASE,
 )
+
+
+# The notices in English (for --json); bot/render.py recognises them to translate them.
+NEWEST_NOTICE = "The newest report cited here is from {cited}."
+STALE_NOTICE = "The newest report cited here is from {cited}; the newest I have is from {held}."
 
 
 @dataclass
@@ -518,6 +527,23 @@ def _cite(answer: Answer, chosen: list[tuple[AnswerSentence, Hit]], result: Sear
     cited = set(numbers)
     rest = [h for h in result.hits if h.chunk.document_id not in cited]
     answer.more = [_source(len(numbers) + i + 1, h) for i, h in enumerate(rest[:MAX_SOURCES])]
+    answer.notice = _notice(answer, result)
+
+
+def _notice(answer: Answer, result: SearchResult) -> str | None:
+    """One line on the age of what is quoted: when the store holds a much newer report, or
+    when the question asks for the latest. English here; front ends translate it."""
     newest = max((s.date or "" for s in answer.sources), default="")
-    if result.query.recent and newest:
-        answer.notice = f"The newest report cited here is from {newest}."
+    if not newest:
+        return None  # undated reports: nothing to compare
+    held = (result.newest or "")[:10]
+    if held and _days_between(newest, held) > STALE_DAYS:
+        return STALE_NOTICE.format(cited=newest, held=held)
+    return NEWEST_NOTICE.format(cited=newest) if result.query.recent else None
+
+
+def _days_between(earlier: str, later: str) -> int:
+    try:
+        return (date.fromisoformat(later) - date.fromisoformat(earlier)).days
+    except ValueError:
+        return 0  # a malformed date says nothing about age
