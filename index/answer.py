@@ -311,6 +311,7 @@ def _sentence_vectors(result: SearchResult, hits: list[Hit]) -> dict[int, Any]:
 def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list[Candidate]:
     """Every quotable sentence of the given passages, scored against the question."""
     asked = numbers_in(result.english or result.query.text)
+    deed = _deed(result.english or result.query.text) if kind == "person" else None
     latin_question = not CYRILLIC_RE.search(result.query.text)
     qvec = _question_vector(result)
     passages = [(rank, h) for rank, hit in enumerate(hits) for h in (hit, *hit.siblings)]
@@ -334,6 +335,7 @@ def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list
             if sims is not None and latin_question == _mostly_cyrillic(text):
                 meaning += CROSS_LANGUAGE_GAP
             typed = carries(kind, text, place_ids(text) if kind == "place" else None, asked)
+            typed = typed and (deed is None or deed.search(text) is not None)
             dated = _dated(text, hit, result)
             score = (W_MEANING * meaning + W_WORDS * _best_coverage(result, text)
                      + (W_TYPE if kind and typed else 0.0) + (W_DATE if dated else 0.0)
@@ -345,6 +347,17 @@ def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list
             about = result.query.named in PRECISE and _about(text, result.query, hit)
             found.append(Candidate(score, meaning, typed, dated, rank, sentence, hit, about))
     return found
+
+
+# "Who captured …", "who ordered …": the question asks for whoever did that deed.
+WHO_DID_RE = re.compile(r"^\s*who\s+(?:had\s+)?(\w{3,}ed)\b", re.IGNORECASE)
+
+
+def _deed(question: str) -> re.Pattern[str] | None:
+    """For "who <did> …", the deed as the sentence must say it: names alone do not answer
+    who captured a place ("outlets had reported the capture of …" names no captor)."""
+    found = WHO_DID_RE.match(question)
+    return re.compile(rf"\b{re.escape(found.group(1))}\b", re.IGNORECASE) if found else None
 
 
 def _mostly_cyrillic(text: str) -> bool:

@@ -216,3 +216,13 @@ def test_the_age_notice_needs_a_gap_of_more_than_ninety_days(cited: str, stale: 
     notice = _notice(answer, result)
     assert (notice == STALE_NOTICE.format(cited=cited, held=held)) is stale
     assert stale or notice is None
+
+
+def test_who_did_it_is_answered_by_the_sentence_that_says_who_did_it(
+    sample_service: Service,
+) -> None:
+    answer = sample_service.ask("Who captured the lithium deposit near Shevchenko?")
+    # Names alone are not a captor: "outlets had reported the capture" must not lead.
+    lead = answer.sentences[0].text
+    assert answer.answered and "East Group of Forces had captured" in lead
+    assert answer.sources[0].publisher == "TASS"
