@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from sectorbot.bot.i18n import N_, _, language
-from sectorbot.index.answer import Answer, Source
+from sectorbot.index.answer import NEWEST_NOTICE, STALE_NOTICE, Answer, Source
 
 if TYPE_CHECKING:
     from sectorbot.bot.service import DocumentRow
@@ -35,6 +36,36 @@ QUOTED_IN = {
     "ru": N_("Quoted as written: the report is in Russian."),
     "en": N_("Quoted as written: the report is in English."),
 }
+
+
+# The index words its notices in English (for --json); each is recognised here by its
+# English form and said again in the reader's language.
+_NOTICES = [
+    (re.compile("^" + re.escape(english).replace(r"\{cited\}", r"(?P<cited>\S+)")
+                .replace(r"\{held\}", r"(?P<held>\S+)") + "$"), message)
+    for english, message in [
+        (STALE_NOTICE, N_("The newest report cited here is from {cited}; "
+                          "the newest I have is from {held}.")),
+        (NEWEST_NOTICE, N_("The newest report cited here is from {cited}.")),
+    ]
+]  # fmt: skip
+
+
+def notice_line(answer: Answer) -> str | None:
+    """The answer's notice in the current language (unknown wording stays as it is)."""
+    if not answer.notice:
+        return None
+    for pattern, message in _NOTICES:
+        if found := pattern.match(answer.notice):
+            return _(message).format(**found.groupdict())
+    return answer.notice
+
+
+def cites(numbers: Iterable[int], sources: Sequence[Source]) -> str:
+    """Citation marks with each report's date, "[1, 2024-09-05]", so an old figure is not
+    read as today's; an undated report shows its number alone."""
+    dates = {s.n: s.date for s in sources}
+    return "".join(f"[{n}, {dates[n]}]" if dates.get(n) else f"[{n}]" for n in numbers)
 
 
 def quoted_note(answer: Answer) -> str | None:
@@ -73,11 +104,11 @@ def _render_text(answer: Answer) -> str:
     if answer.disagreement:
         lines.append("Sources disagree:")
     for sentence in answer.sentences:
-        cites = "".join(f"[{n}]" for n in sentence.citations)
+        marks = cites(sentence.citations, answer.sources)
         label = {"claim": "Claim: ", "denial": "Denial: "}.get(sentence.stance, "")
-        lines.append(f"- {label}{sentence.text} {cites}")
-    if answer.notice:
-        lines.append(answer.notice)
+        lines.append(f"- {label}{sentence.text} {marks}")
+    if notice := notice_line(answer):
+        lines.append(notice)
     if note := quoted_note(answer):
         lines.append(_(note))
     lines.append("")

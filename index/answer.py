@@ -41,6 +41,10 @@ TIME_MISSING_PENALTY = 0.4
 # a year is not (reports say "this year", "last spring"), so it only lowers confidence.
 PRECISE = ("day", "month", "season")
 LOOKBACK_DAYS = 92  # a report this soon after the asked time may name it without its year
+# An answer whose newest quoted report is this much older than the newest report held says
+# so: a quarter is longer than the sector's front or population figures stay current, and
+# shorter gaps would flag nearly every answer that quotes a report from last month.
+STALE_DAYS = 90
 MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august",
                "september", "october", "november", "december"]  # fmt: skip
 # A lead sentence this far from the question in meaning (cosine) is a weak match; on the dev
@@ -65,6 +69,11 @@ DENIAL_RE = re.compile(
     r"неправд\w*)",
     re.IGNORECASE,
 )
+
+
+# The notices in English (for --json); bot/render.py recognises them to translate them.
+NEWEST_NOTICE = "The newest report cited here is from {cited}."
+STALE_NOTICE = "The newest report cited here is from {cited}; the newest I have is from {held}."
 
 
 @dataclass
@@ -302,6 +311,7 @@ def _sentence_vectors(result: SearchResult, hits: list[Hit]) -> dict[int, Any]:
 def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list[Candidate]:
     """Every quotable sentence of the given passages, scored against the question."""
     asked = numbers_in(result.english or result.query.text)
+    deed = _deed(result.english or result.query.text) if kind == "person" else None
     latin_question = not CYRILLIC_RE.search(result.query.text)
     qvec = _question_vector(result)
     passages = [(rank, h) for rank, hit in enumerate(hits) for h in (hit, *hit.siblings)]
@@ -325,6 +335,7 @@ def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list
             if sims is not None and latin_question == _mostly_cyrillic(text):
                 meaning += CROSS_LANGUAGE_GAP
             typed = carries(kind, text, place_ids(text) if kind == "place" else None, asked)
+            typed = typed and (deed is None or deed.search(text) is not None)
             dated = _dated(text, hit, result)
             score = (W_MEANING * meaning + W_WORDS * _best_coverage(result, text)
                      + (W_TYPE if kind and typed else 0.0) + (W_DATE if dated else 0.0)
@@ -336,6 +347,17 @@ def _candidates(result: SearchResult, hits: list[Hit], kind: str | None) -> list
             about = result.query.named in PRECISE and _about(text, result.query, hit)
             found.append(Candidate(score, meaning, typed, dated, rank, sentence, hit, about))
     return found
+
+
+# "Who captured …", "who ordered …": the question asks for whoever did that deed.
+WHO_DID_RE = re.compile(r"^\s*who\s+(?:had\s+)?(\w{3,}ed)\b", re.IGNORECASE)
+
+
+def _deed(question: str) -> re.Pattern[str] | None:
+    """For "who <did> …", the deed as the sentence must say it: names alone do not answer
+    who captured a place ("outlets had reported the capture of …" names no captor)."""
+    found = WHO_DID_RE.match(question)
+    return re.compile(rf"\b{re.escape(found.group(1))}\b", re.IGNORECASE) if found else None
 
 
 def _mostly_cyrillic(text: str) -> bool:
@@ -518,6 +540,23 @@ def _cite(answer: Answer, chosen: list[tuple[AnswerSentence, Hit]], result: Sear
     cited = set(numbers)
     rest = [h for h in result.hits if h.chunk.document_id not in cited]
     answer.more = [_source(len(numbers) + i + 1, h) for i, h in enumerate(rest[:MAX_SOURCES])]
+    answer.notice = _notice(answer, result)
+
+
+def _notice(answer: Answer, result: SearchResult) -> str | None:
+    """One line on the age of what is quoted: when the store holds a much newer report, or
+    when the question asks for the latest. English here; front ends translate it."""
     newest = max((s.date or "" for s in answer.sources), default="")
-    if result.query.recent and newest:
-        answer.notice = f"The newest report cited here is from {newest}."
+    if not newest:
+        return None  # undated reports: nothing to compare
+    held = (result.newest or "")[:10]
+    if held and _days_between(newest, held) > STALE_DAYS:
+        return STALE_NOTICE.format(cited=newest, held=held)
+    return NEWEST_NOTICE.format(cited=newest) if result.query.recent else None
+
+
+def _days_between(earlier: str, later: str) -> int:
+    try:
+        return (date.fromisoformat(later) - date.fromisoformat(earlier)).days
+    except ValueError:
+        return 0  # a malformed date says nothing about age

@@ -56,6 +56,7 @@ class SearchResult:
     # embedded it.
     query_vector: np.ndarray | None = None
     sentences: SentenceVectors | None = None  # where the composer gets sentence vectors
+    newest: str | None = None  # the newest report the store holds (its publication date)
 
     def stretch(self, cosine: Any) -> Any:
         """A cosine of this search's model on the scale the composer's thresholds read."""
@@ -128,7 +129,7 @@ class Retriever:
         if diverse:
             hits = diversify(hits, limit=k)
         return SearchResult(query, hits[:k], places, unknown, language, english, qvec,
-                            self.sentences)  # fmt: skip
+                            self.sentences, self.newest_date())  # fmt: skip
 
     def query_places(self, text: str) -> set[str]:
         """Places a question names; a lone capitalised name counts even without context."""

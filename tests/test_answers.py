@@ -7,10 +7,12 @@ import pytest
 from sectorbot.bot.i18n import _, language
 from sectorbot.bot.render import DIGEST_LEAD, render_text
 from sectorbot.bot.service import Service
+from sectorbot.index.answer import STALE_NOTICE, Answer, Source, _notice
 from sectorbot.index.answer_types import carries, numbers_in, question_type
 from sectorbot.index.gazetteer import Gazetteer
 from sectorbot.index.lexicon import detect_language, to_english
 from sectorbot.index.query import parse_query
+from sectorbot.index.search import SearchResult
 from sectorbot.index.sentences import answer_spans
 
 
@@ -181,3 +183,46 @@ def test_wrapped_lines_rejoin_and_short_statements_are_quotable() -> None:
     assert "Her radio name is “Lark.”" in quoted  # five words, a full stop: a statement
     assert "The medic was tired." not in quoted  # too short to state a fact
     assert not any("convoy" in q or "Share" in q for q in quoted)  # heading, button
+
+
+def test_each_quoted_sentence_shows_its_date_and_an_old_answer_says_so(
+    sample_service: Service,
+) -> None:
+    answer = sample_service.ask("How many people were still in Pokrovsk in September 2024?")
+    shown = render_text(answer)
+    # The 2024 figure carries its year, so it is not read as today's.
+    assert "26,000 people were still in Pokrovsk" in shown and "[1, 2024-09-05]" in shown
+    held = (sample_service.store.newest_published() or "")[:10]
+    assert held >= "2025-01-01"  # the sample holds reports much newer than September 2024
+    assert f"the newest I have is from {held}." in shown
+    answer.language = "uk"
+    assert f"найновіший звіт, який я маю, — від {held}." in render_text(answer)
+    answer.language = "ru"
+    assert f"самое новое из всех, что у меня есть, — от {held}." in render_text(answer)
+
+
+def test_an_answer_from_the_newest_reports_says_nothing_of_age(sample_service: Service) -> None:
+    answer = sample_service.ask("Did Russia capture Pokrovsk?")
+    assert answer.answered and answer.notice is None
+    assert "2025-12-02]" in render_text(answer)
+
+
+@pytest.mark.parametrize(("cited", "stale"), [("2025-09-03", False), ("2025-09-02", True)])
+def test_the_age_notice_needs_a_gap_of_more_than_ninety_days(cited: str, stale: bool) -> None:
+    held = "2025-12-02"  # 90 days after 2025-09-03, 91 after 2025-09-02
+    undated = Source(2, "t", "p", None, None, 2, 2, None)
+    answer = Answer("q", True, sources=[Source(1, "t", "p", cited, None, 1, 1, None), undated])
+    result = SearchResult(parse_query("How many people left?"), [], set(), newest=held)
+    notice = _notice(answer, result)
+    assert (notice == STALE_NOTICE.format(cited=cited, held=held)) is stale
+    assert stale or notice is None
+
+
+def test_who_did_it_is_answered_by_the_sentence_that_says_who_did_it(
+    sample_service: Service,
+) -> None:
+    answer = sample_service.ask("Who captured the lithium deposit near Shevchenko?")
+    # Names alone are not a captor: "outlets had reported the capture" must not lead.
+    lead = answer.sentences[0].text
+    assert answer.answered and "East Group of Forces had captured" in lead
+    assert answer.sources[0].publisher == "TASS"

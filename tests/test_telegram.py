@@ -204,8 +204,9 @@ def test_answer_html_escapes_and_labels_disagreement() -> None:
     )
     html = render_answer(answer)
     plain, entities = parse_formatted_text(html, "HTML")
-    assert "Sources disagree" in plain and "Claim: Russia <b>captured</b> it. [1]" in plain
-    assert "Denial: " + evil + " [2]" in plain
+    assert "Sources disagree" in plain
+    assert "Claim: Russia <b>captured</b> it. [1, 2025-06-26]" in plain
+    assert "Denial: " + evil + " [2]" in plain  # an undated report shows its number alone
     assert [e["url"] for e in entities if e["type"] == "text_link"] == [
         'https://tass.com/a?b=1&c="2"'
     ]
@@ -255,7 +256,11 @@ async def test_private_question_sources_more_and_expired(
         assert [c.method for c in to_alice[:2]] == ["sendChatAction", "sendMessage"]
         assert to_alice[0].params["action"] == "typing" and to_alice[1] == answer
         assert answer.parse_mode == "HTML"
-        assert "[1]" in answer.plain_text and "Shevchenko" in answer.plain_text
+        assert "Shevchenko" in answer.plain_text
+        # Each quoted sentence carries its report's date; the newest one quoted is from
+        # June 2025, months before the sample's newest report, and the answer says so.
+        assert re.search(r"\[1, 2025-\d\d-\d\d\]", answer.plain_text)
+        assert "the newest I have is from 2025-12-02." in answer.plain_text
         assert "https://www.kyivpost.com/post/45044" in links(answer)
         keys = buttons(answer)
         assert set(keys) == {"Sources", "More", "👍", "👎"}
@@ -296,6 +301,7 @@ async def test_private_question_sources_more_and_expired(
         disputed = await say(fake, ALICE, ALICE, DISPUTED)
         assert "Sources disagree" in disputed.plain_text
         assert "Claim:" in disputed.plain_text and "Denial:" in disputed.plain_text
+        assert "2025-12-02]" in disputed.plain_text and "newest I have" not in disputed.plain_text
     assert_clean(fake)
 
 

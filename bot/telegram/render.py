@@ -7,7 +7,6 @@ writes can become markup.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 
 from sectorbot.bot.i18n import N_, _, current
 from sectorbot.bot.markup import bold, escape, shorten
-from sectorbot.bot.render import REFUSAL, lead_line, near_miss, quoted_note
+from sectorbot.bot.render import REFUSAL, cites, lead_line, near_miss, notice_line, quoted_note
 from sectorbot.index.answer import Answer, Source
 from sectorbot.index.claims import ClaimCheck
 
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
 TITLE_SHORT = 90
 EXCERPT = 600
 STANCE_LABELS = {"claim": N_("Claim"), "denial": N_("Denial")}
-# The index words its one notice in English; this recognises it to say it in the chat's language.
-_NEWEST_NOTICE = re.compile(r"^The newest report cited here is from (\S+)\.$")
 
 
 def safe_url(url: str | None) -> str | None:
@@ -66,19 +63,8 @@ def source_link(url: str | None, title: str, limit: int = TITLE_SHORT) -> str:
     return f"{label} ({escape(site)})" if site else label
 
 
-def _cites(numbers: Iterable[int]) -> str:
-    return "".join(f"[{n}]" for n in numbers)
-
-
 def _byline(publisher: str | None, date: str | None) -> str:
     return f"{escape(publisher or _('unknown publisher'))}, {escape(date or _('undated'))}"
-
-
-def _notice(text: str) -> str:
-    found = _NEWEST_NOTICE.match(text)
-    if found:
-        return _("The newest report cited here is from {date}.").format(date=found.group(1))
-    return text
 
 
 # --------------------------------------------------------------------------------- answers
@@ -100,9 +86,10 @@ def render_answer(answer: Answer) -> str:
     for sentence in answer.sentences:
         label = STANCE_LABELS.get(sentence.stance)
         prefix = bold(_(label) + ":") + " " if label else ""
-        lines.append(f"• {prefix}{escape(sentence.text)} {_cites(sentence.citations)}")
-    if answer.notice:
-        lines += ["", f"<i>{escape(_notice(answer.notice))}</i>"]
+        marks = escape(cites(sentence.citations, answer.sources))
+        lines.append(f"• {prefix}{escape(sentence.text)} {marks}")
+    if notice := notice_line(answer):
+        lines += ["", f"<i>{escape(notice)}</i>"]
     if note := quoted_note(answer):
         lines += ["", f"<i>{escape(_(note))}</i>"]
     lines += ["", bold(_("Sources"))]
@@ -174,7 +161,8 @@ def render_claim_check(check: ClaimCheck) -> str:
         quoted = [s for s, judged in check.sides if judged == side]
         if quoted:
             lines += ["", bold(_(heading))]
-            lines += [f"• {escape(s.text)} {_cites(s.citations)}" for s in quoted]
+            marks = [escape(cites(s.citations, check.answer.sources)) for s in quoted]
+            lines += [f"• {escape(s.text)} {m}" for s, m in zip(quoted, marks, strict=True)]
     lines += ["", bold(_("Sources"))]
     for s in check.answer.sources:
         lines.append(f"[{s.n}] {_byline(s.publisher, s.date)} — {source_link(s.url, s.title)}")
