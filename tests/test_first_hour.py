@@ -43,6 +43,7 @@ def documents(data: Path) -> int:
         conn.close()
 
 
+@pytest.mark.slow
 def test_the_telegram_bot_never_starts_on_the_sample_corpus(tmp_path: Path) -> None:
     with FakeBotAPI() as api:  # it refuses this token: `run` stops once it reaches Telegram
         env = environment(
@@ -81,6 +82,7 @@ def postgres_environment(tmp_path: Path, url: str) -> dict[str, str]:
     return environment(tmp_path, SECTORBOT_DATABASE_URL=url)
 
 
+@pytest.mark.slow
 def test_a_role_that_cannot_create_its_tables_is_named_with_the_fix(
     postgres_cluster: str, tmp_path: Path
 ) -> None:
@@ -132,6 +134,7 @@ def test_the_readme_lists_every_telegram_command() -> None:
     assert listed == {c.name for c in COMMANDS if c.menu}
 
 
+@pytest.mark.slow
 def test_a_missing_extra_names_the_install_that_keeps_the_checkout_editable(
     tmp_path: Path,
 ) -> None:
@@ -154,6 +157,7 @@ def _installed(name: str) -> bool:
 
 
 @pytest.mark.parametrize("command", ["run", "worker"])
+@pytest.mark.slow
 def test_telegram_out_of_reach_is_one_line_a_try_and_a_clean_stop(
     tmp_path: Path, command: str
 ) -> None:
