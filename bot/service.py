@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +86,6 @@ class Stats(About):
     votes_down_share: float | None
 
 
-@dataclass
-class Counters:
-    """What this process alone knows: when it started and when it last reindexed."""
-
-    started: float = field(default_factory=time.time)
-    last_reindex: str | None = None
-
-
 class Service:
     """One store, one index, one model: what every front end talks to."""
 
@@ -122,7 +114,7 @@ class Service:
             index_dir, self.store, self.embedder, settings.approx_index_threshold
         )
         self.retriever = Retriever(self.store, self.vectors)
-        self.counters = Counters()
+        self.last_reindex: str | None = None  # when this process last reindexed
 
     def close(self) -> None:
         self.store.close()
@@ -211,7 +203,7 @@ class Service:
         passage again and rebuilds from scratch."""
         result = self.vectors.reindex(full=full, reembed=full, progress=progress)
         self.retriever.lexical_index.settle()
-        self.counters.last_reindex = stamp()
+        self.last_reindex = stamp()
         return result
 
     # questions -------------------------------------------------------------------------
@@ -329,7 +321,7 @@ class Service:
             **asdict(self.about()),
             backend=self.store.dialect,
             index_bytes=self._index_bytes(),
-            last_reindex=self.counters.last_reindex or self.vectors.info().get("built"),
+            last_reindex=self.last_reindex or self.vectors.info().get("built"),
             questions=day.questions,
             refusals=day.refusals,
             answer_p95_ms=day.p95_ms,

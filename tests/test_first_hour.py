@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.commands import SECTORBOT
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.fakebotapi import FakeBotAPI
 
 REFUSED_TOKEN = "7012345678:AAF3kq9ZLx0vbN_2mRtY8wPq-5sUeHjK1cD"  # not the fake's own
@@ -161,9 +160,7 @@ def _installed(name: str) -> bool:
 def test_telegram_out_of_reach_is_one_line_a_try_and_a_clean_stop(
     tmp_path: Path, command: str
 ) -> None:
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = environment(
         tmp_path,
         TELEGRAM_BOT_TOKEN=REFUSED_TOKEN,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -12,12 +11,7 @@ import pytest
 
 from sectorbot.corpus.redact import redact_secrets
 from tests.commands import SECTORBOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import free_port
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import re
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -39,6 +38,7 @@ from sectorbot.bot.telegram.state import AnswerCache, App, BotData
 from sectorbot.corpus.errors import FeedError
 from sectorbot.corpus.store import Store
 from sectorbot.index.answer import Answer, AnswerSentence, Source
+from tests.conftest import free_port
 from tests.fakebotapi import (
     BOT_USERNAME,
     TOKEN,
@@ -733,12 +733,6 @@ async def test_scripted_conversation_only_valid_html(
 
 
 # ------------------------------------------------------------------------------ webhook
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, sample_service: Service) -> None:

@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from sectorbot.corpus.legacy_migrations import LEGACY, UNPLACED, from_legacy
 from sectorbot.corpus.models import Document
 from sectorbot.corpus.store import Store
 from tests.commands import SECTORBOT
+from tests.conftest import free_port
 from tests.test_ops import QUESTIONS, assert_header_matches, invoke, read_export
 from tests.test_schema import SQLITE_ONLY, migrated, postgres_shape, sqlite_shape
 
@@ -120,10 +120,7 @@ def test_backup_with_postgresql_points_at_pg_dump(postgres_url: str, tmp_path: P
 
 
 def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path) -> None:
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"postgresql://bot:hunter2@127.0.0.1:{port}/x"
+    url = f"postgresql://bot:hunter2@127.0.0.1:{free_port()}/x"
     done = sectorbot("--data-dir", tmp_path / "d", "stats", url=url)
     assert done.returncode == 1, done.stderr
     assert "cannot reach postgresql://bot:***@127.0.0.1" in done.stderr

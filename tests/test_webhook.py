@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -25,6 +24,7 @@ from sectorbot.bot.service import Service
 from sectorbot.bot.settings import Settings
 from sectorbot.bot.telegram import webhook
 from sectorbot.bot.telegram.app import ALLOWED_KINDS, build_application
+from tests.conftest import free_port
 from tests.fakebotapi import TOKEN, FakeBotAPI, loopback_request
 from tests.test_telegram import ADMIN, ALICE, BOB, LITHIUM, assert_clean, running, sent_to, until
 from tests.test_telegram import _no_proxies as _no_proxies  # autouse: talk to 127.0.0.1 only
@@ -60,12 +60,6 @@ def sqlite_service(tmp_path: Path, hash_embedder: object) -> Iterator[Service]:
     svc = Service(Settings(data_dir=tmp_path / "data"))
     yield svc
     svc.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def update(update_id: Any, user: int, text: str) -> dict[str, Any]:

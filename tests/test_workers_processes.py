@@ -33,7 +33,7 @@ from sectorbot.bot.workers.store import read_lease
 from sectorbot.corpus.database import open_database
 from sectorbot.corpus.dates import stamp
 from tests.commands import SECTORBOT
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, free_port
 from tests.fakebotapi import TOKEN, FakeBotAPI
 from tests.httpserver import LocalServer
 from tests.test_alerts import entry, rss
@@ -122,12 +122,6 @@ def environment(fake: FakeBotAPI, url: str, data: Path, **settings: Any) -> dict
     )
     env.update({f"SECTORBOT_{k.upper()}": str(v) for k, v in settings.items()})
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
