@@ -86,6 +86,14 @@ class Stats(About):
     votes_down_share: float | None
 
 
+@dataclass
+class Counters:
+    """What this process alone knows: when it last reindexed (answers are counted in the
+    store, for every worker)."""
+
+    last_reindex: str | None = None
+
+
 class Service:
     """One store, one index, one model: what every front end talks to."""
 
@@ -114,7 +122,7 @@ class Service:
             index_dir, self.store, self.embedder, settings.approx_index_threshold
         )
         self.retriever = Retriever(self.store, self.vectors)
-        self.last_reindex: str | None = None  # when this process last reindexed
+        self.counters = Counters()
 
     def close(self) -> None:
         self.store.close()
@@ -203,7 +211,7 @@ class Service:
         passage again and rebuilds from scratch."""
         result = self.vectors.reindex(full=full, reembed=full, progress=progress)
         self.retriever.lexical_index.settle()
-        self.last_reindex = stamp()
+        self.counters.last_reindex = stamp()
         return result
 
     # questions -------------------------------------------------------------------------
@@ -321,7 +329,7 @@ class Service:
             **asdict(self.about()),
             backend=self.store.dialect,
             index_bytes=self._index_bytes(),
-            last_reindex=self.last_reindex or self.vectors.info().get("built"),
+            last_reindex=self.counters.last_reindex or self.vectors.info().get("built"),
             questions=day.questions,
             refusals=day.refusals,
             answer_p95_ms=day.p95_ms,
