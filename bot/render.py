@@ -111,6 +111,7 @@ def _render_text(answer: Answer) -> str:
         lines.append(notice)
     if note := quoted_note(answer):
         lines.append(_(note))
+    lines.extend(answer.trend_lines)
     lines.append("")
     lines.append(_("Sources") + ":")
     lines.extend(source_line(s) for s in answer.sources)

@@ -17,8 +17,11 @@ from typing import Any
 
 from sectorbot.bot.alerts.store import AlertStore
 from sectorbot.bot.feedback.store import FeedbackStore, RatedAnswer, VoteOutcome
+from sectorbot.bot.i18n import language
 from sectorbot.bot.preferences.store import PreferencesStore
 from sectorbot.bot.settings import Settings
+from sectorbot.bot.trend.series import DEFAULT_DAYS, WEEK, Trend, build, window
+from sectorbot.bot.trend.text import summary_line
 from sectorbot.bot.workers.heartbeat import Heartbeat
 from sectorbot.bot.workers.lease import Lease
 from sectorbot.bot.workers.ratelimit import StoredLimiter
@@ -32,9 +35,12 @@ from sectorbot.corpus.loaders.feeds import parse_feed
 from sectorbot.corpus.models import Document, ItemFailure
 from sectorbot.corpus.store import Store
 from sectorbot.corpus.text import one_line, without_surrogates
+from sectorbot.index import directions
 from sectorbot.index.answer import Answer, compose
 from sectorbot.index.claims import ClaimCheck, claim_question, sides
+from sectorbot.index.directions import Direction, of_place
 from sectorbot.index.embedding import get_embedder
+from sectorbot.index.figures import READER as FIGURE_READER
 from sectorbot.index.search import Mode, Retriever, SearchResult
 from sectorbot.index.vectors import Progress, ReindexResult, VectorIndex
 
@@ -99,7 +105,7 @@ class Service:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = Store(settings.store_target)
+        self.store = Store(settings.store_target, figures=FIGURE_READER)
         # The alert tables and the inbox trigger exist from the first start, whichever front
         # end opens the store first, so feed documents stored by the CLI alert later too.
         self.alert_store = AlertStore(self.store)
@@ -184,6 +190,9 @@ class Service:
                 notice = None
         elif notice:
             log.warning("%s", notice)
+        read = self.store.figures.catch_up()  # reports stored before, or by an older reader
+        if read:
+            log.info("daily figures read from %d stored reports", read)
         lexical = self.retriever.lexical_index.refresh()  # logs its own notice
         return "; ".join(n for n in (notice, lexical) if n) or None
 
@@ -227,13 +236,48 @@ class Service:
 
     def ask(self, question: str) -> Answer:
         started = time.perf_counter()
-        answer = compose(self.search(question))
+        result = self.search(question)
+        answer = compose(result)
+        if answer.digest:
+            answer.trend_lines = self._trend_lines(result.query_places, answer.language)
         took = time.perf_counter() - started
         try:  # counted in the store, so `stats` sees every worker's questions
             self.feedback.record_time(stamp(), took, refused=not answer.answered)
         except (*database_errors(), StoreError) as exc:  # type: ignore[misc]  # a tuple at run time
             log.warning("answer time not recorded: %s", one_line(str(exc)))
         return answer
+
+    # figures ---------------------------------------------------------------------------
+
+    def read_figures(self) -> int:
+        """Read the figures of reports no current reader has read; how many reports."""
+        return self.store.figures.catch_up()
+
+    def trend(self, direction: Direction, days: int = DEFAULT_DAYS) -> Trend:
+        """A direction's daily counts over the `days` days up to its newest one."""
+        span = window(self.store.figures.latest_day(direction.id), days)
+        if span is None:
+            return Trend(direction, "", "")
+        return build(direction, *span, self.store.figures.series(direction.id, *span))
+
+    def followed_direction(self, chat_id: int) -> Direction:
+        """The direction a chat's place subscriptions lie in most, else Pokrovsk."""
+        places = self.alert_store.subscribed_places(chat_id)
+        found = [d for d in (of_place(p) for p in places) if d is not None]
+        if not found:
+            return directions.DEFAULT
+        return max(dict.fromkeys(found), key=found.count)
+
+    def _trend_lines(self, place_ids: set[str], lang: str) -> list[str]:
+        """The latest count and the week's change of each direction the places lie in."""
+        found = {d.id: d for d in (of_place(p) for p in sorted(place_ids)) if d is not None}
+        lines = []
+        with language(lang):
+            for direction in found.values():
+                line = summary_line(self.trend(direction, days=2 * WEEK))
+                if line:
+                    lines.append(line)
+        return lines
 
     def recall_answer(self, key: str) -> Answer | None:
         """The answer recorded under `key` (its buttons' key), asked again; None if unknown.

@@ -129,10 +129,13 @@ def _finish_run(store: Store, run_id: int, report: IngestReport) -> None:
 
 def reprocess(store: Store) -> int:
     """Clean every stored document again with the current cleaner, keeping its id; the
-    number of documents whose text changed (their passages need reindexing)."""
+    number of documents whose text changed (their passages need reindexing). Every
+    document's daily figures are read again with the current reader."""
+    store.figures.forget_reads()  # every report's figures are read again, changed or not
     changed = 0
     for doc_id in store.document_ids():
         row = store.document(doc_id)
         if row is not None and store.replace_text(doc_id, scrub(row["text"])):
             changed += 1
+    store.figures.catch_up()
     return changed

@@ -376,6 +376,39 @@ def m007_document_meta(db: Database, d: Dialect) -> None:
     db.execute(f"ALTER TABLE documents ADD COLUMN meta {d.text}")
 
 
+@MIGRATIONS.migration
+def m008_figures(db: Database, d: Dialect) -> None:
+    figures(db, d)
+
+
+def figures(db: Database, d: Dialect) -> None:
+    # Daily per-direction counts that reports state (corpus/figure_store.py), each with the
+    # sentence and passage it came from; derived from the text like the passages are.
+    db.execute(
+        f"""CREATE TABLE figures (
+            id {d.ident},
+            document_id {d.integer} NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            chunk_id {d.integer} REFERENCES chunks(id) ON DELETE CASCADE,
+            day {d.text} NOT NULL,
+            as_of {d.text} NOT NULL,
+            direction {d.text} NOT NULL,
+            counted {d.text} NOT NULL,
+            count {d.integer} NOT NULL,
+            quote {d.text} NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX figures_by_direction ON figures (direction, day)")
+    db.execute("CREATE INDEX figures_by_document ON figures (document_id)")
+    # Which version of the reader read each document: one read by an older version (or
+    # stored before figures were read) is read again.
+    db.execute(
+        f"""CREATE TABLE figure_scans (
+            document_id {d.integer} PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            version {d.integer} NOT NULL
+        )"""
+    )
+
+
 def sqlite_change_triggers(db: Database) -> None:
     # One bump per row written (SQLite has no statement triggers).
     for table in COUNTED:

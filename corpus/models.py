@@ -111,3 +111,26 @@ class Chunk:
     start: int
     end: int
     text: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A per-direction daily count that a report states ("52 attacks on the Pokrovsk
+    direction on 15 November"), with where in the document's text it is said."""
+
+    day: str  # YYYY-MM-DD: the day the count is about
+    as_of: str  # "HH:MM" for a running total, "day" for the whole day, "" when unsaid
+    direction: str  # a direction id (index/directions.py)
+    counted: str  # "attacks" or "clashes"
+    count: int
+    start: int  # the sentence stating it, as offsets in the document's text
+    end: int
+
+
+@dataclass(frozen=True)
+class FigureReader:
+    """What reads a document's figures (index/figures.py), and its version: a document read
+    by an older version is read again."""
+
+    version: int
+    read: Callable[[str, str | None], list[Figure]]

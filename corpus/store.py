@@ -21,8 +21,9 @@ from sectorbot.corpus.chunking import chunk_text, word_count
 from sectorbot.corpus.database import STORE_LOCK, Database, is_url, open_database
 from sectorbot.corpus.dates import stamp
 from sectorbot.corpus.errors import StoreError
+from sectorbot.corpus.figure_store import FigureStore
 from sectorbot.corpus.health import Check
-from sectorbot.corpus.models import Chunk, Document, meta_from_json, meta_json
+from sectorbot.corpus.models import Chunk, Document, FigureReader, meta_from_json, meta_json
 from sectorbot.corpus.text import one_line
 from sectorbot.corpus.urls import canonical_url
 from sectorbot.corpus.vector_store import VectorStore
@@ -58,7 +59,7 @@ CHUNK_SELECT = """SELECT c.id, c.document_id, c.ordinal, c.text, c.char_start, c
 class Store:
     """One database (a SQLite file or a PostgreSQL URL); safe to share between threads."""
 
-    def __init__(self, target: Path | str) -> None:
+    def __init__(self, target: Path | str, figures: FigureReader | None = None) -> None:
         self.target = str(target)  # what opens the same store again
         self.url = str(target) if is_url(target) else None
         self.path = None if self.url else Path(target)
@@ -70,6 +71,8 @@ class Store:
             raise StoreError(_database_problem(Path(target), exc)) from None
         self.lock = self.db.lock
         self.vectors = VectorStore(self.db)  # passage and sentence vectors, beside the passages
+        # Daily counts the reports state, read with the passages; `figures` is what reads them.
+        self.figures = FigureStore(self.db, figures)
         try:
             with self.lock:
                 migrations.MIGRATIONS.apply(self.db)
@@ -192,6 +195,7 @@ class Store:
         sql = f"INSERT INTO documents ({cols}) VALUES ({marks}) RETURNING id"
         doc_id = int(self.db.execute(sql, row).fetchone()[0])
         self._write_chunks(doc_id, chunk_text(doc.text))
+        self.figures.write(doc_id, doc.text, doc.published)
         return doc_id
 
     def _update_meta(self, doc_id: int, doc: Document) -> None:
@@ -206,6 +210,7 @@ class Store:
             "updated = :updated WHERE id = :id",
             values,
         )
+        self.figures.write(doc_id, doc.text, doc.published)  # a new date moves its figures
 
     def _replace(self, doc_id: int, doc: Document, digest: str) -> None:
         row = self._row(doc, digest)
@@ -214,6 +219,7 @@ class Store:
         self.db.execute(f"UPDATE documents SET {sets} WHERE id = :id", {**row, "id": doc_id})
         self.db.execute("DELETE FROM chunks WHERE document_id = ?", [doc_id])
         self._write_chunks(doc_id, chunk_text(doc.text))
+        self.figures.write(doc_id, doc.text, doc.published)
 
     def _write_chunks(self, doc_id: int, chunks: list[Chunk]) -> None:
         self.db.executemany(

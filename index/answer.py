@@ -117,6 +117,9 @@ class Answer:
     # "uk", "ru" or "en" when every quoted sentence is in that language and the question in
     # another: there is no offline translation, so the reader is told what they are reading.
     quoted_in: str | None = None
+    # One line per direction a place question is about: its latest daily count and the
+    # week's change (filled by the service from the figures, in the question's language).
+    trend_lines: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -349,7 +349,7 @@ async def test_commands_menu_admin_scope_only_for_admins(
     # 4242 is an admin who never opened a chat with the bot: Telegram refuses that scope.
     async with running(fake, sample_service, admin_ids=frozenset({ADMIN, 4242})):
         helped = [await say(fake, user, user, "/help") for user in (ALICE, ADMIN)]
-    public = ["ask", "sources", "latest", "about", "language", "help", "start",
+    public = ["ask", "sources", "latest", "about", "trend", "language", "help", "start",
               "subscribe", "subscriptions", "unsubscribe", "digest", "quiet"]  # fmt: skip
     admin = [*public, "reindex", "ingest", "addfeed", "feeds", "removefeed", "stats",
              "alertstatus"]  # fmt: skip

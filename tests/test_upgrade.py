@@ -225,6 +225,7 @@ def schema_of(store: Store) -> dict[str, Any]:
 # Migrations added after the version that wrote the fixtures: an upgrade applies them anew.
 SINCE_OLD = [
     ("corpus", "m007_document_meta"),
+    ("corpus", "m008_figures"),
     ("feedback", "m002_answer_times"),
     ("workers", "m002_update_bodies"),
 ]

@@ -268,6 +268,14 @@ class AlertStore:
             [chat_id],
         )
 
+    def subscribed_places(self, chat_id: int) -> list[str]:
+        """The gazetteer ids of the places a chat follows."""
+        rows = self.corpus.db.execute(
+            "SELECT normalized FROM subscriptions WHERE chat_id = ? AND kind = 'place' ORDER BY id",
+            [chat_id],
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def remove_subscriptions(self, chat_id: int, ids: Iterable[int]) -> int:
         """Delete some of a chat's subscriptions; how many went."""
         with self.corpus.transaction():

@@ -13,6 +13,7 @@ import click
 from sectorbot.bot.cli import feedback as cli_feedback
 from sectorbot.bot.cli import feeds as cli_feeds
 from sectorbot.bot.cli import ops as cli_ops
+from sectorbot.bot.cli import trend as cli_trend
 from sectorbot.bot.cli.common import bar_progress, ready_service, service_of, settings_of
 from sectorbot.bot.errors import SectorbotError, SettingsError
 from sectorbot.bot.settings import Settings, load_settings, webhook_problem
@@ -244,7 +245,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{key:16} {value if value is not None else '-'}")
 
 
-for _module in (cli_ops, cli_feeds, cli_feedback):
+for _module in (cli_ops, cli_feeds, cli_feedback, cli_trend):
     _module.register(cli)
 
 

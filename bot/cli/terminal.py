@@ -17,6 +17,7 @@ HELP = """Ask anything about the Pokrovsk sector. Commands:
   /sources [query]   reports I have (matching a query, or the newest)
   /latest            the newest reports
   /about             corpus size, dates and index
+  /trend [direction] daily attacks on a direction (Pokrovsk by default), as a table
   /quit              leave (so does an empty line or Ctrl-D)"""
 
 
@@ -34,11 +35,27 @@ def handle_line(service: Service, line: str) -> str | None:
         return render_documents(service.latest())
     if command == "/about":
         return "\n".join(f"{k}: {v}" for k, v in asdict(service.about()).items())
+    if command == "/trend":
+        return trend_table(service, rest.strip())
     answer = service.ask(text)
     reply = render_text(answer)
     if not answer.answered and service.is_empty():
         reply += "\n" + NO_REPORTS
     return reply
+
+
+def trend_table(service: Service, asked: str) -> str:
+    """A direction's daily counts as the terminal shows them (`sectorbot trend`'s table)."""
+    from sectorbot.bot.trend.text import table
+    from sectorbot.index import directions
+
+    direction = directions.resolve(asked) if asked else directions.DEFAULT
+    if direction is None:
+        return f"No direction called {asked!r}: try Pokrovsk, Dobropillia or a place in one."
+    series = service.trend(direction)
+    if not series.points:
+        return f"No report I hold gives daily counts for the {direction.names['en']} direction."
+    return table(series)
 
 
 def run_terminal_chat(service: Service) -> None:

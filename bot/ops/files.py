@@ -58,3 +58,17 @@ def written(settings: Settings, out: Path) -> Iterator[IO[str]]:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_bytes(settings: Settings, out: Path, data: bytes) -> None:
+    """Bytes (a chart) at `out`, on the same terms as `written`."""
+    check_output(settings, out)
+    tmp = temporary_beside(out)
+    try:
+        try:
+            tmp.write_bytes(data)
+        except OSError as exc:
+            raise OperationError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -22,6 +22,7 @@ from sectorbot.bot.markup import bold, escape
 from sectorbot.bot.telegram import admin, questions
 from sectorbot.bot.telegram import alerts as telegram_alerts
 from sectorbot.bot.telegram import language as telegram_language
+from sectorbot.bot.telegram import trend as telegram_trend
 from sectorbot.bot.telegram.reply import reply
 from sectorbot.bot.telegram.state import App, Context, is_admin
 
@@ -71,6 +72,7 @@ COMMANDS = (
     Command("sources", N_("Reports I hold, matching a query or the newest"), questions.sources),
     Command("latest", N_("The newest reports"), questions.latest),
     Command("about", N_("How much I know and how fresh it is"), questions.about),
+    Command("trend", N_("Daily attacks on a direction, as a chart"), telegram_trend.trend),
     Command("language", N_("The language I use in this chat"), telegram_language.choose_language),
     Command("help", N_("How to use this bot"), help_command),
     Command("start", N_("Introduction"), questions.start),

@@ -92,6 +92,8 @@ def render_answer(answer: Answer) -> str:
         lines += ["", f"<i>{escape(notice)}</i>"]
     if note := quoted_note(answer):
         lines += ["", f"<i>{escape(_(note))}</i>"]
+    if answer.trend_lines:  # a place's direction: its latest daily count (see /trend)
+        lines += ["", *(escape(line) for line in answer.trend_lines)]
     lines += ["", bold(_("Sources"))]
     for s in answer.sources:
         lines.append(f"[{s.n}] {_byline(s.publisher, s.date)} — {source_link(s.url, s.title)}")

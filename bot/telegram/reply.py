@@ -2,7 +2,7 @@
 
 Every reply goes through `reply`: the HTML it is given (built with `markup.escape`
 around anything a user or a report wrote) is split at Telegram's 4,096-character limit, and
-a keyboard, if any, goes under the last part.
+a keyboard, if any, goes under the last part. A chart goes through `reply_photo`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ async def reply(
             part, reply_markup=keyboard if last else None, do_quote=quote
         )
     return sent
+
+
+async def reply_photo(message: Message, png: bytes, caption_html: str, filename: str) -> Message:
+    """Send a picture in answer to `message`, with an HTML caption the caller kept within
+    Telegram's 1,024 characters (`markup.visible_length`)."""
+    return await message.reply_photo(png, caption=caption_html, filename=filename)
 
 
 async def send(bot: Bot, chat_id: int, html: str) -> None:

@@ -21,7 +21,7 @@ from tests.fakebotapi.callbacks import CallbackMethods
 from tests.fakebotapi.chats import ChatMethods
 from tests.fakebotapi.commands import CommandMethods
 from tests.fakebotapi.inline import InlineMethods
-from tests.fakebotapi.messages import MessageMethods
+from tests.fakebotapi.photos import PhotoMethods
 from tests.fakebotapi.posts import PostMethods
 from tests.fakebotapi.records import Records
 from tests.fakebotapi.server import LoopbackServer
@@ -84,7 +84,7 @@ class FakeBotAPI(
     UpdateMethods,
     PostMethods,
     InlineMethods,
-    MessageMethods,
+    PhotoMethods,
     CallbackMethods,
     CommandMethods,
     ChatMethods,
@@ -136,6 +136,7 @@ class FakeBotAPI(
             "getMyCommands": self._api_get_my_commands,
             "deleteMyCommands": self._api_delete_my_commands,
             "sendMessage": self._api_send_message,
+            "sendPhoto": self._api_send_photo,
             "editMessageText": self._api_edit_message_text,
             "answerCallbackQuery": self._api_answer_callback_query,
             "answerInlineQuery": self._api_answer_inline_query,

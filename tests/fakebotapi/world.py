@@ -111,6 +111,7 @@ class World:
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._failures: dict[str, list[InjectedFailure]] = {}
         self._sent: list[Call] = []
+        self._photos: dict[str, tuple[int, int, int]] = {}  # file id: width, height, bytes
         self._rejected: list[Rejection] = []
         self._internal_errors: list[str] = []
         self._init_updates(first_update_id)
