@@ -76,12 +76,14 @@ class FigureStore:
         read, or read by an older version)."""
         if self.reader is None:
             return []
-        rows = self.db.execute(
+        # `query` reads the rows under the connection's lock: a cursor left open would hold a
+        # statement across another thread's transaction on the shared SQLite connection.
+        rows = self.db.query(
             "SELECT d.id FROM documents d LEFT JOIN figure_scans s ON s.document_id = d.id "
             "WHERE s.version IS NULL OR s.version <> ? ORDER BY d.id LIMIT ?",
             [self.reader.version, limit],
-        ).fetchall()
-        return [r[0] for r in rows]
+        )
+        return [r["id"] for r in rows]
 
     def catch_up(self) -> int:
         """Read every unread document, one transaction each; how many were read."""
@@ -113,10 +115,10 @@ class FigureStore:
 
     def directions(self) -> dict[str, int]:
         """How many days with figures each direction has."""
-        rows = self.db.execute(
-            "SELECT direction, count(DISTINCT day) FROM figures GROUP BY direction"
-        ).fetchall()
-        return {r[0]: int(r[1]) for r in rows}
+        rows = self.db.query(
+            "SELECT direction, count(DISTINCT day) AS days FROM figures GROUP BY direction"
+        )
+        return {r["direction"]: int(r["days"]) for r in rows}
 
     def count(self) -> int:
         return int(self.db.scalar("SELECT count(*) FROM figures") or 0)

@@ -224,7 +224,8 @@ def test_fresh_database_has_the_schema_it_had_before_the_alerts_moved(tmp_path: 
         "_migrations", "documents", "chunks", "chunks_fts", "chunks_fts_config",
         "chunks_fts_data", "chunks_fts_docsize", "chunks_fts_idx", "ingest_runs",
         "ingest_errors", "sqlite_sequence", "feeds", "chats", "subscriptions", "alerts",
-        "alert_inbox", "chunk_vectors", "chunk_sentences", "store_changes",
+        "alert_inbox", "chunk_vectors", "chunk_sentences", "store_changes", "figures",
+        "figure_scans",
     }  # fmt: skip
     assert {"idx_alerts_due", "idx_alerts_sent_at", "idx_subscriptions_kind"} <= objects["index"]
     counted = {

@@ -298,3 +298,21 @@ async def test_fake_refuses_what_telegram_refuses_of_a_photo(daily_service: Serv
                 await bot.send_photo(7, b"not a picture", filename="a.png")
             sent = await bot.send_photo(7, png, caption="<b>ok</b>", parse_mode="HTML")
     assert sent.photo[-1].width == 1200 and sent.caption == "ok"
+
+
+def test_counts_move_with_export_and_import(daily_service: Service, tmp_path: Path) -> None:
+    daily_service.close()
+    dump = tmp_path / "export.jsonl"
+    exported = subprocess.run([*SECTORBOT, "export", "--out", str(dump)], capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    elsewhere = [*SECTORBOT, "--data-dir", str(tmp_path / "other")]
+    imported = subprocess.run([*elsewhere, "import", str(dump), "--no-index"],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    moved = subprocess.run([*elsewhere, "trend", "Pokrovsk", "--json"], capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    here = subprocess.run([*SECTORBOT, "trend", "Pokrovsk", "--json"], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert json.loads(moved.stdout) == json.loads(here.stdout)
+    assert len(json.loads(moved.stdout)["points"]) == len(EXPECTED["days"])
