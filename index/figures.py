@@ -85,6 +85,8 @@ ATTACK_VERB_RE = re.compile(
     r"атак|штурм|намага|пробува|пробу|пыта|attack|assault|attempt|tried|storm|advance|"
     r"наступа|просун|потісн|витісн|вибит|выбит"
 )
+# An address's digits and words ("…/with-191-clashes-on-february-14/") are no statement.
+URL_RE = re.compile(r"(?:https?://|www\.)\S+")
 NUMBER_RE = re.compile(r"(?<![\w.,:])(\d{1,4})(?![\w%]|[.,:]\d)")
 WORD_AFTER_RE = re.compile(r"[^\W\d_][\w'’-]*")
 WORDS_TO_NOUN = 3  # "47 штурмових дій", "52 enemy attacks", "75 штурмових і наступальних дій"
@@ -109,7 +111,7 @@ class _Count:
 
 def read_figures(text: str, published: str | None) -> list[Figure]:
     """The per-direction daily counts `text` states; `published` dates what it leaves open."""
-    folded = fold(text)
+    folded = URL_RE.sub(lambda m: " " * len(m.group()), fold(text))  # same offsets
     report_day = _report_day(published)
     carried: list[_Dated] = []  # dates named in earlier sentences
     carried_time = ""

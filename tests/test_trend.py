@@ -82,6 +82,9 @@ def test_each_direction_keeps_its_own_count() -> None:
         # a direction named as a heading toward a town, and no count of attacks
         "Бої йшли у напрямку Мирнограда, де загинули 12 цивільних.",
         "The Pokrovsk direction saw 3 villages change hands.",
+        # digits and words of an address
+        "Battles went on near Pokrovsk on the Pokrovsk direction.](https://example.org/news/"
+        "with-191-clashes-on-february-14/)",
     ],
 )
 def test_what_is_not_a_daily_count(text: str) -> None:
