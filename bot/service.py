@@ -190,7 +190,7 @@ class Service:
                 notice = None
         elif notice:
             log.warning("%s", notice)
-        read = self.store.figures.catch_up()  # reports stored before, or by an older reader
+        read = self.read_figures()  # reports stored before, or by an older reader
         if read:
             log.info("daily figures read from %d stored reports", read)
         lexical = self.retriever.lexical_index.refresh()  # logs its own notice

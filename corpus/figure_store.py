@@ -113,13 +113,6 @@ class FigureStore:
         value = self.db.scalar("SELECT max(day) FROM figures WHERE direction = ?", [direction])
         return str(value) if value else None
 
-    def directions(self) -> dict[str, int]:
-        """How many days with figures each direction has."""
-        rows = self.db.query(
-            "SELECT direction, count(DISTINCT day) AS days FROM figures GROUP BY direction"
-        )
-        return {r["direction"]: int(r["days"]) for r in rows}
-
     def count(self) -> int:
         return int(self.db.scalar("SELECT count(*) FROM figures") or 0)
 

@@ -106,7 +106,6 @@ class _Count:
     count: int
     counted: str
     direction: str
-    start: int
 
 
 def read_figures(text: str, published: str | None) -> list[Figure]:
@@ -194,7 +193,7 @@ def _when(
             return "day", max(earlier)
         anchor = max(named) if named else report_day
         return "day", (anchor - _ONE_DAY if anchor else None)
-    day = named[0] if len(named) == 1 else (named[-1] if named else report_day)
+    day = named[-1] if named else report_day
     if times:
         return times[0], day
     if EVENING_RE.search(sentence):
@@ -220,7 +219,7 @@ def _counts(original: str, sentence: str) -> list[_Count]:
         direction = _direction_of(sentence, m.start(), phrases)
         if direction is None:
             continue
-        count = _Count(int(m.group(1)), counted, direction, m.start())
+        count = _Count(int(m.group(1)), counted, direction)
         if direction not in best or best[direction].count < count.count:
             best[direction] = count
     return [c for c in best.values() if c.direction != "other"]

@@ -270,11 +270,11 @@ class AlertStore:
 
     def subscribed_places(self, chat_id: int) -> list[str]:
         """The gazetteer ids of the places a chat follows."""
-        rows = self.corpus.db.execute(
+        rows = self.corpus.db.query(
             "SELECT normalized FROM subscriptions WHERE chat_id = ? AND kind = 'place' ORDER BY id",
             [chat_id],
-        ).fetchall()
-        return [r[0] for r in rows]
+        )
+        return [r["normalized"] for r in rows]
 
     def remove_subscriptions(self, chat_id: int, ids: Iterable[int]) -> int:
         """Delete some of a chat's subscriptions; how many went."""

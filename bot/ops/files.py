@@ -44,31 +44,34 @@ def temporary_beside(out: Path) -> Path:
 
 
 @contextmanager
-def written(settings: Settings, out: Path) -> Iterator[IO[str]]:
-    """A UTF-8 text file at `out`, checked first and renamed into place only when whole."""
+def _replaced(settings: Settings, out: Path) -> Iterator[Path]:
+    """The temporary path to write `out` under; renamed into place only when the block ends
+    without an error, removed in any case."""
     check_output(settings, out)
     tmp = temporary_beside(out)
     try:
+        yield tmp
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def written(settings: Settings, out: Path) -> Iterator[IO[str]]:
+    """A UTF-8 text file at `out`, checked first and renamed into place only when whole."""
+    with _replaced(settings, out) as tmp:
         try:
             fh = tmp.open("w", encoding="utf-8", newline="\n")
         except OSError as exc:
             raise OperationError(f"cannot write {out}: {exc.strerror or exc}") from exc
         with fh:
             yield fh
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_bytes(settings: Settings, out: Path, data: bytes) -> None:
     """Bytes (a chart) at `out`, on the same terms as `written`."""
-    check_output(settings, out)
-    tmp = temporary_beside(out)
-    try:
+    with _replaced(settings, out) as tmp:
         try:
             tmp.write_bytes(data)
         except OSError as exc:
             raise OperationError(f"cannot write {out}: {exc.strerror or exc}") from exc
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -6,11 +6,11 @@ import asyncio
 
 from telegram import Update
 
-from sectorbot.bot.i18n import _, current, language
+from sectorbot.bot.i18n import _, current
 from sectorbot.bot.markup import escape
 from sectorbot.bot.telegram.reply import after_command, message_text, reply, reply_photo
 from sectorbot.bot.telegram.state import Context
-from sectorbot.bot.trend.series import DEFAULT_DAYS, Trend
+from sectorbot.bot.trend.series import DEFAULT_DAYS
 from sectorbot.index import directions
 
 
@@ -36,17 +36,12 @@ async def trend(update: Update, context: Context) -> None:
         text = _("No report I hold gives daily counts for the {direction} direction yet.")
         await reply(message, text.format(direction=escape(name)))
         return
-    png = await asyncio.to_thread(_draw, series, current())
+    from sectorbot.bot.trend.chart import draw  # matplotlib: only when a chart is drawn
     from sectorbot.bot.trend.text import caption_html
+
+    png = await asyncio.to_thread(draw, series)  # the thread sees the update's language
 
     caption, sources = caption_html(series)
     await reply_photo(message, png, caption, f"trend-{direction.id}.png")
     if sources:
         await reply(message, sources)
-
-
-def _draw(series: Trend, lang: str) -> bytes:
-    from sectorbot.bot.trend.chart import draw
-
-    with language(lang):  # a worker thread does not see the update's language
-        return draw(series)
