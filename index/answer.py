@@ -18,7 +18,7 @@ from sectorbot.corpus.text import CYRILLIC_RE, NAME_RE
 from sectorbot.index.answer_types import carries, numbers_in, question_type
 from sectorbot.index.gazetteer import Gazetteer, place_ids
 from sectorbot.index.lexical import search_keys, tokenize
-from sectorbot.index.lexicon import detect_language
+from sectorbot.index.lexicon import cyrillic_forms, detect_language, transliterate
 from sectorbot.index.query import MONTHS, STOPWORDS, Query, content_terms, stem
 from sectorbot.index.search import Hit, SearchResult, is_cyrillic
 from sectorbot.index.sentences import answer_spans, quotable
@@ -133,15 +133,21 @@ def _coverage(terms: list[str], text: str) -> float:
     return sum(1 for t in terms if stem(t) in lowered) / len(terms)
 
 
-def _place_coverage(terms: list[str], text: str, asked: set[str]) -> float:
+def _place_coverage(terms: list[str], text: str, asked: set[str], names: set[str]) -> float:
     """Share of an English question's words found in a Ukrainian or Russian text: numbers
-    as written, and place names through the gazetteer, whatever the spelling."""
+    as written, place names through the gazetteer, whatever the spelling, and other words
+    and names through their Ukrainian and Russian forms (`lexicon.cyrillic_forms`)."""
     present = place_ids(text) & asked
     gazetteer = Gazetteer.default()
+    words = set(tokenize(text))
     found = 0
     for term in terms:
         place = gazetteer.resolve(term)
-        found += bool(place is not None and place.id in present) or term in text
+        found += (
+            bool(place is not None and place.id in present)
+            or term in text
+            or _found(search_keys(cyrillic_forms(term, term in names)), words) > 0
+        )
     return found / len(terms)
 
 
@@ -149,12 +155,13 @@ def _lemma_coverage(terms: list[str], text: str) -> float:
     """Share of a Ukrainian or Russian question's words that the text contains in any
     inflection: both read in dictionary form, as the lexical index reads them."""
     keys = search_keys(terms)
-    if not keys:
-        return 0.0
-    words = set(tokenize(text))
-    found = sum(1 for key, prefix in keys
-                if key in words or (prefix and any(w.startswith(key) for w in words)))  # fmt: skip
-    return found / len(keys)
+    return _found(keys, set(tokenize(text))) / len(keys) if keys else 0.0
+
+
+def _found(keys: list[tuple[str, bool]], words: set[str]) -> int:
+    """How many lexical keys (a word, or a stem matched as a prefix) the words hold."""
+    return sum(1 for key, prefix in keys
+               if key in words or (prefix and any(w.startswith(key) for w in words)))  # fmt: skip
 
 
 def _best_coverage(result: SearchResult, text: str, digits: bool = True) -> float:
@@ -164,8 +171,9 @@ def _best_coverage(result: SearchResult, text: str, digits: bool = True) -> floa
     if not result.english or result.english == result.query.text:
         terms = result.query.terms if not digits else content_terms(result.query.text)
         terms = [t for t in terms if digits or not t.isdigit()]
-        if result.query_places and _mostly_cyrillic(text) and terms:
-            return _place_coverage(terms, text, result.query_places)
+        if _mostly_cyrillic(text) and terms:
+            names = set(subject_names(result.query.text))
+            return _place_coverage(terms, text, result.query_places, names)
         return _coverage(terms, text)
     english = [t for t in content_terms(result.english) if digits or not t.isdigit()]
     own = [t for t in content_terms(result.query.text) if digits or not t.isdigit()]
@@ -220,6 +228,10 @@ def _names_the_subject(sentence: str, names: list[str], result: SearchResult) ->
     lowered = sentence.lower()
     if any(stem(name) in lowered for name in names):
         return True
+    if _mostly_cyrillic(sentence):  # a name in the other alphabet: Syrskyi, Сирський
+        words = set(tokenize(sentence))
+        if any(_found(search_keys(transliterate(name)), words) for name in names):
+            return True
     return bool(result.query_places and result.query_places & place_ids(sentence))
 
 

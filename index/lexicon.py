@@ -101,3 +101,128 @@ def to_english(text: str, gazetteer: Gazetteer) -> str:
     rest = [w for w in words if w not in asks]
     parts = [*asks, *rest, *dict.fromkeys(places), *months, *numbers]
     return " ".join(dict.fromkeys(" ".join(parts).split())) or text
+
+
+# English question words (their beginnings) -> Ukrainian and Russian words in dictionary form,
+# for the lexical side: an English question then reaches a report in either language by its
+# words, not only through the multilingual model. Only words specific enough to pick a report
+# out; "Russian", "troops" or "city" would match half the corpus.
+TO_CYRILLIC = {
+    "child": "дитина діти ребёнок дети", "evacuat": "евакуація эвакуация",
+    "apartment": "квартира квартира", "resident": "мешканець житель", "shell": "обстріл обстрел",
+    "mine": "шахта шахта", "coal": "вугілля уголь", "sabotage": "диверсійний диверсионный",
+    "territor": "територія территория", "interview": "інтерв'ю интервью",
+    "blogger": "блогер блогер", "map": "мапа карта", "breakthrough": "прорив прорыв",
+    "village": "село селище село поселок", "position": "позиція позиция",
+    "radio": "радіо радио", "ministry": "міністерство министерство",
+    "defence": "оборона оборона", "defense": "оборона оборона", "bomb": "бомба авіабомба",
+    "strike": "удар удар", "drone": "дрон безпілотник беспилотник", "assault": "штурм штурм",
+    "attack": "атака атака", "command": "командувач командующий", "commander": "командир",
+    "intelligence": "розвідка разведка", "deadline": "термін срок", "foundation": "фонд фонд",
+    "volunteer": "волонтер волонтер", "journalist": "журналіст журналист",
+    "industrial": "промзона промышленный промисловий", "plant": "завод завод",
+    "police": "поліція полиция", "hospital": "лікарня больница", "school": "школа школа",
+    "water": "вода вода", "gas": "газ газ", "electric": "електрика электричество",
+    "power": "світло електроенергія свет",
+    "railway": "залізниця железная", "station": "вокзал станція вокзал станция",
+    "road": "дорога траса дорога трасса", "highway": "траса шосе трасса шоссе",
+    "bridge": "міст мост", "river": "річка река", "reservoir": "водосховище водохранилище",
+    "encircle": "оточення окружение", "surround": "оточення окружение",
+    "withdraw": "відхід відступ отход", "retreat": "відступ отступление",
+    "captur": "захоплення захват взятие", "liberat": "звільнення освобождение",
+    "counteroffensive": "контрнаступ контрнаступление", "infiltrat": "інфільтрація просочування",
+    "casualt": "втрати потери", "killed": "загиблий погибший", "wounded": "поранений раненый",
+    "prisoner": "полонений пленный", "surrender": "полон плен", "deserter": "дезертир",
+    "brigade": "бригада бригада", "regiment": "полк полк", "battalion": "батальйон батальон",
+    "corps": "корпус корпус", "marine": "морпіх морпех", "kilomet": "кілометр километр",
+    "square": "квадратний квадратный", "percent": "відсоток процент",
+    "population": "населення население", "people": "людина человек", "mayor": "мер голова",
+    "governor": "губернатор голова", "administration": "адміністрація администрация",
+    "president": "президент президент", "general staff": "генштаб генштаб",
+    "operation": "операція операция", "ceo": "гендиректор генеральний директор",
+    "director": "директор директор", "company": "компанія компания",
+    "lithium": "літій литий", "deposit": "родовище месторождение", "border": "кордон граница",
+    "oblast": "область область", "region": "область регион", "front line": "фронт фронт",
+    "logistic": "логістика логистика", "supply": "постачання снабжение",
+    "fortif": "укріплення укрепление", "trench": "окоп окоп", "tank": "танк танк",
+    "artillery": "артилерія артиллерия", "missile": "ракета ракета", "air defen": "ппо пво",
+    "guided": "кабів кабы кероване", "helicopter": "гелікоптер вертолет",
+    "aircraft": "літак самолет", "pilot": "пілот пилот", "sniper": "снайпер снайпер",
+    "ambush": "засідка засада", "convoy": "колона колонна", "armour": "бронетехніка бронетехника",
+    "armor": "бронетехніка бронетехника", "vehicle": "техніка техника",
+    "talks": "переговори переговоры", "peace": "мир мир", "ceasefire": "перемир'я перемирие",
+    "sanction": "санкції санкции", "factory": "завод фабрика",
+    "enterprise": "підприємство предприятие",
+    "damage": "пошкодження повреждение пошкоджений", "destroy": "знищений уничтоженный",
+    "apartment block": "будинок дом багатоповерхівка многоэтажка", "house": "будинок дом",
+    "civilian": "цивільний мирный", "wife": "дружина жена", "family": "родина семья",
+}  # fmt: skip
+# Latin letters to Cyrillic for a name no gazetteer record holds ("Syrskyi": Сирський and
+# Сырский): the Ukrainian national transliteration read backwards, and a Russian reading.
+_LATIN = [
+    ("shch", "щ", "щ"), ("zh", "ж", "ж"), ("kh", "х", "х"), ("ts", "ц", "ц"), ("ch", "ч", "ч"),
+    ("sh", "ш", "ш"), ("yu", "ю", "ю"), ("ya", "я", "я"), ("ye", "є", "е"), ("yi", "ї", "ий"),
+    ("iy", "ий", "ий"), ("yy", "ий", "ый"), ("a", "а", "а"), ("b", "б", "б"), ("v", "в", "в"),
+    ("h", "г", "г"), ("g", "г", "г"), ("d", "д", "д"), ("e", "е", "е"), ("z", "з", "з"),
+    ("y", "и", "ы"), ("i", "і", "и"), ("k", "к", "к"), ("l", "л", "л"), ("m", "м", "м"),
+    ("n", "н", "н"), ("o", "о", "о"), ("p", "п", "п"), ("r", "р", "р"), ("s", "с", "с"),
+    ("t", "т", "т"), ("u", "у", "у"), ("f", "ф", "ф"), ("c", "к", "к"), ("w", "в", "в"),
+    ("x", "кс", "кс"), ("j", "й", "й"), ("q", "к", "к"),
+]  # fmt: skip
+_NAME_RE = re.compile(r"\b[A-Z][a-z]{3,}(?:['’][a-z]+)?\b")
+
+
+def transliterate(name: str) -> tuple[str, str]:
+    """A Latin name in Ukrainian and in Russian letters, as their press would spell it."""
+    low = name.lower().replace("'", "").replace("’", "")
+    ending = re.search(r"(?:yi|iy|yy)$", low)  # Syrskyi: -ський / -ский
+    if ending:
+        low = low[: ending.start()]
+    uk, ru = [], []
+    i = 0
+    while i < len(low):
+        for latin, u, r in _LATIN:
+            if low.startswith(latin, i):
+                uk.append(u)
+                ru.append(r)
+                i += len(latin)
+                break
+        else:
+            i += 1
+    if ending:
+        return re.sub("ск$", "ськ", "".join(uk)) + "ий", "".join(ru) + "ий"
+    return "".join(uk), "".join(ru)
+
+
+def cyrillic_forms(word: str, name: bool = False) -> list[str]:
+    """The Ukrainian and Russian words for one English word (and its letters in both
+    alphabets when it is a name): what a Cyrillic report says it with."""
+    low = word.lower()
+    forms = [w for eng, cyr in TO_CYRILLIC.items() if " " not in eng and low.startswith(eng)
+             for w in cyr.split()]  # fmt: skip
+    return [*forms, *transliterate(word)] if name else forms
+
+
+def to_cyrillic(text: str, gazetteer: Gazetteer) -> list[str]:
+    """Ukrainian and Russian words for an English question's war terms, and its names that
+    no gazetteer record holds in both alphabets; nothing for a Cyrillic question."""
+    if detect_language(text) != "en":
+        return []
+    low = " " + text.lower()
+    words = [cyr for eng, cyr in TO_CYRILLIC.items() if re.search(r"[^a-z]" + eng, low)]
+    for found in _NAME_RE.findall(text):
+        name = re.sub(r"['’]s$", "", found)
+        if gazetteer.resolve(name) is None and name.lower() not in _NOT_NAMES:
+            words.extend(transliterate(name))
+    return " ".join(words).split()
+
+
+# Capitalised words that begin English questions or name no one.
+_NOT_NAMES = frozenset(
+    "what which when where who whom whose how why were was does did have has after before "
+    "besides near according from since during under over with this that these those roughly "
+    "about into ukraine ukrainian russia russian russians ukrainians colonel general major "
+    "captain lieutenant sergeant president minister commander group forces army brigade "
+    "january february march april june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday kanal news post press".split()
+)

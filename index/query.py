@@ -84,6 +84,9 @@ class Query:
     named: str | None = None  # "day", "month", "season" or "year"
     digest: bool = False  # "what is happening in PLACE": the newest reports, not one fact
     terms: list[str] = field(default_factory=list)
+    # An English question's words as Ukrainian and Russian reports write them: searched
+    # beside `terms`, but no part of how much of the question a passage covers.
+    cyrillic_terms: list[str] = field(default_factory=list)
 
     @property
     def has_filters(self) -> bool:

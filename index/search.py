@@ -20,7 +20,7 @@ from sectorbot.corpus.store import Store, StoredChunk
 from sectorbot.corpus.text import CYRILLIC_RE, NAME_RE
 from sectorbot.index.gazetteer import Gazetteer
 from sectorbot.index.lexical import LexicalIndex, search_keys
-from sectorbot.index.lexicon import detect_language, to_english
+from sectorbot.index.lexicon import detect_language, to_cyrillic, to_english
 from sectorbot.index.query import STOPWORDS, Query, content_terms, parse_query
 from sectorbot.index.sentences import SentenceVectors
 from sectorbot.index.vectors import VectorIndex
@@ -101,6 +101,8 @@ class Retriever:
         english = to_english(query.text, self.gazetteer)
         if english != query.text:  # uk/ru: search the English terms as well as the words
             query.terms = list(dict.fromkeys([*content_terms(english), *query.terms]))
+        else:  # en: and the Ukrainian and Russian words for its terms and names
+            query.cyrillic_terms = to_cyrillic(query.text, self.gazetteer)
         places = self.query_places(query.text)
         self.lexical_index.refresh()  # BM25 and the unknown-name check both read it
         qvec = None
@@ -172,7 +174,8 @@ class Retriever:
         """
         index = self.lexical_index
         place_words = self._place_words(query.text) if places else set()
-        keys = search_keys(t for t in query.terms if t not in place_words)
+        words = [*query.terms, *query.cyrillic_terms]
+        keys = search_keys(t for t in words if t not in place_words)
         ranked = self._within_filters(query, index.bm25(keys, limit) if keys else [], CANDIDATES)
         top = max((score for _, score in ranked), default=0.0) or 1.0
         scores = {cid: score / top for cid, score in ranked}

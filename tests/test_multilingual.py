@@ -247,3 +247,37 @@ def test_alert_keywords_match_ukrainian_and_russian_inflections(
     from sectorbot.corpus.text import fold
 
     assert bool(KeywordIndex([fold(keyword)]).find(fold(post))) is hit
+
+
+def test_english_words_and_names_in_ukrainian_and_russian_letters() -> None:
+    from sectorbot.index.gazetteer import Gazetteer
+    from sectorbot.index.lexicon import cyrillic_forms, to_cyrillic, transliterate
+
+    assert transliterate("Syrskyi") == ("сирський", "сырский")
+    assert transliterate("Malomuzh") == ("маломуж", "маломуж")
+    words = to_cyrillic(
+        "Where did Syrskyi say the children were evacuated to?", Gazetteer.default()
+    )
+    assert {"дитина", "дети", "евакуація", "эвакуация", "сирський", "сырский"} <= set(words)
+    # Places go through the gazetteer, question words and months are no names.
+    assert not {"покровськ", "вере", "марч"} & set(to_cyrillic("Where was Pokrovsk in March?",
+                                                                Gazetteer.default()))  # fmt: skip
+    assert to_cyrillic("Скільки дітей евакуювали?", Gazetteer.default()) == []
+    assert "шахта" in cyrillic_forms("mines") and cyrillic_forms("Chmut", name=True)[-2:] == [
+        "чмут", "чмут"
+    ]  # fmt: skip
+
+
+def test_an_english_question_finds_a_ukrainian_report_by_its_words(
+    ukru_service, monkeypatch
+) -> None:
+    import sectorbot.index.search as search
+
+    question = "How many children were still there according to the police evacuation update?"
+    found = ukru_service.search(question, mode="lexical").hits
+    assert found and found[0].chunk.ext_id.endswith("06239-pokrovsk-1076-ditei")
+    monkeypatch.setattr(search, "to_cyrillic", lambda *a: [])
+    without = ukru_service.search(question, mode="lexical").hits
+    assert not without or not without[0].chunk.ext_id.endswith("06239-pokrovsk-1076-ditei")
+    answer = ukru_service.ask("How many children were still in Pokrovsk according to the police?")
+    assert answer.answered and "1076" in " ".join(s.text for s in answer.sentences)
