@@ -7,9 +7,11 @@ their own way.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -146,9 +148,22 @@ def _place_coverage(terms: list[str], text: str, asked: set[str], names: set[str
         found += (
             bool(place is not None and place.id in present)
             or term in text
-            or _found(search_keys(cyrillic_forms(term, term in names)), words) > 0
+            or _found(_cyrillic_keys(term, term in names), words) > 0
         )
     return found / len(terms)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cyrillic_keys(term: str, name: bool) -> tuple[tuple[str, bool], ...]:
+    """The lexical keys of an English word's Ukrainian and Russian forms (asked per sentence
+    weighed, so kept)."""
+    return tuple(search_keys(cyrillic_forms(term, name)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_keys(name: str) -> tuple[tuple[str, bool], ...]:
+    """The lexical keys of a Latin name in Ukrainian and Russian letters."""
+    return tuple(search_keys(transliterate(name)))
 
 
 def _lemma_coverage(terms: list[str], text: str) -> float:
@@ -158,7 +173,7 @@ def _lemma_coverage(terms: list[str], text: str) -> float:
     return _found(keys, set(tokenize(text))) / len(keys) if keys else 0.0
 
 
-def _found(keys: list[tuple[str, bool]], words: set[str]) -> int:
+def _found(keys: Sequence[tuple[str, bool]], words: set[str]) -> int:
     """How many lexical keys (a word, or a stem matched as a prefix) the words hold."""
     return sum(1 for key, prefix in keys
                if key in words or (prefix and any(w.startswith(key) for w in words)))  # fmt: skip
@@ -230,7 +245,7 @@ def _names_the_subject(sentence: str, names: list[str], result: SearchResult) ->
         return True
     if _mostly_cyrillic(sentence):  # a name in the other alphabet: Syrskyi, Сирський
         words = set(tokenize(sentence))
-        if any(_found(search_keys(transliterate(name)), words) for name in names):
+        if any(_found(_name_keys(name), words) for name in names):
             return True
     return bool(result.query_places and result.query_places & place_ids(sentence))
 
