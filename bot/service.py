@@ -268,6 +268,11 @@ class Service:
             return directions.DEFAULT
         return max(dict.fromkeys(found), key=found.count)
 
+    def chat_trend_lines(self, chat_id: int, lang: str) -> list[str]:
+        """The latest count and the week's change of each direction a chat's places lie in:
+        what ends its alert digests."""
+        return self._trend_lines(set(self.alert_store.subscribed_places(chat_id)), lang)
+
     def _trend_lines(self, place_ids: set[str], lang: str) -> list[str]:
         """The latest count and the week's change of each direction the places lie in."""
         found = {d.id: d for d in (of_place(p) for p in sorted(place_ids)) if d is not None}

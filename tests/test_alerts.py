@@ -517,6 +517,17 @@ def test_digest_is_split_under_the_telegram_limit_and_escaped() -> None:
     assert messages[1][0].startswith("<b>🔔 40 new reports (continued)</b>")
 
 
+def test_digest_ends_with_the_daily_count_line_when_it_fits() -> None:
+    note = "📈 Pokrovsk direction: latest: 59 attacks on 27 Nov 2025 <whole day>."
+    ((text, ids),) = render_digest(pending(1), notes=[note])
+    assert text.endswith("\n\n📈 Pokrovsk direction: latest: 59 attacks on 27 Nov 2025 "
+                         "&lt;whole day&gt;.") and ids == [1]  # fmt: skip
+    full = render_digest(pending(40, excerpt="Police said residents were leaving. " * 7))
+    ended = render_digest(pending(40, excerpt="Police said residents were leaving. " * 7),
+                          notes=["x" * MESSAGE_LIMIT])  # fmt: skip
+    assert ended == full  # a line that does not fit is left out; the alerts go as they were
+
+
 def seed_alerts(service: Service, chats: dict[int, str], docs: int = 1) -> None:
     """Chats subscribed to Myrnohrad and `docs` fresh feed documents naming it, queued."""
     tables = AlertStore(service.store)
@@ -591,6 +602,32 @@ async def test_restarts_between_steps_lose_nothing_and_repeat_nothing(
         assert (await Sender(tables).send_due(TelegramTransport(bot))).messages == 0
     third.close()
     assert len(alert_messages(fake, GROUP)) == 1
+
+
+async def test_an_alert_to_a_chat_following_pokrovsk_ends_with_its_daily_count(
+    fresh: Service, tables: AlertStore, fake: FakeBotAPI
+) -> None:
+    from sectorbot.corpus.models import Document
+
+    fresh.store.upsert_document(Document(
+        text="Станом на 22:00 27 листопада 2025 року на Покровському напрямку ворог 59 разів "
+        "атакував.", title="Зведення", url="https://example.org/genstaff", source="Генштаб",
+        published="2025-11-27", origin_kind="text", origin_ref="genstaff",
+    ))  # fmt: skip
+    seed_alerts(fresh, {GROUP: "supergroup"})  # Myrnohrad lies in the Pokrovsk direction
+    sender = Sender(tables, notes_for=fresh.chat_trend_lines)
+    async with plain_bot(fake) as bot:
+        assert (await sender.send_due(TelegramTransport(bot))).alerts == 1
+    (sent,) = alert_messages(fake, GROUP)
+    assert sent.plain_text is not None
+    assert sent.plain_text.endswith("📈 Pokrovsk direction: latest: 59 attacks on 27 Nov 2025 "
+                                    "(as of 22:00).")  # fmt: skip
+    # A failure to read the counts costs the line, never the alert.
+    broken = Sender(tables, notes_for=lambda *a: 1 / 0)  # type: ignore[arg-type, return-value]
+    seed_alerts(fresh, {GROUP: "supergroup", OTHER_GROUP: "supergroup"}, docs=2)  # report 1
+    async with plain_bot(fake) as bot:
+        assert (await broken.send_due(TelegramTransport(bot))).alerts == 2
+    assert "📈" not in (alert_messages(fake, OTHER_GROUP)[0].plain_text or "")
 
 
 async def test_blocked_or_missing_chat_is_deactivated_and_never_retried(

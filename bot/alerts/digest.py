@@ -39,9 +39,11 @@ def render_alert(alert: PendingAlert) -> str:
 
 
 def render_digest(
-    alerts: Sequence[PendingAlert], limit: int = MESSAGE_LIMIT
+    alerts: Sequence[PendingAlert], limit: int = MESSAGE_LIMIT, notes: Sequence[str] = ()
 ) -> list[tuple[str, list[int]]]:
-    """Messages for one chat, each under `limit`, with the alert ids each one carries."""
+    """Messages for one chat, each under `limit`, with the alert ids each one carries;
+    `notes` (plain lines: the latest daily counts of the directions the chat follows) end
+    the last message when they fit in it, and are left out when not."""
     head = "🔔 " + ngettext("New report", "{n} new reports", len(alerts)).format(n=len(alerts))
     messages: list[tuple[str, list[int]]] = []
     text = f"<b>{head}</b>"
@@ -59,6 +61,11 @@ def render_digest(
         ids.append(alert.id)
     if ids:
         messages.append((text, ids))
+    if notes and messages:
+        last, last_ids = messages[-1]
+        ended = last + "\n\n" + "\n".join(escape(n) for n in notes)
+        if utf16_len(ended) <= limit:
+            messages[-1] = (ended, last_ids)
     return messages
 
 

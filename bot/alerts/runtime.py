@@ -67,6 +67,7 @@ class AlertsRuntime:
             RETRY_BASE if retry_base is None else retry_base,
             language_of=service.chat_language,
             fence=fence,
+            notes_for=service.chat_trend_lines,
         )
         return cls(service, settings, store, matcher, poll, sender)
 

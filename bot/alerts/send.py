@@ -82,8 +82,12 @@ class Sender:
         language_of: Callable[[int], str | None] | None = None,
         fence: Callable[[], AbstractContextManager[None]] | None = None,
         take_seconds: float = TAKE_SECONDS,
+        notes_for: Callable[[int, str], list[str]] | None = None,
     ) -> None:
         self.store = store
+        # Lines that end a chat's digest in its language: the latest daily counts of the
+        # directions it follows (`Service.chat_trend_lines`).
+        self.notes_for = notes_for
         # The transaction the due alerts are taken in: the job lease's fence when several
         # processes could send (it raises when the lease moved), else a plain one.
         self.fence = fence or store.corpus.transaction
@@ -141,7 +145,7 @@ class Sender:
             return
         chosen = self.language_of(chat["chat_id"]) if self.language_of else None
         with language(chosen or DEFAULT):
-            messages = render_digest(alerts)
+            messages = render_digest(alerts, notes=self._notes(chat["chat_id"], chosen))
         for n, (text, ids) in enumerate(messages):
             try:
                 # One alert shows its link's preview; a digest of several would show only
@@ -157,6 +161,17 @@ class Sender:
             self.store.mark_sent(chat["chat_id"], ids, message_id, stamp(now))
             report.messages += 1
             report.alerts += len(ids)
+
+    def _notes(self, chat_id: int, chosen: str | None) -> list[str]:
+        """The lines that end a chat's digest; none when they cannot be read (the alerts
+        still go)."""
+        if self.notes_for is None:
+            return []
+        try:
+            return self.notes_for(chat_id, chosen or DEFAULT)
+        except Exception as exc:
+            log.warning("no daily counts for chat %s's digest: %s", chat_id, exc)
+            return []
 
     def _failed(
         self,

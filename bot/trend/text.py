@@ -68,11 +68,9 @@ def summary_line(trend: Trend) -> str | None:
         return None
     name = trend.direction.names
     head = _("{direction} direction").format(direction=name.get(current(), name["en"]))
-    change = trend.week_change()
-    line = f"📈 {head}: {latest[0].lower()}{latest[1:]}"
-    if change is not None:
-        line += "; " + (change_line(trend) or "").rstrip(".")
-    return line + "."
+    parts = [latest, change_line(trend) or ""]
+    said = "; ".join(p[0].lower() + p[1:].rstrip(".") for p in parts if p)
+    return f"📈 {head}: {said}."
 
 
 def _source_html(point: Point) -> str:
