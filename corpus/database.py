@@ -223,8 +223,13 @@ class SQLiteDatabase(Database):
             self.conn.execute("PRAGMA synchronous = NORMAL")
 
     def execute(self, sql: str, params: Params = ()) -> Result:
+        # Read out under the lock, as on PostgreSQL: a cursor stepped later, from another
+        # thread's point of view, is a statement in progress on the shared connection, and
+        # a COMMIT running meanwhile fails ("SQL statements in progress").
         with self.lock:
-            return self.conn.execute(sql, params)
+            cursor = self.conn.execute(sql, params)
+            rows = cursor.fetchall() if cursor.description else []
+            return Rows(rows, cursor.rowcount)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.lock:

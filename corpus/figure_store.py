@@ -76,8 +76,6 @@ class FigureStore:
         read, or read by an older version)."""
         if self.reader is None:
             return []
-        # `query` reads the rows under the connection's lock: a cursor left open would hold a
-        # statement across another thread's transaction on the shared SQLite connection.
         rows = self.db.query(
             "SELECT d.id FROM documents d LEFT JOIN figure_scans s ON s.document_id = d.id "
             "WHERE s.version IS NULL OR s.version <> ? ORDER BY d.id LIMIT ?",
