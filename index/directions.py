@@ -25,6 +25,10 @@ class Direction:
     names: dict[str, str]  # how a reader names it, per UI language
     stems: tuple[str, ...]  # folded beginnings of its adjective in any language
 
+    def name(self, language: str = "en") -> str:
+        """How a reader of `language` names it (English for a language it lacks)."""
+        return self.names.get(language, self.names["en"])
+
 
 def _direction(place: str, en: str, uk: str, ru: str, *stems: str) -> Direction:
     return Direction(place, place, {"en": en, "uk": uk, "ru": ru}, stems)

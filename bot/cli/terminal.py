@@ -54,7 +54,7 @@ def trend_table(service: Service, asked: str) -> str:
         return f"No direction called {asked!r}: try Pokrovsk, Dobropillia or a place in one."
     series = service.trend(direction)
     if not series.points:
-        return f"No report I hold gives daily counts for the {direction.names['en']} direction."
+        return f"No report I hold gives daily counts for the {direction.name()} direction."
     return table(series)
 
 

@@ -19,7 +19,7 @@ def register(cli: click.Group) -> None:
 
 
 @click.command()
-@click.argument("direction", default=directions.DEFAULT.names["en"])
+@click.argument("direction", default=directions.DEFAULT.name())
 @click.option(
     "--days", type=click.IntRange(1, MAX_DAYS), default=DEFAULT_DAYS, show_default=True,
     help="How many days, up to the newest one with a count.",
@@ -40,7 +40,7 @@ def trend(
     in it: Pokrovsk, Покровськ, Myrnohrad), as reports state it."""
     found = directions.resolve(direction)
     if found is None:
-        known = ", ".join(d.names["en"] for d in directions.DIRECTIONS)
+        known = ", ".join(d.name() for d in directions.DIRECTIONS)
         raise OperationError(f"no direction {direction!r}: name one of {known}, or a place in it")
     service = service_of(ctx)
     service.read_figures()
@@ -53,7 +53,7 @@ def trend(
         elif series.points:
             click.echo(text.table(series))
         if not series.points:
-            click.echo(f"no daily counts for the {found.names['en']} direction yet", err=True)
+            click.echo(f"no daily counts for the {found.name()} direction yet", err=True)
             ctx.exit(1)
         if out is not None:
             from sectorbot.bot.ops.files import write_bytes

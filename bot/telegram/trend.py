@@ -24,7 +24,7 @@ async def trend(update: Update, context: Context) -> None:
     if asked:
         direction = directions.resolve(asked)
         if direction is None:
-            known = ", ".join(d.names.get(current(), d.names["en"]) for d in directions.DIRECTIONS)
+            known = ", ".join(d.name(current()) for d in directions.DIRECTIONS)
             text = _("I don't know a direction called {name}. Try one of: {known}.")
             await reply(message, text.format(name=escape(asked[:64]), known=escape(known)))
             return
@@ -32,7 +32,7 @@ async def trend(update: Update, context: Context) -> None:
         direction = await asyncio.to_thread(service.followed_direction, chat.id)
     series = await asyncio.to_thread(service.trend, direction, DEFAULT_DAYS)
     if not series.points:
-        name = direction.names.get(current(), direction.names["en"])
+        name = direction.name(current())
         text = _("No report I hold gives daily counts for the {direction} direction yet.")
         await reply(message, text.format(direction=escape(name)))
         return

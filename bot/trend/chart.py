@@ -31,7 +31,7 @@ def counted_label(counted: str) -> str:
 
 
 def title(trend: Trend) -> str:
-    name = trend.direction.names.get(current(), trend.direction.names["en"])
+    name = trend.direction.name(current())
     return _("{direction} direction: {counted} per day").format(
         direction=name, counted=counted_label(trend.counted)
     )

@@ -66,8 +66,7 @@ def summary_line(trend: Trend) -> str | None:
     latest = latest_line(trend)
     if latest is None:
         return None
-    name = trend.direction.names
-    head = _("{direction} direction").format(direction=name.get(current(), name["en"]))
+    head = _("{direction} direction").format(direction=trend.direction.name(current()))
     parts = [latest, change_line(trend) or ""]
     said = "; ".join(p[0].lower() + p[1:].rstrip(".") for p in parts if p)
     return f"📈 {head}: {said}."
